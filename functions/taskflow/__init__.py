@@ -1,0 +1,1 @@
+"""TaskFlow: the shared task engine behind every function and entrypoint."""

@@ -1,0 +1,74 @@
+"""The one home of configuration: every setting, its environment variable and its default.
+
+Embedded defaults run the whole product on one machine with no keys: SQLite under ./data, the
+in-process event router on localhost. Production sets the variables (Knative env / Dapr secrets).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Local ports of `just up`; in a cluster every function listens on PORT (8080)."""
+
+    web: int = 8080
+    router: int = 8090
+    create_task: int = 8101
+    spawn_recurrence: int = 8102
+    send_reminder: int = 8103
+    write_audit: int = 8104
+    broadcast_update: int = 8105
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str
+    create_task_url: str
+    broadcast_url: str
+    jwt_secret: str
+    jwt_issuer: str
+    jwt_ttl_seconds: int
+    openai_api_key: str
+    openai_base_url: str
+    openai_model: str
+    eventing_dir: Path
+    ports: Ports = field(default_factory=Ports)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; call at start-up, never at import time."""
+    ports = Ports()
+    data_dir = Path(_env("TASKFLOW_DATA_DIR", str(REPO_ROOT / "data")))
+    from taskflow.adapters import secrets  # late: secrets reads settings-independent sources
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=secrets.get("DATABASE_URL", f"sqlite:///{data_dir / 'taskflow.db'}"),
+        broker_url=_env("BROKER_URL", f"http://127.0.0.1:{ports.router}"),
+        create_task_url=_env("CREATE_TASK_URL", f"http://127.0.0.1:{ports.create_task}"),
+        broadcast_url=_env("BROADCAST_URL", f"http://127.0.0.1:{ports.broadcast_update}"),
+        jwt_secret=secrets.get("JWT_SECRET", "taskflow-local-development-secret"),
+        jwt_issuer=_env("JWT_ISSUER", "taskflow"),
+        jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", str(7 * 24 * 3600))),
+        openai_api_key=secrets.get("OPENAI_API_KEY", ""),
+        openai_base_url=_env("OPENAI_BASE_URL", ""),
+        openai_model=_env("OPENAI_MODEL", "gpt-4o-mini"),
+        eventing_dir=Path(_env("TASKFLOW_EVENTING_DIR", str(REPO_ROOT / "eventing"))),
+        ports=ports,
+    )

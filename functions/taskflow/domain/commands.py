@@ -1,0 +1,102 @@
+"""Commands accepted by the create-task function. Fields are the JSON the CloudEvent carries;
+handlers turn them into domain values and reject bad ones with ValidationError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from taskflow import catalogue
+
+
+@dataclass(frozen=True)
+class Command:
+    cloudevent_type: ClassVar[str]
+    user_id: str
+
+
+@dataclass(frozen=True)
+class CreateTask(Command):
+    cloudevent_type = catalogue.CREATE_TASK
+    title: str
+    description: str = ""
+    priority: str | None = None
+    tags: list[str] = field(default_factory=list)
+    # ISO 8601: "2026-12-01" (all-day) or "2026-12-01T17:00:00+01:00"; naive times are read in
+    # the user's zone.
+    due: str | None = None
+    # each {"at": ISO datetime} or {"before_minutes": int}
+    reminders: list[dict[str, Any]] = field(default_factory=list)
+    # {"rule": "FREQ=WEEKLY", "mode": "due" | "completion"}
+    recurrence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UpdateTask(Command):
+    """Only the keys present in `changes` change; a key set to None clears that field."""
+
+    cloudevent_type = catalogue.UPDATE_TASK
+    task_id: int
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompleteTask(Command):
+    cloudevent_type = catalogue.COMPLETE_TASK
+    task_id: int
+
+
+@dataclass(frozen=True)
+class UncompleteTask(Command):
+    cloudevent_type = catalogue.UNCOMPLETE_TASK
+    task_id: int
+
+
+@dataclass(frozen=True)
+class DeleteTask(Command):
+    cloudevent_type = catalogue.DELETE_TASK
+    task_id: int
+
+
+@dataclass(frozen=True)
+class SkipOccurrence(Command):
+    cloudevent_type = catalogue.SKIP_OCCURRENCE
+    task_id: int
+
+
+@dataclass(frozen=True)
+class StopRepeating(Command):
+    cloudevent_type = catalogue.STOP_REPEATING
+    task_id: int
+
+
+@dataclass(frozen=True)
+class SnoozeReminder(Command):
+    cloudevent_type = catalogue.SNOOZE_REMINDER
+    task_id: int
+    minutes: int = 10
+
+
+@dataclass(frozen=True)
+class SpawnNextOccurrence(Command):
+    """Sent by spawn-recurrence for a completed recurring task; at most one per occurrence."""
+
+    cloudevent_type = catalogue.SPAWN_OCCURRENCE
+    task_id: int
+    completed_at: str
+
+
+COMMANDS: dict[str, type[Command]] = {
+    command.cloudevent_type: command
+    for command in (
+        CreateTask,
+        UpdateTask,
+        CompleteTask,
+        UncompleteTask,
+        DeleteTask,
+        SkipOccurrence,
+        StopRepeating,
+        SnoozeReminder,
+        SpawnNextOccurrence,
+    )
+}

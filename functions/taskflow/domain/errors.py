@@ -1,0 +1,29 @@
+"""Domain errors. Entrypoints translate them: ValidationError -> 422, TaskNotFound -> 404."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    pass
+
+
+class ValidationError(DomainError):
+    """Bad input: names the field and the reason, and nothing has changed."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+class TaskNotFound(DomainError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"task {task_id} not found")
+        self.task_id = task_id
+
+
+class InvalidOperation(DomainError):
+    """A valid request that the task's state forbids, e.g. skipping a task that does not repeat."""

@@ -1,0 +1,35 @@
+# TaskFlow — `just up` runs the product locally, `just test` runs every test.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := ".venv"
+python := venv / "bin/python"
+
+# List the recipes
+default:
+    @just --list
+
+# Create or refresh the Python environment (cached: reruns take a second)
+setup:
+    scripts/bootstrap.sh
+
+# Run the whole product locally on embedded defaults: http://localhost:8080
+up *options: setup
+    {{python}} -m taskflow.local {{options}}
+
+# Run the whole test suite (starts PostgreSQL itself)
+test *pytest_args: setup
+    scripts/test.sh {{pytest_args}}
+
+# Lint and format check
+lint: setup
+    {{venv}}/bin/ruff check .
+    {{venv}}/bin/ruff format --check .
+
+# Format the code
+fmt: setup
+    {{venv}}/bin/ruff format .
+    {{venv}}/bin/ruff check --fix .
+
+# Apply database migrations to DATABASE_URL (default: the embedded SQLite)
+migrate: setup
+    {{python}} -m taskflow.adapters.database upgrade
