@@ -1,0 +1,55 @@
+"""Translate between HTTP and CloudEvents for every function, the way a Knative broker expects.
+
+A broker delivery is answered with 202 and an empty body (nothing to reply) or with 200 and a
+binary-mode CloudEvent (a reply that re-enters the broker). Any other 200 body makes a Knative
+Kafka broker count the delivery as failed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask
+from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException as CloudEventError
+from cloudevents.http import CloudEvent, from_http
+
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class BadCloudEvent(ValueError):
+    pass
+
+
+def parse(request: flask.Request) -> CloudEvent:
+    """Read a binary or structured CloudEvent; raise BadCloudEvent with a reason otherwise."""
+    if (request.content_length or 0) > MAX_EVENT_BYTES:
+        raise BadCloudEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
+    body = request.get_data()
+    if len(body) > MAX_EVENT_BYTES:
+        raise BadCloudEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
+    try:
+        event = from_http(dict(request.headers), body)
+    except (CloudEventError, ValueError) as error:
+        raise BadCloudEvent(f"not a CloudEvent: {error}") from None
+    if not isinstance(event.data, dict):
+        raise BadCloudEvent("event data must be a JSON object")
+    return event
+
+
+def accepted() -> flask.Response:
+    return flask.Response(status=202)
+
+
+def reply(event: CloudEvent) -> flask.Response:
+    headers, body = to_binary(event)
+    return flask.Response(body, status=200, headers=headers)
+
+
+def rejected(reason: str, *, status: int = 400, field: str | None = None) -> flask.Response:
+    """A 4xx that tells the sender what was wrong. A broker does not retry most 4xx."""
+    error: dict[str, Any] = {"reason": reason}
+    if field:
+        error["field"] = field
+    return flask.Response(json.dumps({"error": error}), status=status, mimetype="application/json")
