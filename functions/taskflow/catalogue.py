@@ -77,7 +77,9 @@ class EventType:
 
 CATALOGUE: dict[str, EventType] = {
     TASK_CREATED: EventType(TASK_CREATED, (TOPIC_TASK_EVENTS, TOPIC_TASK_UPDATES), "a task exists"),
-    TASK_UPDATED: EventType(TASK_UPDATED, (TOPIC_TASK_EVENTS, TOPIC_TASK_UPDATES), "fields changed"),
+    TASK_UPDATED: EventType(
+        TASK_UPDATED, (TOPIC_TASK_EVENTS, TOPIC_TASK_UPDATES), "fields changed"
+    ),
     TASK_COMPLETED: EventType(
         TASK_COMPLETED, (TOPIC_TASK_EVENTS, TOPIC_TASK_UPDATES), "an occurrence was completed"
     ),
