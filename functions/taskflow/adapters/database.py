@@ -1,0 +1,110 @@
+"""Engines and migrations.
+
+`make_engine` gives every process the same connection behaviour; `migrate` brings a database to
+the newest Alembic revision and may run in several processes at once (each function migrates at
+start-up). Command line: `python -m taskflow.adapters.database upgrade` (uses DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for `url`. SQLite gets WAL, foreign keys, a busy timeout and its folder."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, **options)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **options)
+    sa.event.listen(engine, "connect", _configure_sqlite_connection)
+    sa.event.listen(engine, "begin", _begin_sqlite_immediately)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy: the sqlite3 module's own implicit BEGIN would
+    # otherwise break savepoints and defer locking (see _begin_sqlite_immediately).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_sqlite_immediately(connection: sa.Connection) -> None:
+    # Several processes write one file. A deferred transaction that reads and then writes can fail
+    # with SQLITE_BUSY at once when another writer got in between (the busy timeout does not help
+    # then); taking the write lock at BEGIN makes writers queue instead. Readers in WAL mode are
+    # never blocked by it.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Config:
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.attributes["database_url"] = url
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the newest revision. Safe to call from several processes
+    at once: PostgreSQL serialises them with an advisory lock, SQLite with BEGIN IMMEDIATE (see
+    migrations/env.py)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(url, connection), "head")
+    finally:
+        engine.dispose()
+
+
+def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taskflow.adapters.database")
+    parser.add_argument("action", choices=["upgrade", "current"])
+    parser.add_argument("--url", help="database URL (default: DATABASE_URL or the local SQLite)")
+    arguments = parser.parse_args(argv)
+    if arguments.url:
+        url = arguments.url
+    else:
+        from taskflow.config import load_settings
+
+        url = load_settings().database_url
+    if arguments.action == "upgrade":
+        migrate(url)
+    revision = current_revision(url)
+    # The URL may hold a password: print only where it points.
+    print(f"{make_url(url).render_as_string(hide_password=True)} at revision {revision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
