@@ -7,7 +7,7 @@ in-process event router on localhost. Production sets the variables (Knative env
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +28,17 @@ class Ports:
     send_reminder: int = 8103
     write_audit: int = 8104
     broadcast_update: int = 8105
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        """Each port may be moved by TASKFLOW_PORT_<NAME> (e.g. TASKFLOW_PORT_ROUTER), so tests
+        and a second `just up` can run the whole product on free ports."""
+        return cls(
+            **{
+                name: int(_env(f"TASKFLOW_PORT_{name.upper()}", str(default)))
+                for name, default in asdict(cls()).items()
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -53,14 +64,15 @@ class Settings:
 
 def load_settings() -> Settings:
     """Read settings from the environment; call at start-up, never at import time."""
-    ports = Ports()
+    ports = Ports.from_env()
     data_dir = Path(_env("TASKFLOW_DATA_DIR", str(REPO_ROOT / "data")))
     from taskflow.adapters import secrets  # late: secrets reads settings-independent sources
 
     return Settings(
         data_dir=data_dir,
         database_url=secrets.get("DATABASE_URL", f"sqlite:///{data_dir / 'taskflow.db'}"),
-        broker_url=_env("BROKER_URL", f"http://127.0.0.1:{ports.router}"),
+        # The broker ingress is /{namespace}/{broker}, as on Knative; publishers append the topic.
+        broker_url=_env("BROKER_URL", f"http://127.0.0.1:{ports.router}/taskflow"),
         create_task_url=_env("CREATE_TASK_URL", f"http://127.0.0.1:{ports.create_task}"),
         broadcast_url=_env("BROADCAST_URL", f"http://127.0.0.1:{ports.broadcast_update}"),
         jwt_secret=secrets.get("JWT_SECRET", "taskflow-local-development-secret"),
