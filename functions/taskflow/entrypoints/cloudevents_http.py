@@ -8,18 +8,25 @@ Kafka broker count the delivery as failed.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import flask
+import jsonschema
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
+
+from taskflow import catalogue
 
 MAX_EVENT_BYTES = 256 * 1024
 
 
 class BadCloudEvent(ValueError):
-    pass
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
 
 
 def parse(request: flask.Request) -> CloudEvent:
@@ -38,6 +45,24 @@ def parse(request: flask.Request) -> CloudEvent:
     return event
 
 
+def parse_catalogued(request: flask.Request, *, accepted_types: Iterable[str]) -> CloudEvent:
+    """Parse a CloudEvent of one of `accepted_types` whose data matches the catalogue's JSON
+    Schema, so a function's handler only ever sees well-formed events."""
+    event = parse(request)
+    accepted = tuple(accepted_types)
+    if event["type"] not in accepted:
+        raise BadCloudEvent(
+            f"type {event['type']!r} is not handled here; expected one of {', '.join(accepted)}",
+            field="type",
+        )
+    try:
+        catalogue.validate(event["type"], event.data)
+    except jsonschema.ValidationError as error:
+        path = ".".join(str(part) for part in error.absolute_path)
+        raise BadCloudEvent(error.message, field=f"data.{path}" if path else "data") from None
+    return event
+
+
 def accepted() -> flask.Response:
     return flask.Response(status=202)
 
@@ -53,3 +78,7 @@ def rejected(reason: str, *, status: int = 400, field: str | None = None) -> fla
     if field:
         error["field"] = field
     return flask.Response(json.dumps({"error": error}), status=status, mimetype="application/json")
+
+
+def rejected_event(error: BadCloudEvent) -> flask.Response:
+    return rejected(error.reason, field=error.field)
