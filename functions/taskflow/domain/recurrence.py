@@ -134,7 +134,7 @@ class Recurrence:
         if "COUNT" in parts and self.occurrence >= int(parts["COUNT"]):
             return None
         until = _parse_until(parts["UNTIL"]) if "UNTIL" in parts else None
-        schedule = {k: v for k, v in parts.items() if k not in ("COUNT", "UNTIL")}
+        schedule = _schedule(parts)
         if self.mode is RecurrenceMode.FROM_COMPLETION and completed_at is not None:
             candidates = _after_completion(schedule, due, tz, completed_at)
         else:
@@ -177,7 +177,7 @@ def parse_rule(text: object) -> dict[str, str]:
     if "UNTIL" in parts:
         _parse_until(parts["UNTIL"])
     try:
-        _rrule(parts, datetime(2000, 1, 1))
+        _rrule(_schedule(parts), datetime(2000, 1, 1))
     except (ValueError, TypeError) as error:
         raise ValidationError(FIELD, f"invalid rule: {error}") from None
     return parts
@@ -212,6 +212,11 @@ def due_from_json(value: str | None) -> Due | None:
 def _check_positive(parts: dict[str, str], key: str, maximum: int) -> None:
     if key in parts and not (parts[key].isdigit() and 1 <= int(parts[key]) <= maximum):
         raise ValidationError(FIELD, f"{key} must be a whole number from 1 to {maximum}")
+
+
+def _schedule(parts: dict[str, str]) -> dict[str, str]:
+    """The rule without its ends: COUNT and UNTIL are applied by `next_due` itself."""
+    return {key: value for key, value in parts.items() if key not in ("COUNT", "UNTIL")}
 
 
 def _canonical(parts: dict[str, str]) -> str:
