@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -32,6 +33,11 @@ def make_engine(url: str, **options: Any) -> Engine:
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_immediately)
     return engine
+
+
+def make_session_factory(url: str) -> sessionmaker[Session]:
+    """Sessions for units of work; one factory (one engine, one pool) per process."""
+    return sessionmaker(bind=make_engine(url))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

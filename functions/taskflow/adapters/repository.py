@@ -1,0 +1,343 @@
+"""Repositories: load and store aggregates, converting rows to domain objects explicitly.
+
+The task repository keeps cosmicpython's `seen` list: every task it handed out or took in, so the
+unit of work can write their changes and turn their recorded events into outbox rows at commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from cloudevents import conversion as cloudevents_conversion
+from cloudevents.http import CloudEvent
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session
+
+from taskflow import catalogue
+from taskflow.adapters import orm
+from taskflow.domain.model import Priority, Recurrence, Reminder, Task
+from taskflow.domain.reminders import reminder_times
+
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+    timezone: str = DEFAULT_TIMEZONE
+    webhook_url: str | None = None
+    created_at: datetime | None = None
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class SqlAlchemyUserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, user_id: str) -> User | None:
+        row = self.session.execute(sa.select(orm.users).where(orm.users.c.id == user_id)).first()
+        return User(**row._mapping) if row else None
+
+    def get_by_email(self, email: str) -> User | None:
+        query = sa.select(orm.users).where(orm.users.c.email == normalise_email(email))
+        row = self.session.execute(query).first()
+        return User(**row._mapping) if row else None
+
+    def add(self, user: User) -> None:
+        """Insert `user`; a taken email raises sqlalchemy.exc.IntegrityError at flush."""
+        values = {
+            "id": user.id,
+            "email": normalise_email(user.email),
+            "password_hash": user.password_hash,
+            "timezone": user.timezone,
+            "webhook_url": user.webhook_url,
+            "created_at": user.created_at or datetime.now(UTC),
+        }
+        self.session.execute(sa.insert(orm.users).values(values))
+
+    def timezone(self, user_id: str) -> str:
+        """The user's IANA zone name; UTC for a user without a row (external identity)."""
+        query = sa.select(orm.users.c.timezone).where(orm.users.c.id == user_id)
+        return self.session.execute(query).scalar_one_or_none() or DEFAULT_TIMEZONE
+
+    def set_timezone(self, user_id: str, timezone: str) -> None:
+        """Change the zone, and move the sort moment of the user's all-day tasks with it (an
+        all-day task ends at midnight local time, see due_sort_moment)."""
+        zone = ZoneInfo(timezone)
+        self.session.execute(
+            sa.update(orm.users).where(orm.users.c.id == user_id).values(timezone=timezone)
+        )
+        all_day = sa.select(orm.tasks.c.id, orm.tasks.c.due_date).where(
+            orm.tasks.c.user_id == user_id, orm.tasks.c.due_date.is_not(None)
+        )
+        for task_id, due_date in self.session.execute(all_day).all():
+            self.session.execute(
+                sa.update(orm.tasks)
+                .where(orm.tasks.c.id == task_id)
+                .values(due_sort_at=end_of_day(due_date, zone))
+            )
+
+    def set_webhook_url(self, user_id: str, webhook_url: str | None) -> None:
+        self.session.execute(
+            sa.update(orm.users).where(orm.users.c.id == user_id).values(webhook_url=webhook_url)
+        )
+
+
+class SqlAlchemyTaskRepository:
+    def __init__(self, session: Session, users: SqlAlchemyUserRepository) -> None:
+        self.session = session
+        self.users = users
+        self.seen: list[Task] = []
+        self.deleted: list[Task] = []
+        # One object per task per unit of work, so two loads never diverge.
+        self._identity: dict[int, Task] = {}
+
+    def add(self, task: Task) -> None:
+        """Insert the task and give it its id (needed by the events it records next)."""
+        row = task_to_row(task, self._zone(task.user_id))
+        statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
+        task.id = self.session.execute(statement).scalar_one()
+        self._write_children(task)
+        self._remember(task)
+
+    def get(self, user_id: str, task_id: int) -> Task | None:
+        """The user's task, or None (also for another user's task: ids are not secrets)."""
+        known = self._identity.get(task_id)
+        if known is not None:
+            visible = known.user_id == user_id and not self.is_deleted(known)
+            return known if visible else None
+        query = sa.select(orm.tasks).where(
+            orm.tasks.c.id == task_id, orm.tasks.c.user_id == user_id
+        )
+        row = self.session.execute(query).mappings().first()
+        if row is None:
+            return None
+        task = task_from_row(row)
+        self._remember(task)
+        return task
+
+    def get_occurrence(self, user_id: str, series_id: str, occurrence: int) -> Task | None:
+        query = sa.select(orm.tasks.c.id).where(
+            orm.tasks.c.user_id == user_id,
+            orm.tasks.c.series_id == series_id,
+            orm.tasks.c.occurrence == occurrence,
+        )
+        task_id = self.session.execute(query).scalar_one_or_none()
+        return self.get(user_id, task_id) if task_id is not None else None
+
+    def save(self, task: Task) -> None:
+        """Write the task's current state over its row, tags and reminder schedule."""
+        assert task.id is not None, "save() is for tasks that were added"
+        row = task_to_row(task, self._zone(task.user_id))
+        self.session.execute(
+            sa.update(orm.tasks)
+            .where(orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id)
+            .values(row)
+        )
+        for table in (orm.task_tags, orm.task_reminders):
+            self.session.execute(sa.delete(table).where(table.c.task_id == task.id))
+        self._write_children(task)
+
+    def delete(self, task: Task) -> None:
+        """Remove the task; its tag and reminder rows go with it (ON DELETE CASCADE)."""
+        self.session.execute(
+            sa.delete(orm.tasks).where(
+                orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id
+            )
+        )
+        self.deleted.append(task)
+        self._remember(task)
+
+    def is_deleted(self, task: Task) -> bool:
+        return any(deleted is task for deleted in self.deleted)
+
+    def _remember(self, task: Task) -> None:
+        assert task.id is not None
+        self._identity[task.id] = task
+        if not any(seen is task for seen in self.seen):
+            self.seen.append(task)
+
+    def _zone(self, user_id: str) -> ZoneInfo:
+        return ZoneInfo(self.users.timezone(user_id))
+
+    def _write_children(self, task: Task) -> None:
+        if task.tags:
+            self.session.execute(
+                sa.insert(orm.task_tags),
+                [{"task_id": task.id, "user_id": task.user_id, "tag": tag} for tag in task.tags],
+            )
+        # A completed task has nothing left to remind of: the sweep need not even see it.
+        schedule = [] if task.completed else reminder_times(task, self._zone(task.user_id))
+        if schedule:
+            self.session.execute(
+                sa.insert(orm.task_reminders),
+                [
+                    {
+                        "task_id": task.id,
+                        "reminder_id": reminder.id,
+                        "user_id": task.user_id,
+                        "remind_at": moment,
+                    }
+                    for reminder, moment in schedule
+                ],
+            )
+
+
+def end_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC moment a local calendar day ends (the next local midnight)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def due_sort_moment(task: Task, zone: ZoneInfo) -> datetime | None:
+    """When the task's due ends, in UTC: a timed due is its moment, an all-day due lasts until
+    the end of that day in the owner's zone. Sorting and 'overdue' use this one column."""
+    if task.due_at is not None:
+        return task.due_at
+    if task.due_date is not None:
+        return end_of_day(task.due_date, zone)
+    return None
+
+
+def task_to_row(task: Task, zone: ZoneInfo) -> dict[str, Any]:
+    recurrence = task.recurrence
+    return {
+        "user_id": task.user_id,
+        "title": task.title,
+        "description": task.description,
+        "completed": task.completed,
+        "completed_at": task.completed_at,
+        "priority": task.priority.value,
+        "priority_rank": task.priority.rank,
+        "tags": list(task.tags),
+        "tags_text": " ".join(task.tags),
+        "due_at": task.due_at,
+        "due_date": task.due_date,
+        "due_sort_at": due_sort_moment(task, zone),
+        "reminders": [reminder.to_dict() for reminder in task.reminders],
+        "recurrence": recurrence.to_dict() if recurrence else None,
+        "recurrence_rule": recurrence.rule if recurrence else None,
+        "recurrence_mode": recurrence.mode.value if recurrence else None,
+        "series_id": recurrence.series_id if recurrence else None,
+        "occurrence": recurrence.occurrence if recurrence else None,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+    }
+
+
+def task_from_row(row: RowMapping) -> Task:
+    return Task(
+        id=row["id"],
+        user_id=row["user_id"],
+        title=row["title"],
+        description=row["description"],
+        completed=row["completed"],
+        completed_at=row["completed_at"],
+        priority=Priority(row["priority"]),
+        tags=list(row["tags"]),
+        due_at=row["due_at"],
+        due_date=row["due_date"],
+        reminders=[Reminder.from_dict(reminder) for reminder in row["reminders"]],
+        recurrence=Recurrence.from_dict(row["recurrence"]) if row["recurrence"] else None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One CloudEvent waiting to be published to one topic."""
+
+    id: int
+    topic: str
+    payload: dict[str, Any]
+
+    @property
+    def event(self) -> CloudEvent:
+        return cloudevents_conversion.from_dict(CloudEvent, self.payload)
+
+
+class SqlAlchemyOutbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: CloudEvent) -> None:
+        """Store `event` once for each topic its type travels on (catalogue.CATALOGUE)."""
+        topics = catalogue.event_type(event["type"]).topics
+        if not topics:
+            return
+        payload = cloudevents_conversion.to_dict(event)
+        now = datetime.now(UTC)
+        self.session.execute(
+            sa.insert(orm.outbox),
+            [
+                {
+                    "event_id": event["id"],
+                    "topic": topic,
+                    "type": event["type"],
+                    "user_id": event.get("partitionkey", ""),
+                    "payload": payload,
+                    "created_at": now,
+                }
+                for topic in topics
+            ],
+        )
+
+    def pending(self, limit: int = 100) -> list[OutboxMessage]:
+        """The oldest unpublished rows. On PostgreSQL they stay locked until this transaction
+        ends and other relays skip them, so two relays rarely publish the same row (which would
+        be harmless anyway: consumers are idempotent)."""
+        query = (
+            sa.select(orm.outbox.c.id, orm.outbox.c.topic, orm.outbox.c.payload)
+            .where(orm.outbox.c.published_at.is_(None))
+            .order_by(orm.outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [OutboxMessage(*row) for row in self.session.execute(query).all()]
+
+    def mark_published(self, ids: list[int]) -> None:
+        if ids:
+            self.session.execute(
+                sa.update(orm.outbox)
+                .where(orm.outbox.c.id.in_(ids))
+                .values(published_at=datetime.now(UTC))
+            )
+
+
+class SqlAlchemyProcessedEvents:
+    """Which CloudEvents each consumer has handled, with the answer it gave."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def seen(self, consumer: str, event_id: str) -> dict[str, Any] | None:
+        """The stored result of a handled event ({} when none was kept), None if not handled."""
+        query = sa.select(orm.processed_events.c.result).where(
+            orm.processed_events.c.consumer == consumer,
+            orm.processed_events.c.event_id == event_id,
+        )
+        row = self.session.execute(query).first()
+        if row is None:
+            return None
+        return row.result or {}
+
+    def record(self, consumer: str, event_id: str, result: dict[str, Any] | None = None) -> None:
+        """Mark the event handled. A concurrent duplicate fails at commit (primary key), which
+        rolls its whole effect back."""
+        self.session.execute(
+            sa.insert(orm.processed_events).values(
+                consumer=consumer,
+                event_id=event_id,
+                result=result if result is not None else {},
+                processed_at=datetime.now(UTC),
+            )
+        )

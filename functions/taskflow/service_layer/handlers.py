@@ -1,0 +1,155 @@
+"""One handler per command of domain/commands.py.
+
+A handler turns the command's JSON into domain values (read in the user's zone), asks the
+aggregate to change and returns it; the unit of work stores the change and its events at commit
+(messagebus.handle). Domain errors propagate untouched, so nothing is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from taskflow.domain import commands
+from taskflow.domain.errors import TaskNotFound, ValidationError
+from taskflow.domain.inputs import parse_task_fields
+from taskflow.domain.model import Task
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+Handler = Callable[[Any, SqlAlchemyUnitOfWork, datetime], Task | None]
+
+
+def create_task(command: commands.CreateTask, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    fields = parse_task_fields(
+        {
+            "title": command.title,
+            "description": command.description,
+            "priority": command.priority,
+            "tags": command.tags,
+            "due": command.due,
+            "reminders": command.reminders,
+            "recurrence": command.recurrence,
+        },
+        _zone(uow, command.user_id),
+        now=now,
+    )
+    title = fields.pop("title")
+    task = Task.new(command.user_id, title, now=now, **fields)  # type: ignore[arg-type]
+    uow.tasks.add(task)
+    task.mark_created()
+    return task
+
+
+def update_task(command: commands.UpdateTask, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    changes = parse_task_fields(
+        command.changes,
+        _zone(uow, command.user_id),
+        now=now,
+        existing_reminders=task.reminders,
+    )
+    task.update(changes, now=now)
+    return task
+
+
+def complete_task(command: commands.CompleteTask, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.complete(now=now)
+    return task
+
+
+def uncomplete_task(
+    command: commands.UncompleteTask, uow: SqlAlchemyUnitOfWork, now: datetime
+) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.uncomplete(now=now)
+    return task
+
+
+def delete_task(command: commands.DeleteTask, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.delete(now=now)
+    uow.tasks.delete(task)
+    return task
+
+
+def skip_occurrence(
+    command: commands.SkipOccurrence, uow: SqlAlchemyUnitOfWork, now: datetime
+) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.skip_occurrence(_zone(uow, command.user_id), now=now)
+    return task
+
+
+def stop_repeating(
+    command: commands.StopRepeating, uow: SqlAlchemyUnitOfWork, now: datetime
+) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.stop_repeating(now=now)
+    return task
+
+
+def snooze_reminder(
+    command: commands.SnoozeReminder, uow: SqlAlchemyUnitOfWork, now: datetime
+) -> Task:
+    task = _existing_task(uow, command.user_id, command.task_id)
+    task.snooze(command.minutes, now=now)
+    return task
+
+
+def spawn_next_occurrence(
+    command: commands.SpawnNextOccurrence, uow: SqlAlchemyUnitOfWork, now: datetime
+) -> Task | None:
+    """Create the occurrence after the completed one, once: if it exists already (another
+    completion of the same occurrence got here first), answer with it and change nothing.
+    None when the series has ended."""
+    completed = _existing_task(uow, command.user_id, command.task_id)
+    completed_at = _parse_completed_at(command.completed_at)
+    following = completed.next_occurrence(_zone(uow, command.user_id), completed_at=completed_at)
+    if following is None:
+        return None
+    assert following.recurrence is not None
+    existing = uow.tasks.get_occurrence(
+        command.user_id, following.recurrence.series_id, following.recurrence.occurrence
+    )
+    if existing is not None:
+        return existing
+    uow.tasks.add(following)
+    following.mark_created(spawned_from=completed.id)
+    return following
+
+
+HANDLERS: dict[type[commands.Command], Handler] = {
+    commands.CreateTask: create_task,
+    commands.UpdateTask: update_task,
+    commands.CompleteTask: complete_task,
+    commands.UncompleteTask: uncomplete_task,
+    commands.DeleteTask: delete_task,
+    commands.SkipOccurrence: skip_occurrence,
+    commands.StopRepeating: stop_repeating,
+    commands.SnoozeReminder: snooze_reminder,
+    commands.SpawnNextOccurrence: spawn_next_occurrence,
+}
+
+
+def _existing_task(uow: SqlAlchemyUnitOfWork, user_id: str, task_id: int) -> Task:
+    task = uow.tasks.get(user_id, task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def _zone(uow: SqlAlchemyUnitOfWork, user_id: str) -> ZoneInfo:
+    return ZoneInfo(uow.users.timezone(user_id))
+
+
+def _parse_completed_at(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationError("completed_at", f"{value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise ValidationError("completed_at", "needs a timezone offset")
+    return moment

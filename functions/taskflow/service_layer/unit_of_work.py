@@ -1,0 +1,90 @@
+"""The unit of work: one database transaction around one use case.
+
+`commit()` first writes every changed task and turns the domain events its tasks recorded into
+CloudEvents in the outbox, then commits: the change and its events land together or not at all
+(the transactional outbox of specs/persistence.md). Leaving the `with` block without commit rolls
+everything back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from cloudevents.http import CloudEvent
+from sqlalchemy.orm import Session
+
+from taskflow import catalogue
+from taskflow.adapters.repository import (
+    SqlAlchemyOutbox,
+    SqlAlchemyProcessedEvents,
+    SqlAlchemyTaskRepository,
+    SqlAlchemyUserRepository,
+)
+from taskflow.domain import events
+
+DEFAULT_SOURCE = "/taskflow/create-task"
+
+
+class SqlAlchemyUnitOfWork:
+    users: SqlAlchemyUserRepository
+    tasks: SqlAlchemyTaskRepository
+    processed: SqlAlchemyProcessedEvents
+    outbox: SqlAlchemyOutbox
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        source: str = DEFAULT_SOURCE,
+    ) -> None:
+        self.session_factory = session_factory
+        # The CloudEvent `source` of the events this unit of work emits.
+        self.source = source
+
+    def __enter__(self) -> Self:
+        self.session = self.session_factory()
+        self.users = SqlAlchemyUserRepository(self.session)
+        self.tasks = SqlAlchemyTaskRepository(self.session, self.users)
+        self.processed = SqlAlchemyProcessedEvents(self.session)
+        self.outbox = SqlAlchemyOutbox(self.session)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self._store_changes_and_events()
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def _store_changes_and_events(self) -> None:
+        now = datetime.now(UTC)
+        for task in self.tasks.seen:
+            if not task.events:
+                continue
+            if not self.tasks.is_deleted(task):
+                self.tasks.save(task)
+            for event in task.events:
+                self.outbox.add(cloudevent_for(event, source=self.source, time=now))
+            task.events.clear()
+
+
+def cloudevent_for(event: events.Event, *, source: str, time: datetime) -> CloudEvent:
+    """The CloudEvent of a domain event; its data follows specs/events/<type>.schema.json."""
+    data: dict[str, Any] = dataclasses.asdict(event)
+    if isinstance(event, events.TaskEvent):
+        data = {
+            # "com.taskflow.task.completed" -> "completed", the name the original design used
+            "event_type": event.cloudevent_type.rsplit(".", 1)[1],
+            **data,
+            "timestamp": time.isoformat(),
+        }
+    return catalogue.new_event(
+        event.cloudevent_type, data, user_id=event.user_id, source=source, time=time
+    )

@@ -1,0 +1,225 @@
+"""Commands through messagebus.handle on both databases: effects, events, idempotency."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+from taskflow import catalogue
+from taskflow.adapters import orm
+from taskflow.adapters.repository import User
+from taskflow.domain import commands
+from taskflow.domain.errors import InvalidOperation, TaskNotFound, ValidationError
+from taskflow.service_layer import messagebus
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+SOURCE = "/tests/service-layer"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def run(
+    factory: sessionmaker[Session],
+    command: commands.Command,
+    *,
+    command_id: str | None = None,
+    now: datetime = NOW,
+) -> dict[str, Any]:
+    return messagebus.handle(
+        command,
+        SqlAlchemyUnitOfWork(factory),
+        command_id=command_id or str(uuid.uuid4()),
+        source=SOURCE,
+        now=now,
+    )
+
+
+def rows(factory: sessionmaker[Session], table: sa.Table, *where: Any) -> list[Any]:
+    with factory() as session:
+        return list(session.execute(sa.select(table).where(*where)).mappings())
+
+
+def outbox_types(factory: sessionmaker[Session], topic: str = catalogue.TOPIC_TASK_EVENTS):
+    return [row["type"] for row in rows(factory, orm.outbox, orm.outbox.c.topic == topic)]
+
+
+def test_create_stores_the_task_and_one_event_per_topic(session_factory):
+    result = run(
+        session_factory,
+        commands.CreateTask(
+            user_id="ann",
+            title="Buy milk",
+            priority="p1",
+            tags=["#Groceries"],
+            due="2026-03-03T17:00:00+01:00",
+            reminders=[{"before_minutes": 30}],
+        ),
+    )
+
+    assert result["status"] == "ok"
+    task = result["task"]
+    assert task["title"] == "Buy milk"
+    assert task["priority"] == "high"
+    assert task["tags"] == ["groceries"]
+    assert task["due_at"] == "2026-03-03T16:00:00+00:00"
+    outbox = rows(session_factory, orm.outbox)
+    assert sorted(row["topic"] for row in outbox) == ["task-events", "task-updates"]
+    event = outbox[0]["payload"]
+    assert event["type"] == catalogue.TASK_CREATED
+    assert event["partitionkey"] == "ann"
+    assert event["data"]["event_type"] == "created"
+    assert event["data"]["task_data"] == task
+    assert event["data"]["task_id"] == task["id"]
+    [reminder] = rows(session_factory, orm.task_reminders)
+    assert reminder["remind_at"] == datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+
+
+def test_naive_due_is_read_in_the_users_zone(session_factory):
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        uow.users.add(User(id="ann", email="ann@example.com", password_hash="x"))
+        uow.users.set_timezone("ann", "America/New_York")
+        uow.commit()
+
+    task = run(
+        session_factory, commands.CreateTask(user_id="ann", title="t", due="2026-07-01T09:00")
+    )
+
+    assert task["task"]["due_at"] == "2026-07-01T13:00:00+00:00"
+
+
+def test_a_repeated_command_id_returns_the_first_answer_without_a_second_effect(session_factory):
+    command = commands.CreateTask(user_id="ann", title="Once")
+
+    first = run(session_factory, command, command_id="cmd-1")
+    second = run(session_factory, command, command_id="cmd-1")
+
+    assert second == first
+    assert len(rows(session_factory, orm.tasks)) == 1
+    assert len(rows(session_factory, orm.outbox)) == 2
+
+
+def test_update_records_what_changed(session_factory):
+    created = run(session_factory, commands.CreateTask(user_id="ann", title="Draft"))["task"]
+
+    result = run(
+        session_factory,
+        commands.UpdateTask(
+            user_id="ann", task_id=created["id"], changes={"title": "Final", "due": "2026-03-09"}
+        ),
+    )
+
+    assert result["task"]["title"] == "Final"
+    assert result["task"]["due_date"] == "2026-03-09"
+    [row] = rows(session_factory, orm.tasks)
+    assert row["title"] == "Final"
+    updated = [
+        row["payload"]["data"]
+        for row in rows(session_factory, orm.outbox, orm.outbox.c.type == catalogue.TASK_UPDATED)
+    ]
+    assert updated[0]["changes"]["title"] == {"before": "Draft", "after": "Final"}
+
+
+def test_complete_uncomplete_and_delete(session_factory):
+    task_id = run(session_factory, commands.CreateTask(user_id="ann", title="t"))["task"]["id"]
+
+    completed = run(session_factory, commands.CompleteTask(user_id="ann", task_id=task_id))
+    assert completed["task"]["completed"] is True
+    reopened = run(session_factory, commands.UncompleteTask(user_id="ann", task_id=task_id))
+    assert reopened["task"]["completed"] is False
+    deleted = run(session_factory, commands.DeleteTask(user_id="ann", task_id=task_id))
+
+    assert deleted["task"]["id"] == task_id
+    assert rows(session_factory, orm.tasks) == []
+    assert outbox_types(session_factory) == [
+        catalogue.TASK_CREATED,
+        catalogue.TASK_COMPLETED,
+        catalogue.TASK_UPDATED,
+        catalogue.TASK_DELETED,
+    ]
+
+
+def test_another_users_task_is_not_found_and_unchanged(session_factory):
+    task_id = run(session_factory, commands.CreateTask(user_id="ann", title="mine"))["task"]["id"]
+
+    for command in (
+        commands.CompleteTask(user_id="bob", task_id=task_id),
+        commands.DeleteTask(user_id="bob", task_id=task_id),
+        commands.UpdateTask(user_id="bob", task_id=task_id, changes={"title": "x"}),
+    ):
+        with pytest.raises(TaskNotFound):
+            run(session_factory, command)
+
+    [row] = rows(session_factory, orm.tasks)
+    assert (row["title"], row["completed"]) == ("mine", False)
+    assert outbox_types(session_factory) == [catalogue.TASK_CREATED]
+
+
+def test_invalid_input_names_the_field_and_commits_nothing(session_factory):
+    with pytest.raises(ValidationError) as error:
+        run(session_factory, commands.CreateTask(user_id="ann", title="t", due="next blursday"))
+
+    assert error.value.field == "due"
+    assert rows(session_factory, orm.tasks) == []
+    assert rows(session_factory, orm.outbox) == []
+    assert rows(session_factory, orm.processed_events) == []
+
+
+def test_skip_stop_and_snooze(session_factory):
+    task_id = run(
+        session_factory,
+        commands.CreateTask(
+            user_id="ann",
+            title="Stand-up",
+            due="2026-03-03T09:00:00+00:00",
+            recurrence={"rule": "FREQ=DAILY"},
+        ),
+    )["task"]["id"]
+
+    skipped = run(session_factory, commands.SkipOccurrence(user_id="ann", task_id=task_id))
+    assert skipped["task"]["due_at"] == "2026-03-04T09:00:00+00:00"
+    snoozed = run(
+        session_factory, commands.SnoozeReminder(user_id="ann", task_id=task_id, minutes=15)
+    )
+    assert [(r["at"]) for r in snoozed["task"]["reminders"]] == [
+        (NOW + timedelta(minutes=15)).isoformat()
+    ]
+    stopped = run(session_factory, commands.StopRepeating(user_id="ann", task_id=task_id))
+    assert stopped["task"]["recurrence"] is None
+    with pytest.raises(InvalidOperation):
+        run(session_factory, commands.SkipOccurrence(user_id="ann", task_id=task_id))
+    [row] = rows(session_factory, orm.tasks)
+    assert row["recurrence_rule"] is None
+    assert row["series_id"] is None
+
+
+def test_spawn_creates_the_next_occurrence_exactly_once(session_factory):
+    created = run(
+        session_factory,
+        commands.CreateTask(
+            user_id="ann",
+            title="Water plants",
+            due="2026-03-02",
+            recurrence={"rule": "FREQ=WEEKLY"},
+        ),
+    )["task"]
+    run(session_factory, commands.CompleteTask(user_id="ann", task_id=created["id"]))
+    spawn = commands.SpawnNextOccurrence(
+        user_id="ann", task_id=created["id"], completed_at=NOW.isoformat()
+    )
+
+    first = run(session_factory, spawn, command_id="spawn-a")
+    # A second completion event of the same occurrence brings a spawn with another id.
+    second = run(session_factory, spawn, command_id="spawn-b")
+
+    assert first["task"]["due_date"] == "2026-03-09"
+    assert second["task"] == first["task"]
+    assert len(rows(session_factory, orm.tasks)) == 2
+    created_events = [
+        row["payload"]["data"]
+        for row in rows(session_factory, orm.outbox, orm.outbox.c.topic == "task-events")
+        if row["type"] == catalogue.TASK_CREATED
+    ]
+    assert [event["spawned_from"] for event in created_events] == [None, created["id"]]
