@@ -1,0 +1,59 @@
+"""HTTP face of the router: Knative's broker ingress path, the local dead-letter sink, health."""
+
+from __future__ import annotations
+
+import flask
+from cloudevents.exceptions import GenericException as CloudEventError
+from cloudevents.http import CloudEvent, from_http
+
+from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected
+from taskflow.router.broker import Router, UnknownBroker
+from taskflow.router.dead_letters import DeadLetterStore
+
+
+class NotACloudEvent(ValueError):
+    pass
+
+
+def read_event(request: flask.Request) -> CloudEvent:
+    """A binary or structured CloudEvent with any data: a broker does not judge payloads."""
+    body = request.get_data()
+    if len(body) > MAX_EVENT_BYTES:
+        raise NotACloudEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
+    try:
+        return from_http(dict(request.headers), body)
+    except (CloudEventError, ValueError) as error:
+        raise NotACloudEvent(f"not a CloudEvent: {error}") from None
+
+
+def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
+    app = flask.Flask("taskflow.router")
+
+    @app.post("/<namespace>/<broker>")
+    def ingress(namespace: str, broker: str) -> flask.Response:
+        # Any namespace is accepted: locally there is one set of brokers, named as in eventing/.
+        try:
+            router.accept(broker, read_event(flask.request))
+        except NotACloudEvent as error:
+            return rejected(str(error))
+        except UnknownBroker:
+            return rejected(f"no broker named {broker!r}", status=404, field="broker")
+        return accepted()
+
+    @app.post("/dead-letter")
+    def dead_letter() -> flask.Response:
+        try:
+            dead_letters.add(read_event(flask.request))
+        except NotACloudEvent as error:
+            return rejected(str(error))
+        return accepted()
+
+    @app.get("/dead-letters")
+    def list_dead_letters() -> flask.Response:
+        return flask.jsonify(dead_letters.all())
+
+    @app.get("/healthz")
+    def healthz() -> flask.Response:
+        return flask.jsonify(status="ok", brokers=router.brokers, backlog=router.backlog())
+
+    return app

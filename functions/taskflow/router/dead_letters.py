@@ -1,0 +1,31 @@
+"""The local dead-letter sink: keeps every dead-lettered event in memory and appends it, as a
+structured CloudEvent, to a JSON-lines file an operator can read after the run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from cloudevents.conversion import to_dict
+from cloudevents.http import CloudEvent
+
+
+class DeadLetterStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._letters: list[dict[str, Any]] = []
+
+    def add(self, event: CloudEvent) -> None:
+        letter = to_dict(event)
+        with self._lock:
+            self._letters.append(letter)
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(letter, default=str) + "\n")
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._letters)

@@ -1,0 +1,133 @@
+"""Deliver one event to one Trigger's subscriber the way the Knative Kafka broker dispatcher does.
+
+Upstream behaviour copied here (knative-extensions/eventing-kafka-broker, data-plane/dispatcher,
+impl/http/WebClientCloudEventSender.java, impl/BaseResponseHandler.java and
+impl/RecordDispatcherImpl.java):
+- the event is POSTed in binary content mode with `Prefer: reply`;
+- a network error or a retryable status (5xx, 404, 408, 409, 429) is retried `retry` times, waiting
+  delay*n (linear) or delay*2^n (exponential) before retry n; any other non-2xx is not retried;
+- a 2xx is then read as a CloudEvent: a CloudEvent is a reply, an empty body an acknowledgement,
+  and a non-empty body that is not a CloudEvent a failed delivery ("unknown encoding and non empty
+  response") that goes to the dead-letter sink without further retries;
+- a failed delivery goes to the dead-letter sink with the extensions knativeerrordest,
+  knativeerrorcode and knativeerrordata (the response body, base64, at most 1024 bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException as CloudEventError
+from cloudevents.http import CloudEvent, from_http
+
+from taskflow.router.manifests import DeliverySpec, Destination, Trigger
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({404, 408, 409, 429})
+ERROR_DATA_MAX_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST gave: a status and body, or `error` when no HTTP answer came back."""
+
+    status: int | None
+    headers: Mapping[str, str]
+    body: bytes
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status >= 500 or self.status in RETRYABLE_STATUS
+
+
+class Dispatcher:
+    def __init__(self, addresses: Mapping[str, str], stopping: threading.Event) -> None:
+        self._addresses = dict(addresses)
+        self._stopping = stopping
+
+    def dispatch(self, trigger: Trigger, event: CloudEvent) -> CloudEvent | None:
+        """Deliver `event` to the Trigger's subscriber; return the reply event, if one came."""
+        url = trigger.subscriber.url(self._addresses)
+        attempt = self._send_with_retries(url, event, trigger.delivery)
+        if attempt is None:
+            return None  # shutting down mid-retry; the in-memory log is lost with the process
+        if not attempt.succeeded:
+            self._dead_letter(trigger, event, url, attempt)
+            return None
+        try:
+            return from_http(dict(attempt.headers), attempt.body)
+        except (CloudEventError, ValueError):
+            if attempt.body:
+                log.warning(
+                    "trigger %s: %s answered %s with a body that is not a CloudEvent",
+                    trigger.name,
+                    url,
+                    attempt.status,
+                )
+                self._dead_letter(trigger, event, url, attempt)
+            return None
+
+    def _send_with_retries(
+        self, url: str, event: CloudEvent, delivery: DeliverySpec
+    ) -> Attempt | None:
+        retries = 0
+        while True:
+            attempt = self._post(url, event, delivery.timeout)
+            if attempt.succeeded or not attempt.retryable or retries >= delivery.retry:
+                return attempt
+            retries += 1
+            log.info(
+                "delivery of %s to %s failed (%s); retry %d/%d",
+                event["id"],
+                url,
+                attempt.error or attempt.status,
+                retries,
+                delivery.retry,
+            )
+            if self._stopping.wait(delivery.backoff(retries)):
+                return None
+
+    def _post(self, url: str, event: CloudEvent, timeout: float) -> Attempt:
+        headers, body = to_binary(event)
+        try:
+            response = requests.post(
+                url, data=body, headers={**headers, "Prefer": "reply"}, timeout=timeout
+            )
+        except requests.RequestException as error:
+            return Attempt(status=None, headers={}, body=b"", error=type(error).__name__)
+        return Attempt(response.status_code, dict(response.headers), response.content)
+
+    def _dead_letter(self, trigger: Trigger, event: CloudEvent, url: str, attempt: Attempt) -> None:
+        sink: Destination | None = trigger.delivery.dead_letter_sink
+        if sink is None:
+            log.error("trigger %s: dropped %s, no dead-letter sink", trigger.name, event["id"])
+            return
+        extensions = {"knativeerrordest": url}
+        if attempt.status is not None:
+            extensions["knativeerrorcode"] = str(attempt.status)
+        if attempt.body:
+            data = base64.b64encode(attempt.body[:ERROR_DATA_MAX_BYTES]).decode("ascii")
+            extensions["knativeerrordata"] = data
+        letter = CloudEvent({**event.get_attributes(), **extensions}, event.data)
+        sink_url = sink.url(self._addresses)
+        result = self._send_with_retries(sink_url, letter, trigger.delivery)
+        if result is not None and not result.succeeded:
+            log.error(
+                "trigger %s: dead-letter sink %s refused %s (%s); event dropped",
+                trigger.name,
+                sink_url,
+                event["id"],
+                result.error or result.status,
+            )

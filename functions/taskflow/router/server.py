@@ -1,0 +1,86 @@
+"""Assemble and serve the router: manifests, event log, dispatcher, dead-letter sink, WSGI server.
+
+Served by werkzeug's threaded server: each ingress request only appends to the event log, so a
+thread per request is plenty locally and needs no extra dependency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from taskflow.config import Ports
+from taskflow.router import manifests
+from taskflow.router.app import create_app
+from taskflow.router.broker import Router
+from taskflow.router.dead_letters import DeadLetterStore
+from taskflow.router.delivery import Dispatcher
+from taskflow.router.eventlog import InMemoryEventLog
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_SERVICE = "dead-letter"
+DEAD_LETTERS_FILE = "dead-letters.jsonl"
+NOT_SUBSCRIBERS = ("web", "router")
+
+
+def local_addresses(ports: Ports, host: str = "127.0.0.1") -> dict[str, str]:
+    """Each function's Knative Service name at its local port (create_task -> create-task)."""
+    return {
+        name.replace("_", "-"): f"http://{host}:{port}"
+        for name, port in asdict(ports).items()
+        if name not in NOT_SUBSCRIBERS
+    }
+
+
+class RouterServer:
+    """The router listening on host:port (0 picks a free port; see `url`)."""
+
+    def __init__(
+        self,
+        eventing_dir: Path,
+        addresses: Mapping[str, str],
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        eventing = manifests.load(eventing_dir)
+        self._server = make_server(host, port, self._wsgi, threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}"
+        # The manifests' dead-letter Service is this router's own sink unless told otherwise.
+        addresses = {DEAD_LETTER_SERVICE: f"{self.url}/dead-letter", **addresses}
+        self._stopping = threading.Event()
+        self._log = InMemoryEventLog()
+        self.router = Router(eventing, self._log, Dispatcher(addresses, self._stopping))
+        self.dead_letters = DeadLetterStore(data_dir / DEAD_LETTERS_FILE)
+        self._app = create_app(self.router, self.dead_letters)
+        self._thread: threading.Thread | None = None
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self._app(environ, start_response)
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def start(self) -> RouterServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="router", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop accepting, abandon pending retries and wait for running deliveries."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+        self._log.close()
