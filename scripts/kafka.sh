@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka (KRaft mode) for development and tests.
+#
+#   scripts/kafka.sh start    fetch the jars (first time), format the storage (first time), start
+#                             the broker and create the catalogue's topics
+#   scripts/kafka.sh stop     stop it (the data stays in .cache/kafka/data for a fast restart)
+#   scripts/kafka.sh status   say whether it runs (exit 3 when stopped)
+#   scripts/kafka.sh topics   create any missing topic, then describe them
+#   scripts/kafka.sh env      print `export KAFKA_BOOTSTRAP=...` (use with eval)
+#
+# The broker is org.apache.kafka:kafka_2.13 from Maven (infra/kafka/pom.xml) run with Java 17+ on
+# 127.0.0.1:TASKFLOW_KAFKA_PORT (default 59092); its controller listens on
+# TASKFLOW_KAFKA_CONTROLLER_PORT (default 59093). Everything lives under .cache/kafka.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BROKER_PORT=${TASKFLOW_KAFKA_PORT:-59092}
+CONTROLLER_PORT=${TASKFLOW_KAFKA_CONTROLLER_PORT:-59093}
+PARTITIONS=3
+POM=infra/kafka/pom.xml
+TEMPLATE=infra/kafka/server.properties.template
+ROOT="$PWD/.cache/kafka"
+LIB="$ROOT/lib"
+DATA="$ROOT/data"
+CONFIG="$ROOT/server.properties"
+PIDFILE="$ROOT/kafka.pid"
+LOG="$ROOT/kafka.log"
+START_TIMEOUT_SECONDS=${TASKFLOW_KAFKA_START_TIMEOUT:-120}
+
+fail() {
+    echo "kafka.sh: $*" >&2
+    exit 1
+}
+
+say() {
+    echo "kafka.sh: $*" >&2
+}
+
+apt_install() {
+    [ "$(id -u)" -eq 0 ] || fail "$1 is missing; run: sudo apt-get install $1"
+    say "installing $1 (apt-get)..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "$1" >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null && apt-get install -y -qq "$1" >/dev/null; } ||
+        fail "apt-get could not install $1"
+}
+
+java_major_version() {
+    "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'
+}
+
+# Kafka 4 needs Java 17 or newer: prefer JAVA_HOME, then Debian's Java 17, then `java`.
+find_java() {
+    local candidate
+    for candidate in "${JAVA_HOME:+$JAVA_HOME/bin/java}" /usr/lib/jvm/java-17-openjdk-*/bin/java \
+        "$(command -v java || true)"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ] &&
+            [ "$(java_major_version "$candidate")" -ge 17 ] 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+}
+
+ensure_java() {
+    JAVA=$(find_java)
+    if [ -z "$JAVA" ]; then
+        apt_install openjdk-17-jre-headless
+        JAVA=$(find_java)
+        [ -n "$JAVA" ] || fail "no Java 17+ found after installing openjdk-17-jre-headless"
+    fi
+}
+
+# The jars are fetched once per version of the pom: its checksum is the stamp.
+fetch_jars() {
+    local stamp
+    stamp="$LIB/.pom-$(sha256sum "$POM" | cut -c1-16)"
+    if [ -f "$stamp" ]; then
+        return
+    fi
+    command -v mvn >/dev/null || apt_install maven
+    say "fetching the Kafka jars with Maven into $LIB..."
+    rm -rf "$LIB"
+    mkdir -p "$LIB"
+    # Maven's own repository lives in the cache too, so the whole download stays in one place.
+    mvn -q -B -f "$POM" -Dmaven.repo.local="$ROOT/m2" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$LIB" >"$ROOT/maven.log" 2>&1 ||
+        fail "Maven could not fetch the Kafka jars, see $ROOT/maven.log"
+    touch "$stamp"
+}
+
+# Short-lived admin tools: a small heap and the quick JIT tier start them in a fraction of the time;
+# warnings only, or every call prints its whole client configuration.
+run_tool() {
+    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+        -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$LIB/*" "$@"
+}
+
+render_config() {
+    sed -e "s|@BROKER_PORT@|$BROKER_PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+        -e "s|@DATA_DIR@|$DATA|g" "$TEMPLATE" >"$CONFIG"
+}
+
+format_storage() {
+    if [ -f "$DATA/meta.properties" ]; then
+        return
+    fi
+    local cluster_id
+    cluster_id=$(run_tool kafka.tools.StorageTool random-uuid 2>/dev/null) ||
+        fail "could not generate a cluster id with kafka.tools.StorageTool"
+    run_tool kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$CONFIG" \
+        >"$ROOT/format.log" 2>&1 || fail "formatting the storage failed, see $ROOT/format.log"
+}
+
+pid_of_broker() {
+    local pid
+    [ -f "$PIDFILE" ] || return 1
+    pid=$(cat "$PIDFILE")
+    # The pid must still be our broker, not a recycled number.
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $CONFIG" || return 1
+    echo "$pid"
+}
+
+is_running() {
+    pid_of_broker >/dev/null
+}
+
+port_is_taken() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_until_serving() {
+    local pid=$1 waited=0
+    # The broker logs this line once both listeners are up and it has joined its own quorum.
+    until grep -q "Kafka Server started" "$LOG" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$LOG" >&2 || true
+            fail "the broker exited during start-up, see $LOG"
+        fi
+        if [ "$waited" -ge "$START_TIMEOUT_SECONDS" ]; then
+            fail "the broker did not start within ${START_TIMEOUT_SECONDS}s, see $LOG"
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# The topic names come from the catalogue, their one home.
+catalogue_topics() {
+    [ -x .venv/bin/python ] || fail "no .venv: run scripts/bootstrap.sh first"
+    .venv/bin/python -c 'from taskflow.catalogue import TOPICS; print(*TOPICS)'
+}
+
+topic_command() {
+    run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$BROKER_PORT" "$@"
+}
+
+create_topics() {
+    local existing topic
+    existing=$(topic_command --list) || fail "could not list the topics on 127.0.0.1:$BROKER_PORT"
+    for topic in $(catalogue_topics); do
+        if ! grep -qx "$topic" <<<"$existing"; then
+            topic_command --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
+                --replication-factor 1 >/dev/null || fail "could not create the topic $topic"
+        fi
+    done
+}
+
+start() {
+    ensure_java
+    mkdir -p "$ROOT"
+    fetch_jars
+    if is_running; then
+        create_topics
+        return
+    fi
+    for port in "$BROKER_PORT" "$CONTROLLER_PORT"; do
+        if port_is_taken "$port"; then
+            fail "port $port is taken by another process; set TASKFLOW_KAFKA_PORT and" \
+                "TASKFLOW_KAFKA_CONTROLLER_PORT to free ports"
+        fi
+    done
+    render_config
+    format_storage
+    # setsid: the broker outlives this script and the terminal or test session that ran it.
+    setsid "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -Djava.awt.headless=true -cp "$LIB/*" kafka.Kafka "$CONFIG" >"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
+    wait_until_serving "$(cat "$PIDFILE")"
+    create_topics
+    say "Kafka running on 127.0.0.1:$BROKER_PORT"
+}
+
+stop() {
+    local pid waited=0
+    pid=$(pid_of_broker) || return 0
+    kill "$pid"
+    # A controlled shutdown flushes the logs; it takes a few seconds.
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$waited" -ge 60 ]; then
+            say "the broker ignored SIGTERM for 30s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    rm -f "$PIDFILE"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+status)
+    if is_running; then echo "running on 127.0.0.1:$BROKER_PORT"; else
+        echo "stopped"
+        exit 3
+    fi
+    ;;
+topics)
+    is_running || fail "Kafka is not running: scripts/kafka.sh start"
+    ensure_java
+    create_topics
+    topic_command --describe --exclude-internal
+    ;;
+env) echo "export KAFKA_BOOTSTRAP=127.0.0.1:$BROKER_PORT" ;;
+*) fail "usage: $0 start|stop|status|topics|env" ;;
+esac
