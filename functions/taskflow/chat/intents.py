@@ -1,0 +1,475 @@
+"""The offline assistant's grammar: one chat message in, one Intent out. Pure: no I/O, no dates.
+
+The grammar is a short list of anchored patterns, tried in order. A message that matches none of
+them, or that leaves words the grammar does not know in a listing request, is NotUnderstood: the
+assistant says so instead of guessing (see specs/chat.md, "Offline grammar").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- intents -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """The task a message means: by id ("task 3") or by title words ("the meeting task")."""
+
+    task_id: int | None = None
+    words: str = ""
+
+
+@dataclass(frozen=True)
+class AddTask:
+    text: str  # quick-add text: title plus any due, priority, tags, reminders, recurrence
+    remind_at_due: bool = False  # "remind me to ..." means a reminder when it is due
+
+
+@dataclass(frozen=True)
+class ListTasks:
+    filters: dict[str, Any] = field(default_factory=dict)  # list_tasks tool arguments
+
+
+@dataclass(frozen=True)
+class ActOnTask:
+    action: str  # a tool name: complete_task, uncomplete_task, delete_task, ...
+    ref: TaskRef
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangeTask:
+    ref: TaskRef
+    text: str = ""  # new quick-add text, or the literal new title when `literal`
+    literal: bool = False
+    priority: str | None = None
+    due_text: str | None = None  # "move task 2 to friday": only the due changes
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class NotUnderstood:
+    message: str
+
+
+Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Help | NotUnderstood
+
+# --- references to a task ---------------------------------------------------------------------
+
+_ID_REF = re.compile(r"^(?:the\s+)?(?:task|todo|item|number|no\.?)?\s*#?(\d+)$")
+_REF_NOISE = re.compile(
+    r"\b(?:the|my|a|an|that|this|task|tasks|todo|to-do|item|one|called|named|about)\b"
+)
+
+
+def parse_ref(text: str) -> TaskRef | None:
+    text = text.strip().strip("'\"").strip()
+    if match := _ID_REF.match(text):
+        return TaskRef(task_id=int(match.group(1)))
+    words = " ".join(_REF_NOISE.sub(" ", text).split())
+    words = words.strip("'\"").strip()
+    return TaskRef(words=words) if words else None
+
+
+# --- priorities -------------------------------------------------------------------------------
+
+_PRIORITY_WORD = r"(?P<priority>high|medium|low|none|urgent|important|p[1-4])"
+_PRIORITY_ALIASES = {"urgent": "high", "important": "high"}
+
+
+def _priority(word: str) -> str:
+    word = word.lower()
+    return _PRIORITY_ALIASES.get(word, word)
+
+
+# --- the grammar --------------------------------------------------------------------------------
+
+_POLITE = re.compile(r"^(?:please|pls|hey|hi|ok|okay|can you|could you|would you)[\s,]+", re.I)
+
+_ADD_PATTERNS = [
+    re.compile(
+        r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+|another\s+)?(?:new\s+)?"
+        r"(?:task|todo|to-do|item|reminder)?\s*(?:to\s+my\s+list\s+)?"
+        r"(?:to|:|called|named|saying|for)?\s*(?P<text>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:i\s+)?(?:need|have|must|should|want|got)\s+(?:to\s+)?"
+        r"(?:remember\s+to\s+)?(?P<text>.+)$",
+        re.I,
+    ),
+    re.compile(r"^(?:remember|don'?t\s+forget|do\s+not\s+forget)\s+to\s+(?P<text>.+)$", re.I),
+    re.compile(r"^todo:\s*(?P<text>.+)$", re.I),
+]
+_REMIND_ME = re.compile(r"^remind\s+me\s+to\s+(?P<text>.+)$", re.I)
+
+_REF = r"(?P<ref>.+?)"
+_ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"^stop\s+repeating\s+{_REF}$", re.I), "stop_repeating"),
+    (
+        re.compile(rf"^(?:make\s+)?{_REF}\s+(?:stop\s+repeating|not\s+repeat)$", re.I),
+        "stop_repeating",
+    ),
+    (
+        re.compile(
+            rf"^skip\s+(?:the\s+next\s+occurrence\s+of\s+|this\s+occurrence\s+of\s+)?{_REF}$", re.I
+        ),
+        "skip_occurrence",
+    ),
+    (
+        re.compile(
+            rf"^(?:mark|set)\s+{_REF}\s+(?:as\s+)?(?:not\s+done|not\s+complete[d]?|incomplete|"
+            r"undone|pending|open)$",
+            re.I,
+        ),
+        "uncomplete_task",
+    ),
+    (re.compile(rf"^(?:uncomplete|reopen|undo|unmark)\s+{_REF}$", re.I), "uncomplete_task"),
+    (
+        re.compile(rf"^(?:mark|set)\s+{_REF}\s+(?:as\s+)?(?:complete[d]?|done|finished)$", re.I),
+        "complete_task",
+    ),
+    (
+        re.compile(rf"^(?:complete|finish|check\s+off|tick\s+off|close)\s+{_REF}$", re.I),
+        "complete_task",
+    ),
+    (
+        re.compile(rf"^(?:i\s+(?:have\s+)?(?:finished|completed|done))\s+{_REF}$", re.I),
+        "complete_task",
+    ),
+    (re.compile(rf"^{_REF}\s+is\s+(?:done|complete[d]?|finished)$", re.I), "complete_task"),
+    (re.compile(rf"^(?:delete|remove|cancel|drop|trash|erase)\s+{_REF}$", re.I), "delete_task"),
+]
+_SNOOZE = re.compile(
+    rf"^snooze\s+(?:the\s+reminder\s+(?:for|of|on)\s+)?{_REF}"
+    r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
+    re.I,
+)
+_SET_PRIORITY = [
+    re.compile(
+        rf"^(?:set|change|make|mark)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+{_REF}\s+"
+        rf"(?:to|as)\s+{_PRIORITY_WORD}(?:\s+priority)?$",
+        re.I,
+    ),
+    re.compile(
+        rf"^(?:set|change|make|mark)\s+{_REF}(?:'s)?\s+priority\s+(?:to\s+|as\s+)?"
+        rf"{_PRIORITY_WORD}$",
+        re.I,
+    ),
+    re.compile(rf"^(?:make|mark|set)\s+{_REF}\s+(?:as\s+)?{_PRIORITY_WORD}(?:\s+priority)?$", re.I),
+    re.compile(rf"^(?:prioritise|prioritize)\s+{_REF}$", re.I),
+]
+_RESCHEDULE = re.compile(
+    rf"^(?:move|reschedule|postpone|push|defer)\s+{_REF}\s+to\s+(?P<when>.+)$", re.I
+)
+_CHANGE = re.compile(
+    rf"^(?:change|update|rename|edit|modify|set)\s+{_REF}\s+(?:to|into|as|so\s+it\s+says)\s+"
+    r"(?P<text>.+)$",
+    re.I,
+)
+# Straight or typographic quotes around a new title: "..." '...' \u201c...\u201d \u2018...\u2019
+_QUOTED = re.compile(
+    r"""^(?:"(?P<d>[^"]+)"|'(?P<s>[^']+)'|\u201c(?P<q>[^\u201d]+)\u201d|\u2018(?P<t>[^\u2019]+)\u2019)$"""
+)
+_HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?)$", re.I)
+
+# --- listing: filters found anywhere in the sentence -------------------------------------------
+
+_LIST_START = re.compile(
+    r"^(?:show|list|display|give|get|view|see|find|search|look|what|what's|whats|which|"
+    r"any|do\s+i\s+have|are\s+there|how\s+many|my|all|tasks|todos|pending|completed|"
+    r"overdue|high|medium|low|urgent|recurring|repeating|open|done)\b",
+    re.I,
+)
+_SEARCH_VERB = re.compile(r"^(?:find|search|look)\b", re.I)
+_SEARCH_PHRASE = re.compile(
+    r"\b(?:about|containing|mentioning|matching|with\s+the\s+words?|called|named)\s+"
+    r"(?P<words>.+?)(?=\s+(?:sorted|sort|ordered|order|by|that|which|due|tagged|with\s+tag)\b|$)",
+    re.I,
+)
+_SORT = re.compile(
+    r"\b(?:sort(?:ed)?|order(?:ed)?)\s+by\s+(?P<key>due\s+date|due|date|deadline|priority|"
+    r"title|name|created|creation|newest|oldest|updated|last\s+updated)"
+    r"(?:\s+(?P<order>asc(?:ending)?|desc(?:ending)?|first|last|reversed?))?",
+    re.I,
+)
+_SORT_KEYS = {
+    "due date": "due",
+    "due": "due",
+    "date": "due",
+    "deadline": "due",
+    "priority": "priority",
+    "title": "title",
+    "name": "title",
+    "created": "created",
+    "creation": "created",
+    "newest": "created",
+    "oldest": "created",
+    "updated": "updated",
+    "last updated": "updated",
+}
+# What a plain "sorted by X" means: the order a person expects first.
+_DEFAULT_ORDER = {
+    "due": "asc",
+    "priority": "desc",
+    "title": "asc",
+    "created": "desc",
+    "updated": "desc",
+}
+_NEWEST_FIRST = re.compile(r"\b(?:newest|latest|most\s+recent)(?:\s+first)?\b", re.I)
+_OLDEST_FIRST = re.compile(r"\boldest(?:\s+first)?\b", re.I)
+_PRIORITY_FILTER = re.compile(
+    r"\b(?:(?P<priority>high|medium|low|p[1-4])[\s-]+priority|"
+    r"priority\s+(?:is\s+)?(?P<priority2>high|medium|low|p[1-4]))\b",
+    re.I,
+)
+_URGENT = re.compile(r"\b(?:urgent|important)\b", re.I)
+_TAGGED = re.compile(
+    r"\b(?:tagged(?:\s+with)?|with\s+(?:the\s+)?tags?|in\s+tag|labell?ed)\s+"
+    r"(?P<tags>#?[\w-]+(?:\s*(?:,|and|or)\s*#?[\w-]+)*)",
+    re.I,
+)
+_HASHTAG = re.compile(r"(?<![\w&])#(?P<tag>[\w-]+)")
+_FLAGS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
+    (re.compile(r"\b(?:overdue|late|past\s+due)\b", re.I), {"overdue": True}),
+    (re.compile(r"\b(?:due\s+today|for\s+today|today'?s|today)\b", re.I), {"due_today": True}),
+    (
+        re.compile(
+            r"\b(?:without\s+(?:a\s+)?(?:due\s+)?dates?|with\s+no\s+(?:due\s+)?dates?|"
+            r"no\s+(?:due\s+)?dates?|undated)\b",
+            re.I,
+        ),
+        {"no_date": True},
+    ),
+    (re.compile(r"\b(?:recurring|repeating|repeat)\b", re.I), {"recurring": True}),
+    (
+        re.compile(r"\b(?:completed|complete|done|finished)\b", re.I),
+        {"status": "completed"},
+    ),
+    (
+        re.compile(
+            r"\b(?:pending|open|incomplete|unfinished|outstanding|remaining|left|"
+            r"not\s+done|to\s+do)\b",
+            re.I,
+        ),
+        {"status": "pending"},
+    ),
+]
+# Words a listing request may carry that change nothing.
+_LIST_NOISE = frozenset(
+    [
+        "show",
+        "list",
+        "display",
+        "give",
+        "get",
+        "view",
+        "see",
+        "find",
+        "search",
+        "look",
+        "what",
+        "what's",
+        "whats",
+        "which",
+        "any",
+        "do",
+        "i",
+        "have",
+        "are",
+        "there",
+        "how",
+        "many",
+        "me",
+        "my",
+        "all",
+        "the",
+        "tasks",
+        "task",
+        "todos",
+        "todo",
+        "to-do",
+        "items",
+        "things",
+        "is",
+        "are",
+        "on",
+        "please",
+        "everything",
+        "of",
+        "a",
+        "an",
+        "in",
+        "that",
+        "with",
+        "by",
+        "sorted",
+        "sort",
+        "order",
+        "ordered",
+        "due",
+        "date",
+        "dates",
+        "first",
+        "last",
+        "asc",
+        "desc",
+        "ascending",
+        "descending",
+        "reversed",
+        "reverse",
+        "priority",
+        "priorities",
+        "can",
+        "you",
+        "could",
+        "would",
+        "tell",
+        "currently",
+        "now",
+        "still",
+        "got",
+        "i've",
+        "ive",
+        "have",
+        "been",
+        "yet",
+        "stuff",
+        "list",
+        "for",
+    ]
+)
+
+
+def _list_filters(text: str) -> dict[str, Any] | None:
+    """The list_tasks arguments a listing request asks for, or None when words are left over."""
+    filters: dict[str, Any] = {}
+    rest = text
+    if sort := _SORT.search(rest):
+        key = _SORT_KEYS[sort.group("key").lower()]
+        order = _DEFAULT_ORDER[key]
+        word = (sort.group("order") or "").lower()
+        if word.startswith("asc") or (word == "first" and key != "priority"):
+            order = "asc"
+        elif word.startswith("desc") or word.startswith("revers"):
+            order = "desc"
+        if sort.group("key").lower() == "oldest":
+            order = "asc"
+        filters["sort"], filters["order"] = key, order
+        rest = rest[: sort.start()] + " " + rest[sort.end() :]
+    elif _NEWEST_FIRST.search(rest):
+        filters["sort"], filters["order"] = "created", "desc"
+        rest = _NEWEST_FIRST.sub(" ", rest)
+    elif _OLDEST_FIRST.search(rest):
+        filters["sort"], filters["order"] = "created", "asc"
+        rest = _OLDEST_FIRST.sub(" ", rest)
+    if match := _PRIORITY_FILTER.search(rest):
+        filters["priority"] = _priority(match.group("priority") or match.group("priority2"))
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    elif match := _URGENT.search(rest):
+        filters["priority"] = "high"
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    tags: list[str] = []
+    if match := _TAGGED.search(rest):
+        tags += [
+            t.lstrip("#") for t in re.split(r"\s*(?:,|\band\b|\bor\b)\s*", match.group("tags"))
+        ]
+        if re.search(r"\bor\b", match.group("tags"), re.I):
+            filters["tags_mode"] = "any"
+        elif len(tags) > 1:
+            filters["tags_mode"] = "all"
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    for hashtag in _HASHTAG.finditer(rest):
+        tags.append(hashtag.group("tag"))
+    rest = _HASHTAG.sub(" ", rest)
+    if tags:
+        filters["tags"] = [tag.lower() for tag in tags if tag]
+    if match := _SEARCH_PHRASE.search(rest):
+        filters["search"] = match.group("words").strip(" '\"")
+        rest = rest[: match.start()] + " " + rest[match.end() :]
+    for pattern, flag in _FLAGS:
+        if pattern.search(rest):
+            for key, value in flag.items():
+                filters.setdefault(key, value)
+            rest = pattern.sub(" ", rest)
+    if filters.get("overdue"):
+        # Only an open task can be overdue; "completed late" is not a filter the product has.
+        filters["status"] = "pending"
+    leftover = [w for w in re.findall(r"[\w'-]+", rest.lower()) if w not in _LIST_NOISE]
+    if _SEARCH_VERB.match(text) and "search" not in filters and leftover:
+        filters["search"] = " ".join(leftover)
+        leftover = []
+    if leftover:
+        return None
+    return filters
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _clean(message: str) -> str:
+    text = " ".join(message.strip().split())
+    text = _POLITE.sub("", text)
+    return text.rstrip(" ?!.").strip()
+
+
+def parse(message: str) -> Intent:
+    text = _clean(message)
+    if not text:
+        return NotUnderstood(message)
+    if _HELP.match(text):
+        return Help()
+    if intent := _parse_task_action(text):
+        return intent
+    if _LIST_START.match(text):
+        filters = _list_filters(text)
+        return ListTasks(filters) if filters is not None else NotUnderstood(message)
+    if match := _REMIND_ME.match(text):
+        return AddTask(match.group("text").strip(), remind_at_due=True)
+    for pattern in _ADD_PATTERNS:
+        if (match := pattern.match(text)) and match.group("text").strip():
+            return AddTask(match.group("text").strip())
+    return NotUnderstood(message)
+
+
+def _parse_task_action(text: str) -> Intent | None:
+    if match := _SNOOZE.match(text):
+        ref = parse_ref(match.group("ref"))
+        if ref is None:
+            return None
+        minutes = int(match.group("amount") or 10)
+        if (match.group("unit") or "m").lower().startswith("h"):
+            minutes *= 60
+        return ActOnTask("snooze_reminder", ref, {"minutes": minutes})
+    for pattern in _SET_PRIORITY:
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref"))
+            priority = match.groupdict().get("priority") or "high"
+            if ref is not None:
+                return ChangeTask(ref, priority=_priority(priority))
+    if match := _RESCHEDULE.match(text):
+        ref = parse_ref(match.group("ref"))
+        if ref is not None:
+            return ChangeTask(ref, due_text=match.group("when"))
+    if match := _CHANGE.match(text):
+        ref = parse_ref(match.group("ref"))
+        new_text = match.group("text").strip()
+        if ref is not None and new_text:
+            quoted = _QUOTED.match(new_text)
+            if quoted:
+                literal = next(group for group in quoted.groups() if group)
+                return ChangeTask(ref, text=literal, literal=True)
+            return ChangeTask(ref, text=new_text)
+    for pattern, action in _ACTION_PATTERNS:
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref"))
+            if ref is not None:
+                return ActOnTask(action, ref)
+    return None

@@ -1,0 +1,85 @@
+"""The offline grammar: what each everyday phrase asks for, and what it refuses to guess."""
+
+from __future__ import annotations
+
+import pytest
+from taskflow.chat.intents import (
+    ActOnTask,
+    AddTask,
+    ChangeTask,
+    Help,
+    ListTasks,
+    NotUnderstood,
+    TaskRef,
+    parse,
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        # The original design's phrase table.
+        ("Add a task to buy groceries", AddTask("buy groceries")),
+        ("Show me all my tasks", ListTasks({})),
+        ("What's pending?", ListTasks({"status": "pending"})),
+        ("Mark task 3 as complete", ActOnTask("complete_task", TaskRef(task_id=3))),
+        ("Delete the meeting task", ActOnTask("delete_task", TaskRef(words="meeting"))),
+        (
+            "Change task 1 to 'Call mom tonight'",
+            ChangeTask(TaskRef(task_id=1), text="Call mom tonight", literal=True),
+        ),
+        ("I need to remember to pay bills", AddTask("pay bills")),
+        ("What have I completed?", ListTasks({"status": "completed"})),
+        # Beyond it.
+        (
+            "add buy milk tomorrow at 5pm every week p1 #groceries remind me 30 min before",
+            AddTask("buy milk tomorrow at 5pm every week p1 #groceries remind me 30 min before"),
+        ),
+        ("remind me to call the bank at 9am", AddTask("call the bank at 9am", remind_at_due=True)),
+        ("find tasks about milk", ListTasks({"search": "milk"})),
+        ("search for dentist", ListTasks({"search": "dentist"})),
+        ("what's overdue", ListTasks({"overdue": True, "status": "pending"})),
+        ("high priority tasks", ListTasks({"priority": "high"})),
+        ("tasks tagged home", ListTasks({"tags": ["home"]})),
+        ("show #work tasks", ListTasks({"tags": ["work"]})),
+        (
+            "tasks tagged home or garden",
+            ListTasks({"tags": ["home", "garden"], "tags_mode": "any"}),
+        ),
+        ("show my tasks sorted by due date", ListTasks({"sort": "due", "order": "asc"})),
+        (
+            "pending tasks sorted by priority",
+            ListTasks({"sort": "priority", "order": "desc", "status": "pending"}),
+        ),
+        ("what is due today", ListTasks({"due_today": True})),
+        ("list tasks without a due date", ListTasks({"no_date": True})),
+        ("show recurring tasks", ListTasks({"recurring": True})),
+        ("complete the milk task", ActOnTask("complete_task", TaskRef(words="milk"))),
+        ("reopen task 4", ActOnTask("uncomplete_task", TaskRef(task_id=4))),
+        ("skip task 5", ActOnTask("skip_occurrence", TaskRef(task_id=5))),
+        ("stop repeating task 5", ActOnTask("stop_repeating", TaskRef(task_id=5))),
+        (
+            "snooze task 2 for 1 hour",
+            ActOnTask("snooze_reminder", TaskRef(task_id=2), {"minutes": 60}),
+        ),
+        ("make task 4 high priority", ChangeTask(TaskRef(task_id=4), priority="high")),
+        ("move task 2 to friday", ChangeTask(TaskRef(task_id=2), due_text="friday")),
+        ("help", Help()),
+    ],
+)
+def test_phrase_means(message: str, intent: object) -> None:
+    assert parse(message) == intent
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what is the meaning of life",
+        "hello there",
+        "buy milk",  # no verb: adding it would be a guess
+        "show me the tasks of the yellow submarine",
+        "   ",
+    ],
+)
+def test_phrase_outside_the_grammar_is_not_understood(message: str) -> None:
+    assert parse(message) == NotUnderstood(message)
