@@ -27,10 +27,12 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 # The searchable text of a task: title, description and tags. 'simple' (no stemming, no stop
-# words) matches SQLite's unicode61 tokenizer, so both databases find the same tasks.
+# words), with every run of non-alphanumerics made a space first, splits words exactly as
+# SQLite's unicode61 tokenizer does (PostgreSQL's parser would keep "work/urgent" or "foo.com"
+# whole), so both databases find the same tasks.
 POSTGRES_SEARCH_VECTOR = (
-    "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(description, '') "
-    "|| ' ' || coalesce(tags_text, ''))"
+    "to_tsvector('simple', regexp_replace(coalesce(title, '') || ' ' || coalesce(description, '')"
+    " || ' ' || coalesce(tags_text, ''), '[^[:alnum:]]+', ' ', 'g'))"
 )
 SQLITE_FTS_COLUMNS = "title, description, tags_text"
 SQLITE_FTS_VALUES_NEW = "new.id, new.title, new.description, new.tags_text"

@@ -1,0 +1,214 @@
+"""Search, filters, sorting and paging of task_queries on both databases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from taskflow.adapters.repository import User
+from taskflow.adapters.task_queries import TaskQuery, get_task, list_tasks
+from taskflow.domain import commands
+from taskflow.domain.errors import ValidationError
+from taskflow.service_layer import messagebus
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 13:00 in Berlin
+GROCERIES, RENT, REPORT, MOM, DENTIST = (
+    "Buy groceries",
+    "Pay rent",
+    "Write report",
+    "Call mom",
+    "Dentist appointment",
+)
+
+
+def send(factory: sessionmaker[Session], command: commands.Command, now: datetime) -> int:
+    result = messagebus.handle(
+        command, SqlAlchemyUnitOfWork(factory), command_id=str(uuid.uuid4()), source="/t", now=now
+    )
+    return result["task"]["id"]
+
+
+@pytest.fixture
+def tasks(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Ann (in Berlin) has five tasks, created an hour apart in this order; Bob has one."""
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        uow.users.add(
+            User(id="ann", email="ann@example.com", password_hash="x", timezone="Europe/Berlin")
+        )
+        uow.commit()
+    created = NOW - timedelta(hours=6)
+    specs = [
+        dict(
+            title=GROCERIES,
+            description="milk and eggs",
+            tags=["shopping", "home"],
+            priority="high",
+            due="2026-03-10T18:00",
+        ),
+        dict(title=RENT, tags=["home", "bills"], priority="medium", due="2026-03-09"),
+        dict(
+            title=REPORT,
+            description="quarterly numbers, see work/urgent-folder",
+            tags=["work"],
+            priority="low",
+        ),
+        dict(title=MOM, due="2026-03-10", recurrence={"rule": "FREQ=WEEKLY"}),
+        dict(title=DENTIST, tags=["health"], due="2026-03-12T09:00"),
+    ]
+    ids = {}
+    for number, spec in enumerate(specs):
+        ids[spec["title"]] = send(
+            session_factory,
+            commands.CreateTask(user_id="ann", **spec),
+            created + timedelta(hours=number),
+        )
+    send(session_factory, commands.CompleteTask(user_id="ann", task_id=ids[DENTIST]), NOW)
+    send(
+        session_factory,
+        commands.CreateTask(user_id="bob", title="Buy groceries for bob", tags=["home"]),
+        created,
+    )
+    return session_factory
+
+
+def titles(factory: sessionmaker[Session], user_id: str = "ann", **params: str) -> list[str]:
+    with factory() as session:
+        query = TaskQuery.from_params(params, BERLIN, NOW)
+        return [item["title"] for item in list_tasks(session, user_id, query, BERLIN, NOW).items]
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("gro", [GROCERIES]),  # a prefix finds the word
+        ("MILK", [GROCERIES]),  # description, any case
+        ("bills", [RENT]),  # tags
+        ("urgent", [REPORT]),  # split at "/" and "-" on both databases
+        ("quarterly work", [REPORT]),  # every word must match
+        ("quarterly rent", []),
+        ('rent" OR * : & | ! (', []),  # operators are words, never syntax
+        ('"rent"*', [RENT]),
+    ],
+)
+def test_search(tasks, search, expected):
+    assert titles(tasks, search=search, sort="created") == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "pending"}, [GROCERIES, RENT, REPORT, MOM]),
+        ({"status": "completed"}, [DENTIST]),
+        ({"priority": "high,p2"}, [GROCERIES, RENT]),
+        ({"tags": "home,work"}, [GROCERIES, RENT, REPORT]),
+        ({"tags": "home,bills", "tags_mode": "all"}, [RENT]),
+        ({"tags": "#HOME"}, [GROCERIES, RENT]),
+        # A date is its whole day in the user's zone, all-day tasks included.
+        ({"due_from": "2026-03-10", "due_to": "2026-03-12"}, [GROCERIES, MOM, DENTIST]),
+        ({"due_to": "2026-03-10T17:00"}, [RENT, MOM]),
+        ({"due_to": "2026-03-10T19:00"}, [GROCERIES, RENT, MOM]),
+        # Rent was due yesterday; the all-day "Call mom" of today is not overdue yet.
+        ({"overdue": "true"}, [RENT]),
+        ({"due_today": "yes"}, [GROCERIES, MOM]),
+        ({"no_date": "1"}, [REPORT]),
+        ({"recurring": "true"}, [MOM]),
+        ({"recurring": "false"}, [GROCERIES, RENT, REPORT, DENTIST]),
+        ({"status": "pending", "tags": "home", "search": "pay"}, [RENT]),
+    ],
+)
+def test_filters(tasks, params, expected):
+    assert titles(tasks, sort="created", **params) == expected
+
+
+@pytest.mark.parametrize(
+    ("sort", "order", "expected"),
+    [
+        # Tasks without a due come last in both directions.
+        ("due", "asc", [RENT, GROCERIES, MOM, DENTIST, REPORT]),
+        ("due", "desc", [DENTIST, MOM, GROCERIES, RENT, REPORT]),
+        # Equal priorities (Call mom, Dentist: none) fall back to the id, in the same direction.
+        ("priority", "desc", [GROCERIES, RENT, REPORT, DENTIST, MOM]),
+        ("priority", "asc", [MOM, DENTIST, REPORT, RENT, GROCERIES]),
+        ("title", "asc", [GROCERIES, MOM, DENTIST, RENT, REPORT]),
+        ("created", "desc", [DENTIST, MOM, REPORT, RENT, GROCERIES]),
+        ("updated", "desc", [DENTIST, MOM, REPORT, RENT, GROCERIES]),
+    ],
+)
+def test_sorting(tasks, sort, order, expected):
+    assert titles(tasks, sort=sort, order=order) == expected
+
+
+def test_default_is_every_task_by_due(tasks):
+    assert titles(tasks) == [RENT, GROCERIES, MOM, DENTIST, REPORT]
+
+
+def test_pages_are_stable_and_counted(tasks):
+    with tasks() as session:
+        pages = [
+            list_tasks(
+                session,
+                "ann",
+                TaskQuery.from_params(
+                    {"sort": "created", "page": str(n), "page_size": "2"}, BERLIN, NOW
+                ),
+                BERLIN,
+                NOW,
+            )
+            for n in (1, 2, 3, 4)
+        ]
+
+    assert [[item["title"] for item in page.items] for page in pages] == [
+        [GROCERIES, RENT],
+        [REPORT, MOM],
+        [DENTIST],
+        [],
+    ]
+    assert {page.total for page in pages} == {5}
+
+
+def test_a_user_sees_only_their_own_tasks(tasks):
+    assert titles(tasks, user_id="bob", search="groceries") == ["Buy groceries for bob"]
+    assert titles(tasks, user_id="bob", tags="home") == ["Buy groceries for bob"]
+    assert titles(tasks, user_id="carol") == []
+    with tasks() as session:
+        ann_task = list_tasks(session, "ann", TaskQuery(), BERLIN, NOW).items[0]
+        assert get_task(session, "ann", ann_task["id"]) == ann_task
+        assert get_task(session, "bob", ann_task["id"]) is None
+
+
+def test_items_are_the_full_task(tasks):
+    with tasks() as session:
+        [item] = list_tasks(session, "ann", TaskQuery(search="mom"), BERLIN, NOW).items
+    assert item["due_date"] == "2026-03-10"
+    assert item["recurrence"]["rule"] == "FREQ=WEEKLY"
+    assert item["user_id"] == "ann"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"page": "0"}, "page"),
+        ({"page": "two"}, "page"),
+        ({"page_size": "101"}, "page_size"),
+        ({"sort": "colour"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"status": "done"}, "status"),
+        ({"tags_mode": "some"}, "tags_mode"),
+        ({"overdue": "maybe"}, "overdue"),
+        ({"due_from": "soonish"}, "due_from"),
+        ({"due_from": "2026-03-05", "due_to": "2026-03-01"}, "due_to"),
+        ({"priority": "urgent"}, "priority"),
+        ({"tags": "no spaces"}, "tags"),
+        ({"search": "!!!"}, "search"),
+        ({"prio": "high"}, "prio"),
+    ],
+)
+def test_bad_parameters_are_named(params, field):
+    with pytest.raises(ValidationError) as error:
+        TaskQuery.from_params(params, BERLIN, NOW)
+    assert error.value.field == field
