@@ -87,13 +87,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+def _fresh_database(
+    request: pytest.FixtureRequest, directory: Path, sqlite_template: Path
 ) -> Iterator[str]:
-    """A fresh, migrated database of each kind, for one test."""
     if request.param == "sqlite":
-        path = tmp_path / "taskflow.db"
+        path = directory / "taskflow.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
@@ -101,6 +99,25 @@ def database_url(
     url = databases.create(migrated=True)
     yield url
     databases.drop(url)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A fresh, migrated database of each kind, for one test."""
+    yield from _fresh_database(request, tmp_path, sqlite_template)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[str]:
+    """A fresh, migrated database of each kind shared by a module's tests, for tests that only
+    read data set up once."""
+    yield from _fresh_database(request, tmp_path_factory.mktemp("module-db"), sqlite_template)
 
 
 @pytest.fixture(params=DATABASES)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
 from taskflow.adapters.task_queries import TaskQuery, get_task, list_tasks
 from taskflow.domain import commands
@@ -33,9 +35,12 @@ def send(factory: sessionmaker[Session], command: commands.Command, now: datetim
     return result["task"]["id"]
 
 
-@pytest.fixture
-def tasks(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Ann (in Berlin) has five tasks, created an hour apart in this order; Bob has one."""
+@pytest.fixture(scope="module")
+def tasks(module_database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Ann (in Berlin) has five tasks, created an hour apart in this order; Bob has one.
+    Shared by the module's tests, which only read."""
+    engine = make_engine(module_database_url)
+    session_factory = sessionmaker(bind=engine)
     with SqlAlchemyUnitOfWork(session_factory) as uow:
         uow.users.add(
             User(id="ann", email="ann@example.com", password_hash="x", timezone="Europe/Berlin")
@@ -73,7 +78,8 @@ def tasks(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
         commands.CreateTask(user_id="bob", title="Buy groceries for bob", tags=["home"]),
         created,
     )
-    return session_factory
+    yield session_factory
+    engine.dispose()
 
 
 def titles(factory: sessionmaker[Session], user_id: str = "ann", **params: str) -> list[str]:
