@@ -1,0 +1,168 @@
+"""The REST API and web page of TaskFlow: one Flask app, built by `create_app`.
+
+It only translates: HTTP in, a command to create-task or a query on the read side out, and every
+failure into the one JSON error shape (http_errors.py). Run it locally with `just up`, or alone:
+`flask --app taskflow.entrypoints.api:create_app run --port 8080`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import flask
+import sqlalchemy as sa
+import yaml
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from taskflow.adapters import database
+from taskflow.adapters.command_client import (
+    CommandClient,
+    CommandRejected,
+    CommandTaskNotFound,
+    CreateTaskUnavailable,
+)
+from taskflow.config import REPO_ROOT, Settings, load_settings
+from taskflow.domain.errors import ValidationError
+from taskflow.entrypoints import accounts, tasks_api
+from taskflow.entrypoints.app_services import AppServices, install
+from taskflow.entrypoints.http_errors import ApiError, error_response
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = "5"
+FRONTEND_DIR = REPO_ROOT / "frontend"
+OPENAPI_FILE = REPO_ROOT / "specs" / "openapi.yaml"
+# The chat's blueprint (issue 3) joins this app when its module is present.
+CHAT_MODULE = "taskflow.entrypoints.chat"
+# Shown at / until the web page exists in frontend/.
+PLACEHOLDER_PAGE = (
+    "<!doctype html><title>TaskFlow</title><h1>TaskFlow</h1>"
+    '<p>The API is running; see <a href="/openapi.json">/openapi.json</a>.</p>'
+)
+
+
+def create_app(settings: Settings | None = None) -> flask.Flask:
+    settings = settings or load_settings()
+    app = flask.Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    _migrate(settings.database_url)
+    install(
+        app,
+        AppServices(
+            settings=settings,
+            engine=database.make_engine(settings.database_url),
+            commands=CommandClient(settings.create_task_url),
+            now=lambda: datetime.now(UTC),
+        ),
+    )
+    app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(tasks_api.blueprint)
+    if importlib.util.find_spec(CHAT_MODULE) is not None:
+        chat = importlib.import_module(CHAT_MODULE)
+        if hasattr(chat, "blueprint"):
+            app.register_blueprint(chat.blueprint)
+    app.register_blueprint(_site_blueprint())
+    _register_error_handlers(app)
+    return app
+
+
+def _migrate(database_url: str) -> None:
+    """Bring the schema up to date. A database that is down must not keep the API from starting:
+    its routes answer 503 until the database is back (create-task migrates it at its start)."""
+    try:
+        database.migrate(database_url)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        log.warning("database unavailable at start-up, not migrated: %s", type(error).__name__)
+
+
+def _site_blueprint() -> flask.Blueprint:
+    site = flask.Blueprint("site", __name__)
+
+    @site.get("/healthz")
+    def healthz() -> flask.Response:
+        return flask.jsonify({"status": "ok"})
+
+    @site.get("/openapi.json")
+    def openapi() -> flask.Response:
+        return flask.jsonify(openapi_document())
+
+    @site.get("/")
+    def index() -> flask.Response:
+        if (FRONTEND_DIR / "index.html").is_file():
+            return flask.send_from_directory(FRONTEND_DIR, "index.html")
+        return flask.Response(PLACEHOLDER_PAGE, mimetype="text/html")
+
+    @site.get("/<path:filename>")
+    def frontend_file(filename: str) -> flask.Response:
+        # send_from_directory refuses paths that climb out of the folder.
+        return flask.send_from_directory(FRONTEND_DIR, filename)
+
+    return site
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return yaml.safe_load(Path(OPENAPI_FILE).read_text())
+
+
+def _register_error_handlers(app: flask.Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> flask.Response:
+        return error.response()
+
+    @app.errorhandler(ValidationError)
+    def invalid_input(error: ValidationError) -> flask.Response:
+        return error_response(422, error.reason, field=error.field)
+
+    @app.errorhandler(CommandRejected)
+    def command_rejected(error: CommandRejected) -> flask.Response:
+        return error_response(error.status, error.reason, field=error.field)
+
+    @app.errorhandler(CommandTaskNotFound)
+    def task_not_found(_error: CommandTaskNotFound) -> flask.Response:
+        return error_response(404, tasks_api.TASK_NOT_FOUND)
+
+    @app.errorhandler(CreateTaskUnavailable)
+    def create_task_unavailable(error: CreateTaskUnavailable) -> flask.Response:
+        log.warning("command not delivered: %s", error)
+        return error_response(
+            503,
+            "the task service is unavailable, nothing was changed; retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_unavailable(error: Exception) -> flask.Response:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return error_response(
+            503,
+            "database unavailable, retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_error: RequestEntityTooLarge) -> flask.Response:
+        return error_response(
+            413, f"the request body is larger than {MAX_REQUEST_BYTES} bytes", field="body"
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> flask.Response:
+        # Keep the exception's own headers (Allow on a 405), but the body is ours: JSON.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return error_response(error.code or 500, error.description or error.name, headers=headers)
+
+    @app.errorhandler(500)
+    def internal_error(_error: Exception) -> flask.Response:
+        # The details are in the log; the client learns nothing about the internals.
+        return error_response(500, "internal error")

@@ -1,0 +1,69 @@
+"""Helpers of the API tests: accounts and their URLs, and creating tasks through the API."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+
+PASSWORD = "correct horse battery"
+
+
+def _load_function_fixtures() -> Any:
+    """The process and broker helpers of tests/functions/conftest.py (not a package, so it is
+    loaded by path rather than copied)."""
+    path = Path(__file__).resolve().parents[1] / "functions" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("taskflow_function_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+function_fixtures = _load_function_fixtures()
+free_port = function_fixtures.free_port
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    token: str
+    email: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tasks_url(self) -> str:
+        return f"/api/{self.user_id}/tasks"
+
+    def task_url(self, task_id: int | str, action: str = "") -> str:
+        return f"{self.tasks_url}/{task_id}" + (f"/{action}" if action else "")
+
+
+_emails = itertools.count()
+
+
+def sign_up(client: FlaskClient, *, timezone: str | None = None) -> Account:
+    email = f"user{next(_emails)}-{uuid.uuid4().hex[:8]}@example.org"
+    body: dict[str, Any] = {"email": email, "password": PASSWORD}
+    if timezone:
+        body["timezone"] = timezone
+    response = client.post("/api/auth/signup", json=body)
+    assert response.status_code == 201, response.get_json()
+    answer = response.get_json()
+    return Account(answer["user_id"], answer["token"], email)
+
+
+def create(client: FlaskClient, account: Account, **fields: Any) -> dict[str, Any]:
+    response = client.post(account.tasks_url, json=fields, headers=account.headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
