@@ -1,0 +1,37 @@
+"""Publish CloudEvents to the broker ingress over HTTP, in binary content mode.
+
+`{broker_url}/{topic}` is the Knative broker ingress path /{namespace}/{broker}: BROKER_URL ends
+with the namespace and each Kafka topic is a Broker of the same name (specs/eventing.md).
+"""
+
+from __future__ import annotations
+
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+class HttpPublisher:
+    def __init__(self, broker_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.broker_url = broker_url.rstrip("/")
+        self.timeout = timeout
+
+    def publish(self, topic: str, event: CloudEvent) -> None:
+        """Deliver `event` to the broker of `topic`; raise PublishError unless it answers 2xx."""
+        url = f"{self.broker_url}/{topic}"
+        headers, body = to_binary(event)
+        try:
+            response = requests.post(url, data=body, headers=headers, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise PublishError(f"broker {url} unreachable: {type(error).__name__}") from error
+        if not 200 <= response.status_code < 300:
+            raise PublishError(
+                f"broker {url} refused event {event['id']}: {response.status_code} "
+                f"{response.text[:200]}"
+            )

@@ -1,0 +1,147 @@
+"""The outbox relay publishes what committed writes left behind, in order, and loses nothing when
+the broker is down or the process dies between the commit and the publish."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from conftest import Delivery, Subscribers
+from sqlalchemy.orm import Session, sessionmaker
+from taskflow import catalogue
+from taskflow.adapters.publisher import HttpPublisher, PublishError
+from taskflow.domain import commands
+from taskflow.service_layer import messagebus
+from taskflow.service_layer.outbox_relay import relay_pending
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from werkzeug.wrappers import Response
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+TOPICS_OF_A_TASK_EVENT = [catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES]
+
+
+def create_task(factory: sessionmaker[Session], user: str, title: str) -> None:
+    """A committed write whose relay never ran (as if the process died right after commit)."""
+    messagebus.handle(
+        commands.CreateTask(user_id=user, title=title),
+        SqlAlchemyUnitOfWork(factory),
+        command_id=str(uuid.uuid4()),
+        source="/tests",
+        now=NOW,
+    )
+
+
+def pending(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+    with SqlAlchemyUnitOfWork(factory) as uow:
+        return [(m.topic, m.event["id"]) for m in uow.outbox.pending(1000)]
+
+
+def published(ingress) -> list[tuple[str, str]]:
+    """(topic, event id) of every event the broker ingress accepted, in arrival order."""
+    return [
+        (delivery.path.rsplit("/", 1)[1], delivery.event["id"]) for delivery in ingress.accepted()
+    ]
+
+
+class Ingress:
+    """A broker ingress that answers with the statuses it is given, then 202."""
+
+    def __init__(self, subscribers: Subscribers, statuses: list[int] | None = None) -> None:
+        self._statuses = list(statuses or [])
+        self._lock = threading.Lock()
+        self._accepted: list[Delivery] = []
+        self.server = subscribers("broker", self._respond)
+        self.publisher = HttpPublisher(f"{self.server.url}/taskflow")
+
+    def _respond(self, delivery: Delivery) -> Response:
+        with self._lock:
+            code = self._statuses.pop(0) if self._statuses else 202
+            if code == 202:
+                self._accepted.append(delivery)
+        return Response(status=code)
+
+    def accepted(self) -> list[Delivery]:
+        with self._lock:
+            return list(self._accepted)
+
+
+def test_pending_events_are_published_in_commit_order_once(session_factory, subscribers):
+    for user, title in [("ann", "one"), ("bob", "two"), ("ann", "three")]:
+        create_task(session_factory, user, title)
+    waiting = pending(session_factory)
+    assert [topic for topic, _ in waiting] == TOPICS_OF_A_TASK_EVENT * 3
+    ingress = Ingress(subscribers)
+
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 6
+    assert published(ingress) == waiting
+    ann_titles = [
+        d.event.data["task_data"]["title"]
+        for d in ingress.accepted()
+        if d.event["partitionkey"] == "ann" and d.path.endswith("task-events")
+    ]
+    assert ann_titles == ["one", "three"]
+    assert all(d.headers["ce-specversion"] == "1.0" for d in ingress.accepted())  # binary mode
+
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 0
+    assert len(ingress.accepted()) == 6
+    assert pending(session_factory) == []
+
+
+def test_a_broker_outage_between_commit_and_publish_loses_nothing(session_factory, subscribers):
+    create_task(session_factory, "ann", "survives the outage")
+    waiting = pending(session_factory)
+    down = HttpPublisher("http://127.0.0.1:9/taskflow")  # nothing listens on the discard port
+
+    with pytest.raises(PublishError, match="unreachable"):
+        relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), down)
+    assert pending(session_factory) == waiting
+
+    ingress = Ingress(subscribers)
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 2
+    assert published(ingress) == waiting
+    assert pending(session_factory) == []
+
+
+def test_a_refused_publish_stops_the_run_and_the_next_run_resumes_there(
+    session_factory, subscribers
+):
+    for title in ["first", "second"]:
+        create_task(session_factory, "ann", title)
+    waiting = pending(session_factory)
+    ingress = Ingress(subscribers, statuses=[202, 503])
+
+    with pytest.raises(PublishError, match="503"):
+        relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher)
+    # Only the first row went out; the refused one and everything after it stay pending, so
+    # nothing of ann's overtakes the refused event.
+    assert published(ingress) == waiting[:1]
+    assert pending(session_factory) == waiting[1:]
+
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 3
+    assert published(ingress) == waiting
+
+
+def test_two_relays_at_once_publish_every_event(session_factory, subscribers):
+    for n in range(10):
+        create_task(session_factory, f"user-{n % 3}", f"task {n}")
+    waiting = pending(session_factory)
+    ingress = Ingress(subscribers)
+    errors: list[BaseException] = []
+
+    def relay() -> None:
+        try:
+            relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher, limit=4)
+        except BaseException as error:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert set(published(ingress)) == set(waiting)
+    assert pending(session_factory) == []
