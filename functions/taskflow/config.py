@@ -28,6 +28,7 @@ class Ports:
     send_reminder: int = 8103
     write_audit: int = 8104
     broadcast_update: int = 8105
+    mcp: int = 8106  # the MCP server's streamable HTTP transport (issue 3)
 
     @classmethod
     def from_env(cls) -> Ports:

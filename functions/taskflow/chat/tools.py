@@ -18,19 +18,26 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired, Protocol
+from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
+
+from taskflow.adapters import task_queries
 from taskflow.adapters.command_client import (
     CommandClient,
     CommandRejected,
     CommandTaskNotFound,
     CreateTaskUnavailable,
 )
+from taskflow.adapters.repository import SqlAlchemyUserRepository
 from taskflow.domain import commands
 from taskflow.domain.errors import ValidationError
-from typing_extensions import TypedDict
 
 LIST_LIMIT_MAX = 100
 
@@ -293,3 +300,16 @@ def _unbound(name: str, bind: Callable[[], TaskTools]) -> Callable[..., Any]:
     )
     del tool.__wrapped__  # the SDK must read __signature__, not the method's own
     return tool
+
+
+def database_task_reader(engine: Engine, now: Callable[[], datetime]) -> TaskReader:
+    """list_tasks over the REST list's read side (task_queries): one page of matching tasks."""
+
+    def read_tasks(user_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        with Session(engine) as session:
+            zone = ZoneInfo(SqlAlchemyUserRepository(session).timezone(user_id))
+            moment = now()
+            query = task_queries.TaskQuery.from_params(params, zone, moment)
+            return task_queries.list_tasks(session, user_id, query, zone, moment).items
+
+    return read_tasks

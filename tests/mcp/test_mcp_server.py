@@ -1,0 +1,189 @@
+"""The MCP server as an MCP client sees it, over both transports, against a real create-task:
+the tools of the design with their return shapes, and the acting user taken from the
+authentication, never from the arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from api_helpers import Account
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from taskflow.chat.tools import TOOL_NAMES
+from taskflow.config import REPO_ROOT, Settings
+
+START_TIMEOUT_SECONDS = 30
+
+
+def _server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CREATE_TASK_URL": settings.create_task_url,
+        "JWT_SECRET": settings.jwt_secret,
+        **extra,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mcp_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log_path: Path = tmp_path_factory.mktemp("mcp") / "mcp-http.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taskflow.entrypoints.mcp_server",
+                "--http",
+                "--port",
+                str(port),
+            ],
+            env=_server_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _http_client(url: str, token: str) -> Client:
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    return Client(streamable_http_client(url, http_client=http))
+
+
+async def _call(client: Client, name: str, arguments: dict[str, Any]) -> Any:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, result.content
+    structured = result.structured_content
+    assert structured is not None
+    # The SDK wraps a list result as {"result": [...]}; a dict result is the content itself.
+    return structured["result"] if name == "list_tasks" else structured
+
+
+async def _conversation(client: Client, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    async with client:
+        return [await _call(client, name, arguments) for name, arguments in calls]
+
+
+def test_stdio_server_offers_the_tools_and_acts_for_the_token_user(
+    settings: Settings, alice: Account, bob: Account
+) -> None:
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "taskflow.entrypoints.mcp_server", "--stdio"],
+        env=_server_env(settings, TASKFLOW_TOKEN=alice.token),
+        cwd=str(REPO_ROOT),
+    )
+
+    async def session() -> tuple[list[str], list[Any], Any]:
+        async with Client(parameters) as client:
+            names = [tool.name for tool in (await client.list_tools()).tools]
+            added = await _call(client, "add_task", {"user_id": alice.user_id, "title": "Buy oats"})
+            listed = await _call(client, "list_tasks", {"status": "pending"})
+            completed = await _call(client, "complete_task", {"task_id": added["task_id"]})
+            # The model writes bob's id: the server still acts for alice, so bob's list is empty.
+            foreign = await _call(client, "list_tasks", {"user_id": bob.user_id})
+            refused = await client.call_tool(
+                "delete_task", {"user_id": bob.user_id, "task_id": added["task_id"]}
+            )
+            return names, [added, listed, completed, foreign], refused
+
+    names, (added, listed, completed, foreign), refused = asyncio.run(session())
+    assert names == list(TOOL_NAMES)
+    assert added == {"task_id": added["task_id"], "status": "created", "title": "Buy oats"}
+    assert [task["title"] for task in listed] == ["Buy oats"]
+    assert completed == {"task_id": added["task_id"], "status": "completed", "title": "Buy oats"}
+    assert foreign == []
+    assert refused.is_error
+
+
+def test_stdio_server_refuses_to_start_without_a_valid_token(settings: Settings) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "taskflow.entrypoints.mcp_server", "--stdio"],
+        env=_server_env(settings, TASKFLOW_TOKEN="not-a-token"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    assert process.returncode != 0
+    assert b"TASKFLOW_TOKEN" in process.stderr
+
+
+def test_http_transport_needs_a_bearer_token(mcp_url: str) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    assert requests.post(mcp_url, json=initialize, headers=headers, timeout=10).status_code == 401
+    bad = {**headers, "Authorization": "Bearer forged"}
+    assert requests.post(mcp_url, json=initialize, headers=bad, timeout=10).status_code == 401
+
+
+def test_http_tools_keep_each_user_to_their_own_tasks(
+    mcp_url: str, alice: Account, bob: Account
+) -> None:
+    alice_calls = [
+        ("add_task", {"title": "Water the plants", "priority": "high", "tags": ["home"]}),
+        ("list_tasks", {"search": "plants"}),
+    ]
+    added, listed = asyncio.run(_conversation(_http_client(mcp_url, alice.token), alice_calls))
+    assert added["status"] == "created"
+    assert [(t["id"], t["priority"], t["tags"]) for t in listed] == [
+        (added["task_id"], "high", ["home"])
+    ]
+
+    bob_calls = [
+        ("list_tasks", {}),
+        ("list_tasks", {"user_id": alice.user_id, "search": "plants"}),
+    ]
+    own, foreign = asyncio.run(_conversation(_http_client(mcp_url, bob.token), bob_calls))
+    assert own == []
+    assert foreign == []
+
+    async def bob_deletes_alices_task() -> Any:
+        async with _http_client(mcp_url, bob.token) as client:
+            return await client.call_tool("delete_task", {"task_id": added["task_id"]})
+
+    refused = asyncio.run(bob_deletes_alices_task())
+    assert refused.is_error
+    assert "not found" in refused.content[0].text  # type: ignore[union-attr]
+    still_there = asyncio.run(
+        _conversation(_http_client(mcp_url, alice.token), [("list_tasks", {"search": "plants"})])
+    )
+    assert [task["id"] for task in still_there[0]] == [added["task_id"]]
