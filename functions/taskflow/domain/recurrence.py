@@ -51,9 +51,6 @@ PARTS = (
 )
 COUNT_MAX = 1000
 INTERVAL_MAX = 1000
-# How far a search for the next occurrence may look before calling the rule exhausted: it keeps
-# impossible rules (BYMONTH=2;BYMONTHDAY=30) from iterating up to year 9999.
-SEARCH_LIMIT = 5000
 
 
 class RecurrenceMode(enum.StrEnum):
@@ -146,6 +143,15 @@ class Recurrence:
         return candidate
 
 
+def first_due(rule: str, start: Due, tz: ZoneInfo, *, now: datetime) -> Due | None:
+    """The first occurrence of `rule` at or after `start` that is not in the past: the due of a
+    new series given only as "every monday" (COUNT and UNTIL do not apply to the first one)."""
+    just_before = start - (
+        timedelta(microseconds=1) if isinstance(start, datetime) else timedelta(days=1)
+    )
+    return next(_after_due(_schedule(parse_rule(rule)), start, just_before, tz, now), None)
+
+
 def parse_rule(text: object) -> dict[str, str]:
     """Check an RRULE text and return its parts, upper-cased. Raises ValidationError."""
     if not isinstance(text, str) or not text.strip():
@@ -177,9 +183,13 @@ def parse_rule(text: object) -> dict[str, str]:
     if "UNTIL" in parts:
         _parse_until(parts["UNTIL"])
     try:
-        _rrule(_schedule(parts), datetime(2000, 1, 1))
+        start = datetime(2000, 1, 1)
+        # An impossible rule (Feb 30) is rejected here; dateutil spends ~0.5 s to find that out.
+        happens = _rrule(_schedule(parts), start).after(start, inc=True)
     except (ValueError, TypeError) as error:
         raise ValidationError(FIELD, f"invalid rule: {error}") from None
+    if happens is None:
+        raise ValidationError(FIELD, "the rule never happens")
     return parts
 
 
@@ -275,13 +285,17 @@ def _month_end_safe(parts: dict[str, str], start: datetime) -> dict[str, str]:
     return parts
 
 
-def _rrule(parts: dict[str, str], start: datetime) -> rrule:
-    return rrulestr(_canonical(_month_end_safe(parts, start)), dtstart=start)  # type: ignore[return-value]
+def _occurrences_after(
+    parts: dict[str, str], dtstart: datetime, after: datetime
+) -> Iterator[datetime]:
+    """The rule's local occurrences, for a series starting at `dtstart`, after `after`."""
+    return iter(_rrule(parts, dtstart).xafter(after))
 
 
-def _limited(occurrences: Iterator[datetime]) -> Iterator[datetime]:
-    for _, occurrence in zip(range(SEARCH_LIMIT), occurrences, strict=False):
-        yield occurrence
+def _rrule(parts: dict[str, str], dtstart: datetime) -> rrule:
+    schedule = rrulestr(_canonical(_month_end_safe(parts, dtstart)), dtstart=dtstart)
+    assert isinstance(schedule, rrule)
+    return schedule
 
 
 def _after_due(
@@ -290,18 +304,16 @@ def _after_due(
     """Occurrences after `due` that are not in the past (missed ones are skipped)."""
     if isinstance(due, datetime):
         assert isinstance(anchor, datetime)
-        schedule = _rrule(parts, local_wall_clock(anchor, tz))
         # Starting a day before `now` skips the missed occurrences without visiting each one.
         start = max(local_wall_clock(due, tz), local_wall_clock(now, tz) - timedelta(days=1))
-        for local in _limited(schedule.xafter(start)):
+        for local in _occurrences_after(parts, local_wall_clock(anchor, tz), start):
             moment = from_wall_clock(local, tz)
             if moment > now and moment > due:
                 yield moment
         return
     today = now.astimezone(tz).date()
-    schedule = _rrule(parts, datetime.combine(anchor, time()))
-    start_day = max(due, today - timedelta(days=1))
-    for local in _limited(schedule.xafter(datetime.combine(start_day, time()))):
+    start_day = datetime.combine(max(due, today - timedelta(days=1)), time())
+    for local in _occurrences_after(parts, datetime.combine(anchor, time()), start_day):
         yield local.date()
 
 
@@ -312,9 +324,9 @@ def _after_completion(
     completion_day = completed_at.astimezone(tz).date()
     if isinstance(due, datetime):
         start = datetime.combine(completion_day, local_wall_clock(due, tz).time())
-        for local in _limited(_rrule(parts, start).xafter(start)):
+        for local in _occurrences_after(parts, start, start):
             yield from_wall_clock(local, tz)
         return
     start = datetime.combine(completion_day, time())
-    for local in _limited(_rrule(parts, start).xafter(start)):
+    for local in _occurrences_after(parts, start, start):
         yield local.date()
