@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from taskflow.domain.inputs import parse_task_fields
 from taskflow.domain.model import Priority, Task
-from taskflow.domain.quickadd import QuickAdd, parse_quick_add
+from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 from taskflow.domain.recurrence import RecurrenceMode
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -322,3 +322,10 @@ def test_all_day_today_follows_the_users_zone() -> None:
     # 01:00 on Wednesday in Berlin is still Tuesday in UTC
     result = parse("standup today", now=datetime(2026, 11, 25, 1, tzinfo=BERLIN))
     assert result.due_date == date(2026, 11, 25)
+
+
+def test_parse_when_reads_a_due_alone_without_a_title_note() -> None:
+    result = parse_when("friday at 5", BERLIN, now=NOW)
+    assert due_of(result) == "2026-11-27 17:00"
+    assert result.title == ""
+    assert result.ambiguities == ["'at 5' has no am/pm; I read it as 17:00, not 05:00."]

@@ -198,6 +198,12 @@ def parse_quick_add(text: str, tz: ZoneInfo, *, now: datetime) -> QuickAdd:
     return _Parser(text, tz, now).parse()
 
 
+def parse_when(text: str, tz: ZoneInfo, *, now: datetime) -> QuickAdd:
+    """Read only a due ("friday at 5", "every monday"), e.g. to move a task: like
+    `parse_quick_add`, but an empty title is expected and not reported."""
+    return _Parser(text, tz, now, title_expected=False).parse()
+
+
 @dataclass
 class _DateHit:
     """A date phrase: a day, or an exact moment ("in 2 hours"), and how it may roll forward."""
@@ -217,7 +223,10 @@ class _TimeHit:
 
 
 class _Parser:
-    def __init__(self, text: str, tz: ZoneInfo, now: datetime) -> None:
+    def __init__(
+        self, text: str, tz: ZoneInfo, now: datetime, *, title_expected: bool = True
+    ) -> None:
+        self.title_expected = title_expected
         self.tz = tz
         self.now = now.astimezone(UTC)
         self.local_now = local_wall_clock(now, tz)
@@ -607,6 +616,8 @@ class _Parser:
         title = re.sub(r"\s+", " ", self.rest).strip()
         title = TRAILING_CONNECTORS_RE.sub("", CONNECTORS_RE.sub("", title)).strip()
         title = re.sub(r"[\uE000-\uF8FF]", lambda m: self.quoted[ord(m.group(0)) - 0xE000], title)
+        if not title and not self.title_expected:
+            return ""
         if not title:
             self.ambiguities.append(
                 "Nothing was left for the title once the date and options were read; "
