@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import context
+from taskflow.adapters.database import declared_in_metadata, make_engine
 from taskflow.adapters.orm import metadata
+from taskflow.config import load_settings
 
 # Any constant works; it only has to be the same in every process that migrates this database.
 MIGRATION_LOCK_KEY = 7_314_159_265
@@ -18,6 +20,7 @@ def run_migrations(connection: sa.Connection) -> None:
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=declared_in_metadata,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
@@ -35,9 +38,6 @@ def main() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    from taskflow.adapters.database import make_engine
-    from taskflow.config import load_settings
-
     url = context.config.attributes.get("database_url") or load_settings().database_url
     engine = make_engine(url)
     try:
