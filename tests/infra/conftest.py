@@ -1,0 +1,100 @@
+"""Session fixtures for the infra tests: Kafka, PostgreSQL and the Dapr scheduler are started
+through their scripts (and stopped afterwards unless they were already running)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from infra_services import RecordingApp, Sidecar, daprd, script_service
+from sqlalchemy.engine import make_url
+from taskflow.catalogue import TOPIC_TASK_EVENTS
+
+SMOKE_APP_ID = "infra-smoke"
+PUBSUB = "kafka-pubsub"
+EVENTS_ROUTE = "/events"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder needs the real infrastructure: mark it `infra`."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.infra)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with script_service("kafka.sh") as exports:
+        yield exports["KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def dapr_scheduler() -> Iterator[dict[str, str]]:
+    with script_service("dapr.sh", "start-scheduler") as exports:
+        yield exports
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """The test cluster's URL; also exported so the shared `postgres_databases` fixture finds it."""
+    with script_service("postgres.sh") as exports:
+        previous = {name: os.environ.get(name) for name in exports}
+        os.environ.update(exports)
+        try:
+            (url,) = exports.values()
+            yield url
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def state_database_url(postgres_admin_url: str, postgres_databases) -> str:
+    """A fresh database for Dapr's state store, as a SQLAlchemy URL."""
+    return postgres_databases.create(migrated=False)
+
+
+@pytest.fixture(scope="session")
+def sidecar_secrets(state_database_url: str) -> dict[str, str]:
+    libpq_url = make_url(state_database_url).set(drivername="postgresql")
+    return {
+        "JWT_SECRET": secrets.token_urlsafe(24),
+        "STATE_STORE_CONNECTION_STRING": libpq_url.render_as_string(hide_password=False),
+    }
+
+
+@pytest.fixture(scope="session")
+def secrets_file(tmp_path_factory: pytest.TempPathFactory, sidecar_secrets: dict[str, str]) -> Path:
+    path = tmp_path_factory.mktemp("secrets") / "secrets.json"
+    path.write_text(json.dumps(sidecar_secrets))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="session")
+def recording_app() -> RecordingApp:
+    return RecordingApp(
+        subscriptions=[{"pubsubname": PUBSUB, "topic": TOPIC_TASK_EVENTS, "route": EVENTS_ROUTE}]
+    )
+
+
+@pytest.fixture(scope="session")
+def sidecar(
+    kafka_bootstrap: str,
+    dapr_scheduler: dict[str, str],
+    secrets_file: Path,
+    recording_app: RecordingApp,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Sidecar]:
+    env = {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_SECRETS_FILE": str(secrets_file)}
+    log_file = tmp_path_factory.mktemp("daprd") / f"{SMOKE_APP_ID}.log"
+    with recording_app.serving() as app_port, daprd(SMOKE_APP_ID, app_port, env, log_file) as car:
+        yield car
