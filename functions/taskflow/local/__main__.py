@@ -1,0 +1,210 @@
+"""`python -m taskflow.local [--port 8080]`: migrate, start the router, the five functions and the
+web app, print where everything is, and keep it running until Ctrl-C or SIGTERM.
+
+Every port comes from config.Ports (TASKFLOW_PORT_<NAME> moves one); `--port` moves the web app.
+A child that dies is restarted once; if it dies again the runner stops everything and exits 1,
+because a product silently missing a function would only fill the dead-letter sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.engine import make_url
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from taskflow.adapters import database
+from taskflow.config import REPO_ROOT, Ports, Settings, load_settings
+from taskflow.local.processes import Child, ChildSpec, answers_http, stop_all
+from taskflow.local.timers import PingTimer
+
+log = logging.getLogger("taskflow.local")
+
+HOST = "127.0.0.1"  # local only: nothing here is meant to be reachable from other machines
+FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")
+RELAY_PERIOD_SECONDS = 1.5
+SWEEP_PERIOD_SECONDS = 5.0
+START_TIMEOUT_SECONDS = 90.0
+SUPERVISE_PERIOD_SECONDS = 0.5
+MAX_RESTARTS = 1
+
+
+def url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def child_specs(ports: Ports) -> list[ChildSpec]:
+    functions_framework = str(Path(sys.executable).parent / "functions-framework")
+    router = ChildSpec(
+        "router",
+        [sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)],
+        url(ports.router),
+    )
+    return [
+        router,
+        *(
+            ChildSpec(
+                name.replace("_", "-"),
+                [
+                    functions_framework,
+                    "--source",
+                    str(REPO_ROOT / "functions" / name / "main.py"),
+                    "--target",
+                    name,
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(getattr(ports, name)),
+                ],
+                url(getattr(ports, name)),
+            )
+            for name in FUNCTIONS
+        ),
+    ]
+
+
+def child_env(settings: Settings, ports: Ports, base: dict[str, str]) -> dict[str, str]:
+    """The runner's environment plus every setting made explicit, so each child agrees on ports,
+    the database and the broker even when the runner was given different ones."""
+    return {
+        **base,
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": settings.database_url,
+        "BROKER_URL": settings.broker_url,
+        "CREATE_TASK_URL": settings.create_task_url,
+        "BROADCAST_URL": settings.broadcast_url,
+        "TASKFLOW_DATA_DIR": str(settings.data_dir),
+        "TASKFLOW_EVENTING_DIR": str(settings.eventing_dir),
+        **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in asdict(ports).items()},
+    }
+
+
+def start_web(settings: Settings, port: int) -> BaseWSGIServer:
+    from taskflow.entrypoints.api import create_app  # late: imports the whole API
+
+    server = make_server(HOST, port, create_app(settings), threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    return server
+
+
+def wait_until_ready(children: Sequence[Child], web_url: str, stopping: threading.Event) -> bool:
+    """True once every child and the web app answer HTTP; False if one exits or time runs out."""
+    waiting = {child.name: child.spec.url for child in children} | {"web": web_url}
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while waiting:
+        for child in children:
+            code = child.exit_code()
+            if code is not None:
+                log.error("%s exited during start-up with code %s", child.name, code)
+                return False
+        waiting = {name: base for name, base in waiting.items() if not answers_http(base)}
+        if time.monotonic() > deadline:
+            log.error("not up after %.0f s: %s", START_TIMEOUT_SECONDS, ", ".join(waiting))
+            return False
+        if stopping.wait(0.2):
+            return False
+    return True
+
+
+def supervise(children: Sequence[Child], stopping: threading.Event) -> int:
+    """Restart a child that exits, once; stop everything (exit 1) when it exits again."""
+    while not stopping.wait(SUPERVISE_PERIOD_SECONDS):
+        for child in children:
+            code = child.exit_code()
+            if code is None:
+                continue
+            if child.restarts >= MAX_RESTARTS:
+                log.error("%s exited again with code %s: stopping TaskFlow", child.name, code)
+                return 1
+            log.warning("%s exited with code %s: restarting it (once)", child.name, code)
+            child.restart()
+    return 0
+
+
+def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -> None:
+    database_url = make_url(settings.database_url).render_as_string(hide_password=True)
+    rows = [
+        ("web page + REST API", url(ports.web)),
+        ("event router ingress", f"{settings.broker_url}/{{broker}}"),
+        ("dead letters", f"{url(ports.router)}/dead-letters"),
+        *((name.replace("_", "-"), url(getattr(ports, name))) for name in FUNCTIONS),
+        ("database", database_url),
+        ("data folder", str(settings.data_dir)),
+        *(
+            (f"timer {timer.name}", f"every {timer.period_seconds:g} s -> {timer.url}")
+            for timer in timers
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {name:<{width}}  {where}" for name, where in rows]
+    print(
+        "\nTaskFlow is running: open "
+        + url(ports.web)
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taskflow.local", description=__doc__)
+    parser.add_argument("--port", type=int, help="port of the web page and REST API")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the table readable
+
+    settings = load_settings()
+    ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
+    settings = replace(settings, ports=ports)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    log.info("migrating the database")
+    database.migrate(settings.database_url)
+    env = child_env(settings, ports, dict(os.environ))
+    children: list[Child] = []
+    web: BaseWSGIServer | None = None
+    timers = [
+        PingTimer(
+            "outbox-relay", f"{url(ports.create_task)}/relay", RELAY_PERIOD_SECONDS, stopping
+        ),
+        PingTimer(
+            "reminder-sweep", f"{url(ports.send_reminder)}/sweep", SWEEP_PERIOD_SECONDS, stopping
+        ),
+    ]
+    try:
+        children = [Child(spec, env, REPO_ROOT) for spec in child_specs(ports)]
+        web = start_web(settings, ports.web)
+        if not wait_until_ready(children, url(ports.web), stopping):
+            return 0 if stopping.is_set() else 1
+        print_table(settings, ports, timers)
+        for timer in timers:
+            timer.start()
+        return supervise(children, stopping)
+    finally:
+        stopping.set()
+        if web is not None:
+            web.shutdown()
+        stop_all(children)
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

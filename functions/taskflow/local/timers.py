@@ -1,0 +1,65 @@
+"""The local stand-in for the cluster's PingSources: POST a ping CloudEvent to a URL on a period.
+
+In a cluster, PingSources wake create-task's /relay and send-reminder's /sweep; locally this runs
+in the runner so the same endpoints are exercised the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+log = logging.getLogger(__name__)
+
+PING_TYPE = "dev.knative.sources.ping"
+
+
+class PingTimer:
+    def __init__(self, name: str, url: str, period_seconds: float, stopping: threading.Event):
+        self.name = name
+        self.url = url
+        self.period_seconds = period_seconds
+        self._stopping = stopping
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name=f"ping-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.period_seconds):
+            self._ping()
+
+    def _ping(self) -> None:
+        ping = CloudEvent(
+            {
+                "type": PING_TYPE,
+                "source": f"/apis/v1/namespaces/taskflow/pingsources/{self.name}",
+                "id": str(uuid.uuid4()),
+                "time": datetime.now(UTC).isoformat(),
+                "datacontenttype": "application/json",
+            },
+            {},
+        )
+        headers, body = to_binary(ping)
+        try:
+            response = requests.post(self.url, data=body, headers=headers, timeout=30)
+            ok = response.status_code < 300
+            problem = f"answered {response.status_code}"
+        except requests.RequestException as error:
+            ok, problem = False, type(error).__name__
+        # Say it once when a timer starts failing and once when it recovers, not every tick.
+        if not ok and not self._failing:
+            log.warning("timer %s: %s %s", self.name, self.url, problem)
+        elif ok and self._failing:
+            log.info("timer %s: %s works again", self.name, self.url)
+        self._failing = not ok

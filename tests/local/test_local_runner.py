@@ -1,0 +1,211 @@
+"""`python -m taskflow.local` (what `just up` runs) starts the whole product on free ports, a
+write travels through the outbox, the router and the functions, and Ctrl-C stops every process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import requests
+from taskflow.config import REPO_ROOT, Ports
+
+START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 30.0
+READY_LINE = "Press Ctrl-C to stop."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (children live in their own sessions)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children[parent].append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children[todo.pop()]:
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class Runner:
+    def __init__(self, tmp_path: Path) -> None:
+        self.ports = Ports(**{name: free_port() for name in asdict(Ports())})
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
+        }
+        env |= {f"TASKFLOW_PORT_{name.upper()}": str(p) for name, p in asdict(self.ports).items()}
+        env |= {"TASKFLOW_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "taskflow.local"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.known_children: set[int] = set()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.ports, name)}"
+
+    def wait_ready(self) -> None:
+        wait_until(
+            lambda: READY_LINE in self.output() or self.process.poll() is not None,
+            what="the runner to start",
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        assert READY_LINE in self.output(), self.output()
+        self.known_children = descendants(self.process.pid)
+
+    def kill_everything(self) -> None:
+        for pid in self.known_children | descendants(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    started = Runner(tmp_path)
+    try:
+        yield started
+    finally:
+        started.kill_everything()
+
+
+def sign_up(web: str) -> tuple[str, dict[str, str]]:
+    answer = requests.post(
+        f"{web}/api/auth/signup",
+        json={"email": "ann@example.com", "password": "correct horse battery staple"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    return body["user_id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner):
+    runner.wait_ready()
+    for name in ("web", "router", "create_task", "send_reminder", "write_audit"):
+        assert runner.url(name) in runner.output()  # the table says where everything is
+    assert requests.get(f"{runner.url('router')}/healthz", timeout=5).status_code == 200
+
+    # A recurring task completed through the API: the outbox relay publishes the events, the
+    # router delivers them to write-audit and spawn-recurrence, whose reply makes create-task
+    # create the next occurrence.
+    web = runner.url("web")
+    user, auth = sign_up(web)
+    created = requests.post(
+        f"{web}/api/{user}/tasks",
+        json={
+            "title": "water plants",
+            "due": "2030-01-01T09:00",
+            "recurrence": {"rule": "FREQ=DAILY"},
+        },
+        headers=auth,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    completed = requests.patch(
+        f"{web}/api/{user}/tasks/{task_id}/complete", headers=auth, timeout=10
+    )
+    assert completed.status_code == 200, completed.text
+
+    def occurrences() -> int:
+        listing = requests.get(f"{web}/api/{user}/tasks?status=all", headers=auth, timeout=10)
+        return listing.json()["total"]
+
+    wait_until(lambda: occurrences() == 2, what="the next occurrence")
+    history = f"{web}/api/{user}/tasks/{task_id}/history"
+    wait_until(
+        lambda: len(requests.get(history, headers=auth, timeout=10).json()["items"]) == 2,
+        what="the audit trail",
+    )
+    assert requests.get(f"{runner.url('router')}/dead-letters", timeout=5).json() == []
+
+    children = runner.known_children
+    assert len(children) >= 6  # the router and five functions (each forks a gunicorn worker)
+    runner.process.send_signal(signal.SIGINT)
+    assert runner.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0
+    assert [pid for pid in children if running(pid)] == []
+
+
+def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: Runner):
+    runner.wait_ready()
+    audit = runner.url("write_audit")
+
+    def kill_write_audit() -> None:
+        for pid in descendants(runner.process.pid):
+            with contextlib.suppress(OSError):
+                if "--target\x00write_audit" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGKILL)
+
+    def answers() -> bool:
+        try:
+            requests.get(f"{audit}/healthz", timeout=1)
+        except requests.RequestException:
+            return False
+        return True
+
+    kill_write_audit()
+    wait_until(lambda: "restarting it (once)" in runner.output(), what="the restart")
+    wait_until(answers, what="write-audit to answer again", timeout=60)
+
+    children = descendants(runner.process.pid)
+    kill_write_audit()
+    assert runner.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 1
+    assert "write-audit exited again" in runner.output()
+    assert [pid for pid in children if running(pid)] == []
