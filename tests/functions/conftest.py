@@ -7,8 +7,9 @@ Reusable fixtures:
   Every process is killed at the end of the test.
 - `broker`: an HTTP server standing in for the broker ingress `{BROKER_URL}/{topic}`; it records
   every CloudEvent it receives.
-- `database_url`: a migrated SQLite database in the test's tmp_path.
-- `function_env`: DATABASE_URL, BROKER_URL and JWT_SECRET for a function under test.
+- `stateless_env`: BROKER_URL and JWT_SECRET for a function without a database;
+  `function_env` adds DATABASE_URL (the root conftest's `database_url`: a migrated SQLite file,
+  and a migrated PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pathlib import Path
 
 import pytest
 from cloudevents.http import CloudEvent, from_http
-from taskflow.adapters import database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = REPO_ROOT / ".venv" / "bin" / "functions-framework"
@@ -170,17 +170,11 @@ def broker() -> Iterator[CapturingBroker]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'taskflow.db'}"
-    database.migrate(url)
-    return url
+def stateless_env(tmp_path: Path, broker: CapturingBroker) -> dict[str, str]:
+    """For functions without a database: BROKER_URL, JWT_SECRET and a private data folder."""
+    return {"BROKER_URL": broker.url, "JWT_SECRET": JWT_SECRET, "TASKFLOW_DATA_DIR": str(tmp_path)}
 
 
 @pytest.fixture
-def function_env(tmp_path: Path, database_url: str, broker: CapturingBroker) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "BROKER_URL": broker.url,
-        "JWT_SECRET": JWT_SECRET,
-        "TASKFLOW_DATA_DIR": str(tmp_path),
-    }
+def function_env(stateless_env: dict[str, str], database_url: str) -> dict[str, str]:
+    return {**stateless_env, "DATABASE_URL": database_url}

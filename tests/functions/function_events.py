@@ -33,7 +33,7 @@ def a_recurring_task(user_id: str, task_id: int) -> Task:
 
 def task_event(type_: str, task: Task, *, event_id: str | None = None, **extra: Any) -> CloudEvent:
     data = {
-        "event_type": type_,
+        "event_type": type_.rsplit(".", 1)[1],
         "task_id": task.id,
         "task_data": task.to_dict(),
         "user_id": task.user_id,

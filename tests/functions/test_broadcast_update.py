@@ -42,8 +42,8 @@ def token_for(user_id: str) -> str:
 
 
 @pytest.fixture
-def broadcast_url(start_function, function_env) -> str:
-    return start_function("broadcast_update", function_env)
+def broadcast_url(start_function, stateless_env) -> str:
+    return start_function("broadcast_update", stateless_env)
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_a_connection_without_a_valid_token_is_refused(broadcast_url, auth):
 
 
 def test_malformed_deliveries_are_rejected_with_a_reason(broadcast_url):
-    event = task_event(catalogue.TASK_UPDATED, a_task("alice", 1))
+    event = task_event(catalogue.TASK_CREATED, a_task("alice", 1))
     del event.data["user_id"]
 
     response = post_binary(broadcast_url, event)

@@ -18,8 +18,8 @@ from taskflow import catalogue
 
 
 @pytest.fixture
-def spawn_url(start_function, function_env) -> str:
-    return start_function("spawn_recurrence", function_env)
+def spawn_url(start_function, stateless_env) -> str:
+    return start_function("spawn_recurrence", stateless_env)
 
 
 @pytest.mark.parametrize("post", [post_binary, post_structured])

@@ -1,0 +1,137 @@
+"""create-task: the only writer of tasks. It runs task commands and publishes their events.
+
+Routes:
+- POST /          a command CloudEvent delivered by the broker (e.g. spawn-recurrence's reply);
+                  answered 202, empty.
+- POST /commands  a command invoked directly by the API, chat or MCP server (in a cluster, Dapr
+                  service invocation of method `commands`); answered 200 with a binary-mode
+                  `com.taskflow.command.result` CloudEvent, or a 4xx error. Cluster-internal:
+                  callers authenticate the user first, and the command's user_id is trusted.
+- POST /relay     publish pending outbox rows (PingSource / timer); 202.
+- GET  /healthz   liveness.
+
+The command's CloudEvent id is its idempotency key (see service_layer/messagebus.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import flask
+import functions_framework
+from cloudevents.http import CloudEvent
+from taskflow import catalogue
+from taskflow.domain import commands
+from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, ValidationError
+from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.service_layer import messagebus
+
+SOURCE = "/taskflow/create-task"
+
+# A crash between a commit and its relay leaves rows pending: publish them when the worker
+# starts, before the first PingSource tick.
+relay_at_start = function_runtime.WorkerStartup(
+    "outbox-relay-at-start", function_runtime.relay_outbox
+)
+
+
+@functions_framework.http
+def create_task(request: flask.Request) -> flask.Response:
+    relay_at_start.ensure_started()
+    route = ROUTES.get((request.method, request.path))
+    if route is None:
+        return cloudevents_http.rejected(
+            f"no route for {request.method} {request.path}", status=404, field="path"
+        )
+    return route(request)
+
+
+def command_from_broker(request: flask.Request) -> flask.Response:
+    try:
+        command_event = read_command(request)
+        run(command_event)
+    except cloudevents_http.BadCloudEvent as error:
+        return cloudevents_http.rejected_event(error)
+    except DomainError as error:
+        # Redelivering a refused command cannot change the outcome: a non-retryable 4xx sends
+        # it to the dead-letter sink, where it stays visible.
+        return error_answer(error, status=422)
+    return cloudevents_http.accepted()
+
+
+def command_invoked_directly(request: flask.Request) -> flask.Response:
+    try:
+        command_event = read_command(request)
+        result = run(command_event)
+    except cloudevents_http.BadCloudEvent as error:
+        return cloudevents_http.rejected_event(error)
+    except DomainError as error:
+        return error_answer(error)
+    return cloudevents_http.reply(
+        catalogue.new_event(
+            catalogue.COMMAND_RESULT,
+            result,
+            user_id=command_event.data["user_id"],
+            source=SOURCE,
+            event_id=f"result-{command_event['id']}",
+        )
+    )
+
+
+def relay(request: flask.Request) -> flask.Response:
+    function_runtime.relay_outbox()
+    return cloudevents_http.accepted()
+
+
+def healthz(request: flask.Request) -> flask.Response:
+    return flask.Response(json.dumps({"status": "ok"}), status=200, mimetype="application/json")
+
+
+ROUTES: dict[tuple[str, str], Callable[[flask.Request], flask.Response]] = {
+    ("POST", "/"): command_from_broker,
+    ("POST", "/commands"): command_invoked_directly,
+    ("POST", "/relay"): relay,
+    ("GET", "/healthz"): healthz,
+}
+
+
+def read_command(request: flask.Request) -> CloudEvent:
+    return cloudevents_http.parse_catalogued(request, accepted_types=catalogue.COMMAND_TYPES)
+
+
+def run(command_event: CloudEvent) -> dict[str, Any]:
+    """Handle the command once per CloudEvent id, then publish its events right away."""
+    command = commands.COMMANDS[command_event["type"]](**command_event.data)
+    result = messagebus.handle(
+        command,
+        function_runtime.unit_of_work(),
+        command_id=command_event["id"],
+        source=SOURCE,
+    )
+    function_runtime.relay_outbox()
+    return result
+
+
+ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    ValidationError: (422, "validation"),
+    TaskNotFound: (404, "not_found"),
+    InvalidOperation: (409, "invalid_operation"),
+}
+
+
+def error_answer(error: DomainError, *, status: int | None = None) -> flask.Response:
+    """The error form of a command result (specs/events/com.taskflow.command.result)."""
+    default_status, code = next(
+        (answer for kind, answer in ERROR_STATUS.items() if isinstance(error, kind)),
+        (422, "rejected"),
+    )
+    details: dict[str, Any] = {"code": code, "message": str(error), "reason": str(error)}
+    if isinstance(error, ValidationError):
+        details |= error.as_dict()
+    return flask.Response(
+        json.dumps({"status": "error", "error": details}),
+        status=status or default_status,
+        mimetype="application/json",
+    )

@@ -1,0 +1,124 @@
+"""send-reminder: keeps each task's reminders scheduled, fires them on time exactly once, never
+for a completed or deleted task, catches up after downtime, and hands due reminders to the user's
+webhook.
+
+Routes:
+- POST /         a task event (task-events broker): (re)schedule that task's timers; 202.
+- POST /sweep    fire every reminder due by now that has not fired (PingSource, and every
+                 SWEEP_INTERVAL in-process); 202.
+- POST /deliver  a reminder.due event (reminders broker): POST it to the user's webhook if set;
+                 202, or 502 when the webhook fails so that the broker retries.
+
+The database is the truth (task_reminders, reminder_deliveries); timers only cut the latency
+between sweeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import flask
+import functions_framework
+from taskflow import catalogue
+from taskflow.adapters import webhook
+from taskflow.adapters.reminder_schedule import ReminderKey
+from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.entrypoints.reminder_timers import ReminderTimers
+from taskflow.service_layer import reminders_service
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = timedelta(minutes=1)
+# Timers are kept only for reminders this close; each sweep schedules the next ones.
+TIMER_HORIZON = timedelta(hours=1)
+
+
+def unit_of_work() -> reminders_service.ReminderUnitOfWork:
+    return reminders_service.ReminderUnitOfWork(function_runtime.session_factory())
+
+
+def fire(key: ReminderKey) -> None:
+    if reminders_service.fire(unit_of_work, key, now=datetime.now(UTC)):
+        function_runtime.relay_outbox()
+
+
+timers = ReminderTimers(fire)
+
+
+def sweep() -> int:
+    """Fire what is due, then set timers for what comes within the horizon."""
+    now = datetime.now(UTC)
+    fired = reminders_service.fire_due(unit_of_work, now=now)
+    if fired:
+        function_runtime.relay_outbox()
+    upcoming = reminders_service.pending(unit_of_work, due_by=now + TIMER_HORIZON)
+    timers.schedule(reminder.key for reminder in upcoming)
+    return fired
+
+
+def keep_sweeping() -> None:
+    """Sweep at start-up (catching up on reminders that fell due while down), then regularly."""
+    while True:
+        try:
+            sweep()
+        except Exception:
+            log.exception("reminder sweep failed; retrying at the next interval")
+        time.sleep(SWEEP_INTERVAL.total_seconds())
+
+
+sweeper = function_runtime.WorkerStartup("reminder-sweeper", keep_sweeping)
+
+
+@functions_framework.http
+def send_reminder(request: flask.Request) -> flask.Response:
+    sweeper.ensure_started()
+    route = ROUTES.get((request.method, request.path))
+    if route is None:
+        return cloudevents_http.rejected(
+            f"no route for {request.method} {request.path}", status=404, field="path"
+        )
+    return route(request)
+
+
+def task_changed(request: flask.Request) -> flask.Response:
+    try:
+        event = cloudevents_http.parse_catalogued(
+            request, accepted_types=catalogue.TASK_EVENT_TYPES
+        )
+    except cloudevents_http.BadCloudEvent as error:
+        return cloudevents_http.rejected_event(error)
+    task_id = event.data["task_id"]
+    # The database, not the event, says what is pending now: a later change may already have
+    # moved or removed these reminders, and a completed or deleted task has none.
+    upcoming = reminders_service.pending(
+        unit_of_work, due_by=datetime.now(UTC) + TIMER_HORIZON, task_id=task_id
+    )
+    timers.replace_for_task(task_id, (reminder.key for reminder in upcoming))
+    return cloudevents_http.accepted()
+
+
+def sweep_now(request: flask.Request) -> flask.Response:
+    sweep()
+    return cloudevents_http.accepted()
+
+
+def deliver(request: flask.Request) -> flask.Response:
+    try:
+        event = cloudevents_http.parse_catalogued(request, accepted_types=(catalogue.REMINDER_DUE,))
+    except cloudevents_http.BadCloudEvent as error:
+        return cloudevents_http.rejected_event(error)
+    try:
+        reminders_service.deliver_to_webhook(unit_of_work, event, webhook.post_event)
+    except webhook.WebhookFailed as error:
+        return cloudevents_http.rejected(str(error), status=502, field="webhook_url")
+    return cloudevents_http.accepted()
+
+
+ROUTES: dict[tuple[str, str], Callable[[flask.Request], flask.Response]] = {
+    ("POST", "/"): task_changed,
+    ("POST", "/sweep"): sweep_now,
+    ("POST", "/deliver"): deliver,
+}

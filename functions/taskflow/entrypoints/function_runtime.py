@@ -1,0 +1,101 @@
+"""What every function that touches the database shares: settings, the database (migrated on
+first use), the publisher and the outbox relay, one of each per process, and a way to start
+background work in the serving process.
+
+Nothing is created at import: the functions-framework CLI imports the function module in
+gunicorn's master process and only then forks the worker that serves requests, so a connection
+pool or thread made at import would belong to the wrong process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from taskflow.adapters import database
+from taskflow.adapters.publisher import HttpPublisher
+from taskflow.config import Settings, load_settings
+from taskflow.service_layer import outbox_relay
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def once_per_process(factory: Callable[[], T]) -> Callable[[], T]:
+    """Lazily build a resource the first time it is asked for, exactly once even when the first
+    requests arrive together on several gunicorn threads."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    @functools.wraps(factory)
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
+
+
+@once_per_process
+def settings() -> Settings:
+    return load_settings()
+
+
+@once_per_process
+def session_factory() -> sessionmaker[Session]:
+    # Every function migrates before its first query, so any one of them may start first on an
+    # empty database (database.migrate is safe when several run at once).
+    database.migrate(settings().database_url)
+    return sessionmaker(bind=database.make_engine(settings().database_url))
+
+
+def unit_of_work() -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(session_factory())
+
+
+@once_per_process
+def publisher() -> HttpPublisher:
+    return HttpPublisher(settings().broker_url)
+
+
+def relay_outbox() -> None:
+    """Publish pending outbox rows now. A failure leaves them pending for the periodic relay
+    (PingSource `/relay`), so it is logged, never raised into the answer of a committed write."""
+    try:
+        outbox_relay.relay_pending(unit_of_work, publisher())
+    except Exception:
+        log.exception("outbox relay failed; rows stay pending for the next relay")
+
+
+class WorkerStartup:
+    """Runs `start` once, on a daemon thread, in the process that serves requests.
+
+    Under gunicorn that process is forked after the module was imported, so the fork hook starts
+    the work as soon as the worker exists, before any request. The Flask development server
+    (`functions-framework --debug`) never forks: there `ensure_started`, called by each request,
+    starts it on the first one.
+    """
+
+    def __init__(self, name: str, start: Callable[[], None]) -> None:
+        self._name = name
+        self._start = start
+        self._lock = threading.Lock()
+        self._started_in_pid: int | None = None
+        os.register_at_fork(after_in_child=self.ensure_started)
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._started_in_pid == os.getpid():
+                return
+            self._started_in_pid = os.getpid()
+        threading.Thread(target=self._start, name=self._name, daemon=True).start()
