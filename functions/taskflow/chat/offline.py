@@ -1,0 +1,281 @@
+"""The assistant that works without a language model: the grammar of intents.py for what to do,
+the quick-add parser for what a task says, and the task tools to do it.
+
+It never guesses. A message outside the grammar gets "Sorry, I didn't understand", a reference
+that matches several tasks gets a question listing them, and whatever the quick-add parser found
+ambiguous is shown to the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from taskflow.chat import intents
+from taskflow.chat.conversations import ChatMessage
+from taskflow.chat.reply import Reply
+from taskflow.chat.tools import TaskTools
+from taskflow.domain.model import Priority
+from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
+
+EXAMPLES = (
+    '"add buy milk tomorrow at 5pm #groceries p1"',
+    '"show my pending tasks"',
+    '"what\'s overdue?"',
+    '"find tasks about milk"',
+    '"mark task 3 as complete"',
+    '"delete the meeting task"',
+    "\"change task 1 to 'Call mom tonight'\"",
+    '"snooze task 2 for 30 minutes"',
+)
+HELP = "You can say, for example: " + ", ".join(EXAMPLES) + "."
+# Which tasks a reference by words may mean, per action: you complete what is open, reopen what
+# is done, and may delete or change anything.
+_REF_STATUS = {
+    "complete_task": "pending",
+    "skip_occurrence": "pending",
+    "stop_repeating": "pending",
+    "snooze_reminder": "pending",
+    "uncomplete_task": "completed",
+}
+_DONE_PHRASES = {
+    "complete_task": "Marked {task} as complete.",
+    "uncomplete_task": "Marked {task} as not done.",
+    "delete_task": "Deleted {task}.",
+    "skip_occurrence": "Skipped this occurrence of {task}.",
+    "stop_repeating": "{task} will not repeat any more.",
+    "snooze_reminder": "Snoozed the reminder of {task} for {minutes} minutes.",
+}
+_VERBS = {
+    "complete_task": "complete",
+    "uncomplete_task": "reopen",
+    "delete_task": "delete",
+    "skip_occurrence": "skip",
+    "stop_repeating": "stop repeating",
+    "snooze_reminder": "snooze",
+}
+
+
+class _Ambiguous(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class OfflineAssistant:
+    def __init__(self, tools: TaskTools, timezone: ZoneInfo, now: Callable[[], datetime]) -> None:
+        self._tools = tools
+        self._tz = timezone
+        self._now = now
+
+    def reply(self, history: list[ChatMessage], message: str) -> Reply:
+        """Each message stands on its own: the grammar has no "it" or "that one"."""
+        reply = Reply("")
+        intent = intents.parse(message)
+        try:
+            reply.text = self._answer(intent, reply)
+        except _Ambiguous as question:
+            reply.text = question.text
+        except ToolError as error:
+            reply.text = f"That did not work: {error}"
+        return reply
+
+    # --- one method per intent ----------------------------------------------------------------
+
+    def _answer(self, intent: intents.Intent, reply: Reply) -> str:
+        match intent:
+            case intents.Help():
+                return HELP
+            case intents.NotUnderstood(message=message):
+                return f'Sorry, I didn\'t understand "{message.strip()}". {HELP}'
+            case intents.AddTask():
+                return self._add(intent, reply)
+            case intents.ListTasks(filters=filters):
+                tasks = self._call(reply, "list_tasks", **filters)
+                return self._describe_list(tasks, filters)
+            case intents.ActOnTask():
+                return self._act(intent, reply)
+            case intents.ChangeTask():
+                return self._change(intent, reply)
+
+    def _add(self, intent: intents.AddTask, reply: Reply) -> str:
+        parsed = parse_quick_add(intent.text, self._tz, now=self._now())
+        arguments = _task_fields(parsed)
+        if intent.remind_at_due and parsed.due_at and not arguments.get("reminders"):
+            arguments["reminders"] = [{"before_minutes": 0}]
+        result = self._call(reply, "add_task", title=parsed.title, **arguments)
+        text = f"Added {_name(result)}{self._details(arguments)}."
+        return text + _ambiguities(parsed)
+
+    def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
+        task_id = self._resolve(intent.ref, intent.action, reply)
+        result = self._call(reply, intent.action, task_id=task_id, **intent.arguments)
+        return _DONE_PHRASES[intent.action].format(task=_name(result), **intent.arguments)
+
+    def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
+        task_id = self._resolve(intent.ref, "update_task", reply)
+        changes: dict[str, Any] = {}
+        notes = ""
+        if intent.literal:
+            changes["title"] = intent.text
+        elif intent.text:
+            parsed = parse_quick_add(intent.text, self._tz, now=self._now())
+            changes = {"title": parsed.title, **_task_fields(parsed)}
+            notes = _ambiguities(parsed)
+        if intent.priority:
+            changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too
+        if intent.due_text:
+            parsed = parse_when(intent.due_text, self._tz, now=self._now())
+            due = _due(parsed)
+            if due is None:
+                return f'Sorry, I could not read a date in "{intent.due_text}".'
+            changes["due"] = due
+            notes = _ambiguities(parsed)
+        result = self._call(reply, "update_task", task_id=task_id, **changes)
+        shown = {key: value for key, value in changes.items() if key != "title"}
+        return f"Updated {_name(result)}{self._details(shown)}." + notes
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _call(self, reply: Reply, name: str, **arguments: Any) -> Any:
+        """Run a tool and record the call the way the chat endpoint reports it."""
+        try:
+            result = getattr(self._tools, name)(**arguments)
+        except ToolError as error:
+            reply.tool_calls.append(
+                {"name": name, "arguments": arguments, "result": {"error": str(error)}}
+            )
+            raise
+        reply.tool_calls.append({"name": name, "arguments": arguments, "result": result})
+        return result
+
+    def _resolve(self, ref: intents.TaskRef, action: str, reply: Reply) -> int:
+        """The id a reference means; asks back (raises _Ambiguous) unless exactly one matches."""
+        if ref.task_id is not None:
+            return ref.task_id
+        status = _REF_STATUS.get(action, "all")
+        matches = self._call(reply, "list_tasks", search=ref.words, status=status)
+        if len(matches) == 1:
+            return int(matches[0]["id"])
+        kind = "" if status == "all" else f"{status} "
+        if not matches:
+            raise _Ambiguous(f'I could not find a {kind}task matching "{ref.words}".')
+        options = ", ".join(f"#{task['id']} {task['title']}" for task in matches[:10])
+        verb = _VERBS.get(action, "change")
+        raise _Ambiguous(
+            f'Several {kind}tasks match "{ref.words}": {options}. Which one? '
+            f'Say for example "{verb} task {matches[0]["id"]}".'
+        )
+
+    def _describe_list(self, tasks: list[dict[str, Any]], filters: dict[str, Any]) -> str:
+        what = _list_name(filters)
+        if not tasks:
+            return f"You have no {what}."
+        lines = [f"Your {what} ({len(tasks)}):"]
+        lines += [self._line(task) for task in tasks]
+        return "\n".join(lines)
+
+    def _line(self, task: dict[str, Any]) -> str:
+        parts = [f"#{task['id']} {task['title']}"]
+        if task.get("completed"):
+            parts.append("done")
+        if due := self._due_text(task):
+            parts.append(due)
+        if task.get("priority") not in (None, "none"):
+            parts.append(f"{task['priority']} priority")
+        parts += [f"#{tag}" for tag in task.get("tags") or []]
+        if task.get("recurrence"):
+            parts.append("repeats")
+        return " · ".join(parts)
+
+    def _due_text(self, task: dict[str, Any]) -> str:
+        if task.get("due_date"):
+            due_day = date.fromisoformat(task["due_date"])
+            overdue = (
+                not task.get("completed") and due_day < self._now().astimezone(self._tz).date()
+            )
+            text = f"due {due_day:%a %-d %b}"
+        elif task.get("due_at"):
+            moment = datetime.fromisoformat(task["due_at"])
+            overdue = not task.get("completed") and moment < self._now()
+            text = f"due {moment.astimezone(self._tz):%a %-d %b %H:%M}"
+        else:
+            return ""
+        return text + (" (overdue)" if overdue else "")
+
+    def _details(self, fields: dict[str, Any]) -> str:
+        parts = []
+        if due := fields.get("due"):
+            parts.append(self._due_text({"due_date": due} if len(due) == 10 else {"due_at": due}))
+        if fields.get("priority") not in (None, "none"):
+            parts.append(f"{fields['priority']} priority")
+        parts += [f"#{tag}" for tag in fields.get("tags") or []]
+        if recurrence := fields.get("recurrence"):
+            mode = " from completion" if recurrence.get("mode") == "completion" else ""
+            parts.append(f"repeats ({recurrence['rule']}{mode})")
+        for reminder in fields.get("reminders") or []:
+            if reminder.get("before_minutes") is not None:
+                minutes = reminder["before_minutes"]
+                parts.append(
+                    "reminder at the due" if minutes == 0 else f"reminder {minutes} min before"
+                )
+            elif reminder.get("at"):
+                at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
+                parts.append(f"reminder {at:%a %-d %b %H:%M}")
+        return (" — " + ", ".join(parts)) if parts else ""
+
+
+def _name(result: dict[str, Any]) -> str:
+    return f'task #{result["task_id"]} "{result["title"]}"'
+
+
+def _due(parsed: QuickAdd) -> str | None:
+    if parsed.due_at is not None:
+        return parsed.due_at.isoformat()
+    if parsed.due_date is not None:
+        return parsed.due_date.isoformat()
+    return None
+
+
+def _task_fields(parsed: QuickAdd) -> dict[str, Any]:
+    """add_task/update_task arguments for what the quick-add parser found beside the title."""
+    fields = parsed.as_command_fields()
+    del fields["title"]
+    if fields["priority"] == "none":
+        del fields["priority"]
+    return {key: value for key, value in fields.items() if value}
+
+
+def _ambiguities(parsed: QuickAdd) -> str:
+    if not parsed.ambiguities:
+        return ""
+    return " Please check: " + "; ".join(str(note) for note in parsed.ambiguities) + "."
+
+
+def _list_name(filters: dict[str, Any]) -> str:
+    words = []
+    if filters.get("status") in ("pending", "completed") and not filters.get("overdue"):
+        words.append(filters["status"])
+    if filters.get("overdue"):
+        words.append("overdue")
+    if filters.get("priority"):
+        words.append(f"{filters['priority']}-priority")
+    if filters.get("recurring"):
+        words.append("recurring")
+    name = " ".join([*words, "tasks"])
+    if filters.get("due_today"):
+        name += " due today"
+    if filters.get("no_date"):
+        name += " without a due date"
+    if tags := filters.get("tags"):
+        joiner = " or " if filters.get("tags_mode") == "any" else " and "
+        name += " tagged " + joiner.join(f"#{tag}" for tag in tags)
+    if search := filters.get("search"):
+        name += f' matching "{search}"'
+    if sort := filters.get("sort"):
+        name += f", sorted by {'due date' if sort == 'due' else sort}"
+    return name

@@ -1,0 +1,84 @@
+"""The chat endpoint, POST /api/{user_id}/chat, and the web page's runtime settings.
+
+It only translates: it checks the body, builds the signed-in user's tools and assistant, and
+runs one chat turn (chat/service.py). Authentication is the REST API's (401 without a valid
+token, 403 for another user's path), and so is the error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import flask
+
+from taskflow.chat.agent import LanguageModelUnavailable
+from taskflow.chat.conversations import ConversationNotFound, conversation_store
+from taskflow.chat.service import chat_turn, make_assistant, user_timezone
+from taskflow.chat.tools import TaskTools, database_task_reader
+from taskflow.entrypoints.app_services import services
+from taskflow.entrypoints.auth import require_user
+from taskflow.entrypoints.http_errors import ApiError, invalid
+from taskflow.entrypoints.request_body import json_body
+
+log = logging.getLogger(__name__)
+
+blueprint = flask.Blueprint("chat", __name__)
+
+MESSAGE_MAX_CHARS = 4000
+CHAT_FIELDS = ("conversation_id", "message")
+# Where browsers reach the broadcast-update Socket.IO server when it is not the page's host at
+# the local port (a cluster's ingress, for example).
+SOCKET_URL_ENV = "TASKFLOW_PUBLIC_SOCKET_URL"
+
+
+@blueprint.post("/api/<user_id>/chat")
+@require_user
+def chat(user_id: str) -> flask.Response:
+    conversation_id, message = _checked_body(json_body())
+    app = services()
+    tools = TaskTools(user_id, app.commands, database_task_reader(app.engine, app.now))
+    assistant = make_assistant(app.settings, tools, user_timezone(app.engine, user_id), app.now)
+    try:
+        answer = chat_turn(
+            conversation_store(app.engine), assistant, user_id, conversation_id, message
+        )
+    except ConversationNotFound:
+        raise ApiError(404, "conversation not found", field="conversation_id") from None
+    except LanguageModelUnavailable as error:
+        log.warning("language model unavailable: %s", error)
+        raise ApiError(502, "the language model is unavailable; try again shortly") from None
+    return flask.jsonify(answer.to_dict())
+
+
+@blueprint.get("/config.json")
+def page_config() -> flask.Response:
+    """What the web page cannot know by itself: where the live-sync server listens."""
+    return flask.jsonify(
+        {
+            "socket_url": os.environ.get(SOCKET_URL_ENV, ""),
+            "socket_port": services().settings.ports.broadcast_update,
+        }
+    )
+
+
+def _checked_body(body: Any) -> tuple[int | None, str]:
+    if not isinstance(body, dict):
+        raise invalid("body", "must be a JSON object")
+    for key in body:
+        if key not in CHAT_FIELDS:
+            raise invalid(key, f"unknown field; expected one of {list(CHAT_FIELDS)}")
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise ApiError(400, "is required and must be a string", field="message")
+    if not message.strip():
+        raise ApiError(400, "must not be blank", field="message")
+    if len(message) > MESSAGE_MAX_CHARS:
+        raise ApiError(413, f"is longer than {MESSAGE_MAX_CHARS} characters", field="message")
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None and (
+        isinstance(conversation_id, bool) or not isinstance(conversation_id, int)
+    ):
+        raise invalid("conversation_id", "must be an integer")
+    return conversation_id, message.strip()

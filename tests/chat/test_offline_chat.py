@@ -1,0 +1,153 @@
+"""The chat without a language model, end to end: POST /api/{user_id}/chat -> offline assistant ->
+task tools -> create-task over HTTP -> the database, checked through the REST API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api_helpers import Account, create, function_fixtures
+from chat_helpers import say, tasks_of, titles
+from flask.testing import FlaskClient
+
+
+def test_the_original_designs_phrases(client: FlaskClient, alice: Account) -> None:
+    groceries = say(client, alice, "Add a task to buy groceries")
+    assert groceries["tool_calls"][0]["name"] == "add_task"
+    added = groceries["tool_calls"][0]["result"]
+    assert added["status"] == "created" and added["title"] == "buy groceries"
+    assert "buy groceries" in groceries["response"]
+
+    bills = say(client, alice, "I need to remember to pay bills")["tool_calls"][0]["result"]
+    assert bills["title"] == "pay bills"
+    say(client, alice, "Add a task to prepare the meeting agenda")
+    say(client, alice, "Add a task to book a meeting room")
+
+    everything = say(client, alice, "Show me all my tasks")
+    assert everything["tool_calls"][0]["name"] == "list_tasks"
+    assert len(everything["tool_calls"][0]["result"]) == 4
+    for title in ("buy groceries", "pay bills", "prepare the meeting agenda"):
+        assert title in everything["response"]
+
+    completed = say(client, alice, f"Mark task {added['task_id']} as complete")
+    assert completed["tool_calls"][0]["result"] == {
+        "task_id": added["task_id"],
+        "status": "completed",
+        "title": "buy groceries",
+    }
+
+    pending = say(client, alice, "What's pending?")
+    assert "buy groceries" not in pending["response"]
+    assert titles(pending["tool_calls"][0]["result"]) == [
+        "book a meeting room",
+        "pay bills",
+        "prepare the meeting agenda",
+    ]
+    done = say(client, alice, "What have I completed?")
+    assert titles(done["tool_calls"][0]["result"]) == ["buy groceries"]
+
+    say(client, alice, f"Change task {bills['task_id']} to 'Call mom tonight'")
+    assert "Call mom tonight" in titles(tasks_of(client, alice))
+
+    # Two tasks mention a meeting: the assistant asks which one and deletes nothing.
+    question = say(client, alice, "Delete the meeting task")
+    assert [call["name"] for call in question["tool_calls"]] == ["list_tasks"]
+    assert "Which one?" in question["response"]
+    meeting_ids = [t["id"] for t in question["tool_calls"][0]["result"]]
+    assert len(meeting_ids) == 2
+    assert all(f"#{task_id}" in question["response"] for task_id in meeting_ids)
+    assert len(tasks_of(client, alice)) == 4
+
+    deleted = say(client, alice, f"delete task {meeting_ids[0]}")
+    assert deleted["tool_calls"][0]["result"]["status"] == "deleted"
+    assert len(tasks_of(client, alice)) == 3
+    # Now only one task mentions a meeting, so the words are enough.
+    gone = say(client, alice, "Delete the meeting task")
+    assert gone["tool_calls"][-1]["result"] == {
+        "task_id": meeting_ids[1],
+        "status": "deleted",
+        "title": next(t for t in question["tool_calls"][0]["result"] if t["id"] == meeting_ids[1])[
+            "title"
+        ],
+    }
+
+
+def test_quick_add_details_reach_the_task(client: FlaskClient, alice: Account) -> None:
+    answer = say(
+        client,
+        alice,
+        "add buy milk tomorrow at 5pm every week p1 #groceries remind me 30 min before",
+    )
+    task_id = answer["tool_calls"][0]["result"]["task_id"]
+    (task,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+    assert task["title"] == "buy milk"
+    assert task["priority"] == "high"
+    assert task["tags"] == ["groceries"]
+    assert task["due_at"] is not None
+    assert "FREQ=WEEKLY" in task["recurrence"]["rule"]
+    assert [r["before_minutes"] for r in task["reminders"]] == [30]
+    assert "high priority" in answer["response"] and "#groceries" in answer["response"]
+
+
+def test_search_filters_and_sorting(client: FlaskClient, alice: Account) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    next_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    create(client, alice, title="buy oat milk", tags=["groceries"], due=next_week)
+    create(client, alice, title="file taxes", priority="high", due=yesterday)
+    create(client, alice, title="fix the fence", tags=["home"])
+
+    milk = say(client, alice, "find tasks about milk")
+    assert titles(milk["tool_calls"][0]["result"]) == ["buy oat milk"]
+    overdue = say(client, alice, "what's overdue")
+    assert titles(overdue["tool_calls"][0]["result"]) == ["file taxes"]
+    assert "(overdue)" in overdue["response"]
+    urgent = say(client, alice, "high priority tasks")
+    assert titles(urgent["tool_calls"][0]["result"]) == ["file taxes"]
+    home = say(client, alice, "tasks tagged home")
+    assert titles(home["tool_calls"][0]["result"]) == ["fix the fence"]
+    by_due = say(client, alice, "show my tasks sorted by due date")
+    assert [t["title"] for t in by_due["tool_calls"][0]["result"]] == [
+        "file taxes",
+        "buy oat milk",
+        "fix the fence",  # no due date: last
+    ]
+
+
+def test_it_says_so_when_it_does_not_understand(client: FlaskClient, alice: Account) -> None:
+    create(client, alice, title="walk the dog")
+    answer = say(client, alice, "what is the meaning of life")
+    assert answer["response"].startswith("Sorry, I didn't understand")
+    assert "You can say" in answer["response"]
+    assert answer["tool_calls"] == []
+    assert titles(tasks_of(client, alice)) == ["walk the dog"]
+
+
+def test_a_completion_by_chat_travels_the_same_command_path(
+    client: FlaskClient, alice: Account, broker: object
+) -> None:
+    task = create(
+        client, alice, title="water plants", due="2030-01-01", recurrence={"rule": "FREQ=DAILY"}
+    )
+    say(client, alice, f"mark task {task['id']} as done")
+
+    def completed_event_published() -> bool:
+        return any(
+            event.data["task_id"] == task["id"]
+            for event in broker.events("com.taskflow.task.completed")  # type: ignore[attr-defined]
+        )
+
+    function_fixtures.wait_until(completed_event_published, what="task.completed in the broker")
+
+
+def test_a_user_never_reaches_another_users_tasks(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    secret = create(client, alice, title="alice's surprise party")
+    listing = say(client, bob, "Show me all my tasks")
+    assert listing["tool_calls"][0]["result"] == []
+    assert "surprise" not in listing["response"]
+    for attempt in (f"Mark task {secret['id']} as complete", f"delete task {secret['id']}"):
+        answer = say(client, bob, attempt)
+        assert "not found" in answer["response"]
+    assert say(client, bob, "find tasks about surprise")["tool_calls"][0]["result"] == []
+    (kept,) = tasks_of(client, alice)
+    assert kept["completed"] is False

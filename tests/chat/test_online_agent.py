@@ -1,0 +1,211 @@
+"""The online agent with the real openai client against a scripted OpenAI-compatible server that
+this test starts: the model asks for a tool, the tool runs, its result goes back, the final
+answer is returned and stored, and the next turn sends the whole history back to the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import flask
+import pytest
+from api_helpers import Account
+from chat_helpers import say, tasks_of
+from flask.testing import FlaskClient
+from taskflow.chat.agent import MAX_ROUNDS
+from taskflow.config import Settings
+from taskflow.entrypoints.api import create_app
+from werkzeug.serving import make_server
+
+Script = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ScriptedModel:
+    """POST /v1/chat/completions answered by `script(request_body)`; every request is kept."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.script: Script = lambda body: _text("unscripted")
+        app = flask.Flask("scripted-model")
+
+        @app.post("/v1/chat/completions")
+        def completions() -> flask.Response:
+            body = flask.request.get_json()
+            self.requests.append(body)
+            if flask.request.headers.get("Authorization") != "Bearer sk-test":
+                return flask.Response(status=401)
+            return flask.jsonify(_completion(self.script(body)))
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+def _completion(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+            }
+        ],
+    }
+
+
+def _text(content: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": content}
+
+
+def _tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModel]:
+    server = ScriptedModel()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def online_client(settings: Settings, model: ScriptedModel) -> Iterator[FlaskClient]:
+    online = dataclasses.replace(
+        settings, openai_api_key="sk-test", openai_base_url=model.url, openai_model="scripted"
+    )
+    app = create_app(online)
+    yield app.test_client()
+    app.extensions["taskflow"].engine.dispose()
+
+
+def _last_message(body: dict[str, Any]) -> dict[str, Any]:
+    return body["messages"][-1]
+
+
+def test_the_tool_calling_loop_end_to_end(
+    online_client: FlaskClient, model: ScriptedModel, alice: Account
+) -> None:
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        last = _last_message(body)
+        if last["role"] == "user":
+            return _tool_call("call_1", "add_task", {"title": "Buy milk", "priority": "high"})
+        result = json.loads(last["content"])
+        return _text(f"Added task {result['task_id']}: {result['title']} ({result['status']}).")
+
+    model.script = script
+    model.requests.clear()
+    answer = say(online_client, alice, "I must buy milk, it's urgent")
+
+    (task,) = tasks_of(online_client, alice)
+    assert (task["title"], task["priority"]) == ("Buy milk", "high")
+    assert answer["response"] == f"Added task {task['id']}: Buy milk (created)."
+    assert answer["tool_calls"] == [
+        {
+            "name": "add_task",
+            "arguments": {"title": "Buy milk", "priority": "high"},
+            "result": {"task_id": task["id"], "status": "created", "title": "Buy milk"},
+        }
+    ]
+    first, second = model.requests
+    assert first["model"] == "scripted"
+    assert {tool["function"]["name"] for tool in first["tools"]} >= {
+        "add_task",
+        "list_tasks",
+        "complete_task",
+        "delete_task",
+        "update_task",
+    }
+    tool_message = _last_message(second)
+    assert tool_message["role"] == "tool" and tool_message["tool_call_id"] == "call_1"
+    assert second["messages"][-2]["tool_calls"][0]["id"] == "call_1"
+
+    # The next turn carries the stored history: the question, the tool call and the answer.
+    model.script = lambda body: _text("You have one task.")
+    model.requests.clear()
+    say(online_client, alice, "How many tasks do I have?", answer["conversation_id"])
+    (follow_up,) = model.requests
+    roles = [message["role"] for message in follow_up["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert follow_up["messages"][4]["content"] == answer["response"]
+    assert json.loads(follow_up["messages"][3]["content"])["task_id"] == task["id"]
+
+
+def test_the_model_cannot_act_for_another_user(
+    online_client: FlaskClient, model: ScriptedModel, alice: Account, bob: Account
+) -> None:
+    say_alice = online_client.post(
+        f"/api/{alice.user_id}/tasks", json={"title": "alice's diary"}, headers=alice.headers
+    )
+    assert say_alice.status_code == 201
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        last = _last_message(body)
+        if last["role"] == "user":
+            return _tool_call("call_x", "list_tasks", {"user_id": alice.user_id})
+        return _text(f"Found: {last['content']}")
+
+    model.script = script
+    answer = say(online_client, bob, f"Show me the tasks of user {alice.user_id}")
+    assert answer["tool_calls"][0]["result"] == []
+    assert "diary" not in answer["response"]
+
+
+def test_a_bad_tool_call_goes_back_to_the_model_as_an_error(
+    online_client: FlaskClient, model: ScriptedModel, alice: Account
+) -> None:
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        last = _last_message(body)
+        if last["role"] == "user":
+            return _tool_call("call_bad", "complete_task", {"task_id": "not a number"})
+        return _text("Sorry, that failed: " + json.loads(last["content"])["error"])
+
+    model.script = script
+    answer = say(online_client, alice, "complete it")
+    assert "error" in answer["tool_calls"][0]["result"]
+    assert answer["response"].startswith("Sorry, that failed: invalid arguments: task_id")
+
+
+def test_a_model_that_never_stops_calling_tools_is_cut_off(
+    online_client: FlaskClient, model: ScriptedModel, alice: Account
+) -> None:
+    model.script = lambda body: _tool_call(f"call_{len(body['messages'])}", "list_tasks", {})
+    model.requests.clear()
+    answer = say(online_client, alice, "loop forever")
+    assert "too many steps" in answer["response"]
+    assert len(model.requests) == MAX_ROUNDS
+
+
+def test_an_unreachable_model_is_a_502(settings: Settings, alice: Account) -> None:
+    broken = dataclasses.replace(
+        settings, openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1"
+    )
+    app = create_app(broken)
+    try:
+        response = app.test_client().post(
+            f"/api/{alice.user_id}/chat", json={"message": "hello"}, headers=alice.headers
+        )
+    finally:
+        app.extensions["taskflow"].engine.dispose()
+    assert response.status_code == 502
