@@ -17,6 +17,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+# The five functions: each is the folder functions/<name>/, its functions-framework target and
+# its field in Ports; its Knative Service name is the kebab-case form (create-task).
+FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")
+
+
 @dataclass(frozen=True)
 class Ports:
     """Local ports of `just up`; in a cluster every function listens on PORT (8080)."""

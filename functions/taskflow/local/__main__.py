@@ -24,14 +24,13 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from taskflow.adapters import database
-from taskflow.config import REPO_ROOT, Ports, Settings, load_settings
+from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings
 from taskflow.local.processes import Child, ChildSpec, answers_http, stop_all
 from taskflow.local.timers import PingTimer
 
 log = logging.getLogger("taskflow.local")
 
 HOST = "127.0.0.1"  # local only: nothing here is meant to be reachable from other machines
-FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")
 RELAY_PERIOD_SECONDS = 1.5
 SWEEP_PERIOD_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 90.0

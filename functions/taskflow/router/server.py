@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import make_server
 
-from taskflow.config import Ports
+from taskflow.config import FUNCTIONS, Ports
 from taskflow.router import manifests
 from taskflow.router.app import create_app
 from taskflow.router.broker import Router
@@ -27,16 +26,11 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER_SERVICE = "dead-letter"
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
-NOT_SUBSCRIBERS = ("web", "router")
 
 
 def local_addresses(ports: Ports, host: str = "127.0.0.1") -> dict[str, str]:
     """Each function's Knative Service name at its local port (create_task -> create-task)."""
-    return {
-        name.replace("_", "-"): f"http://{host}:{port}"
-        for name, port in asdict(ports).items()
-        if name not in NOT_SUBSCRIBERS
-    }
+    return {name.replace("_", "-"): f"http://{host}:{getattr(ports, name)}" for name in FUNCTIONS}
 
 
 class RouterServer:
