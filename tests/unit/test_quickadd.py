@@ -329,3 +329,39 @@ def test_parse_when_reads_a_due_alone_without_a_title_note() -> None:
     assert due_of(result) == "2026-11-27 17:00"
     assert result.title == ""
     assert result.ambiguities == ["'at 5' has no am/pm; I read it as 17:00, not 05:00."]
+
+
+def test_next_weekend_is_reported() -> None:
+    result = parse("hike next weekend")
+    assert (result.title, due_of(result)) == ("hike", "2026-11-28")
+    assert result.ambiguities == [
+        "'next weekend' could mean Sat 28 Nov 2026 or Sat 5 Dec 2026; "
+        "I chose Sat 28 Nov 2026, the first one."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("stretch every 0 days", "INTERVAL must be a whole number from 1 to 1000"),
+        ("pay every 32nd", "the rule never happens"),
+        ("pills every day for 0 times", "COUNT must be a whole number from 1 to 1000"),
+    ],
+)
+def test_unusable_repetition_is_reported_not_raised(text: str, reason: str) -> None:
+    result = parse(text)
+    assert result.recurrence is None
+    assert len(result.ambiguities) == 1
+    assert f"({reason}); the task does not repeat." in result.ambiguities[0]
+
+
+def test_until_in_the_past_is_reported() -> None:
+    result = parse("standup every day until 2025-01-01")
+    assert result.recurrence is not None
+    assert result.recurrence.rule == "FREQ=DAILY;UNTIL=20250101"
+    assert result.ambiguities == ["'until 2025-01-01' is in the past: the task will not repeat."]
+
+
+def test_an_hour_that_does_not_exist_is_not_a_time() -> None:
+    result = parse("table for 4 at 25")
+    assert (result.title, due_of(result)) == ("table for 4 at 25", None)

@@ -197,14 +197,14 @@ class Task:
             due_at = None if "due_at" in changes else due_at
             due_date = None if "due_date" in changes else due_date
         due_at, due_date = _valid_due(due_at, due_date)
-        reminders = list(changes.get("reminders", self.reminders))  # type: ignore[call-overload]
+        reminders = list(changes.get("reminders", self.reminders) or [])  # type: ignore[call-overload]
         recurrence = self._updated_recurrence(changes, due_at or due_date)
         _check_schedule(due_at or due_date, reminders, recurrence)
         after = {
             "title": _valid_title(changes.get("title", self.title)),
             "description": _valid_description(changes.get("description", self.description)),
             "priority": _valid_priority(changes.get("priority", self.priority)),
-            "tags": normalise_tags(changes.get("tags", self.tags)),  # type: ignore[arg-type]
+            "tags": normalise_tags(changes.get("tags", self.tags) or []),  # type: ignore[arg-type]
             "due_at": due_at,
             "due_date": due_date,
             "reminders": reminders,

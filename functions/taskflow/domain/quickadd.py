@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from taskflow.domain.errors import ValidationError
 from taskflow.domain.model import Priority, Reminder, normalise_tags
 from taskflow.domain.recurrence import (
     Recurrence,
@@ -28,6 +29,7 @@ from taskflow.domain.recurrence import (
     first_due,
     from_wall_clock,
     local_wall_clock,
+    parse_rule,
 )
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -69,7 +71,7 @@ _TIME = (
     r"(?:(?:at|@)\s*)?(?:(?P<h>\d{1,2})(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>[ap])\.?m\.?\b"
     r"|(?P<h24>[01]?\d|2[0-3])[:h](?P<m24>[0-5]\d)\b"
     r"|(?P<named>noon|midday|midnight)\b)"
-    r"|(?:at|@)\s*(?P<bare>\d{1,2})\b(?![:./]|\s*(?:%|" + _ORDINAL_SUFFIX + r"\b|[ap]\.?m))"
+    r"|(?:at|@)\s*(?P<bare>[01]?\d|2[0-3])\b(?![:./]|\s*(?:%|" + _ORDINAL_SUFFIX + r"\b|[ap]\.?m))"
 )
 _DATE = (
     r"(?:(?:on|by|due|starting|from)\s+)?(?:"
@@ -78,7 +80,7 @@ _DATE = (
     r"|in\s+(?P<in_n>" + _NUMBER + r")\s+(?P<in_unit>minutes?|mins?|hours?|hrs?|days?|weeks?"
     r"|months?|years?)"
     r"|(?P<next_week>next\s+week)|(?P<next_month>next\s+month)"
-    r"|(?P<weekend>(?:this\s+|the\s+)?weekend)"
+    r"|(?P<weekend>(?:(?P<weekend_mod>this|the|next)\s+)?weekend)"
     r"|(?P<wd_mod>this|next|coming)\s+(?P<wd>" + _WEEKDAY + r")"
     r"|(?P<wd_plain>" + _FULL_WEEKDAY + r")"
     r"|(?P<iso>\d{4}-\d{2}-\d{2})"
@@ -152,8 +154,8 @@ FREQUENCY_OF_WORD = {
     "yearly": "FREQ=YEARLY",
     "annually": "FREQ=YEARLY",
 }
-CONNECTORS_RE = _compile(r"^(?:\s*(?:(?:at|on|by|due|and|starting|from)\b|[,;\-]))+")
-TRAILING_CONNECTORS_RE = _compile(r"(?:\s*\b(?:at|on|by|due|and|starting|from)\b|\s*[,;\-])+$")
+CONNECTORS_RE = _compile(r"^(?:\s*(?:(?:at|on|by|due|and|starting|from)\b|[,;:.\-]))+")
+TRAILING_CONNECTORS_RE = _compile(r"(?:\s*\b(?:at|on|by|due|and|starting|from)\b|\s*[,;:\-])+$")
 
 
 @dataclass
@@ -365,6 +367,14 @@ class _Parser:
         mode = RecurrenceMode.FROM_COMPLETION if groups.get("bang") else RecurrenceMode.FROM_DUE
         rule, implied_time = _rule_of(groups, match.group(0))
         rule += self._series_end()
+        try:
+            parse_rule(rule)
+        except ValidationError as error:
+            self.ambiguities.append(
+                f"'{match.group(0).strip()}' is not a repetition I can use ({error.reason}); "
+                "the task does not repeat."
+            )
+            return None, RecurrenceMode.FROM_DUE, None
         return rule, mode, implied_time
 
     def _series_end(self) -> str:
@@ -377,6 +387,10 @@ class _Parser:
                 last = hit.day or local_wall_clock(hit.moment, self.tz).date()  # type: ignore[arg-type]
                 end = f";UNTIL={last:%Y%m%d}"
                 self._cut(until)
+                if last < self.today:
+                    self.ambiguities.append(
+                        f"'{until.group(0).strip()}' is in the past: the task will not repeat."
+                    )
         if count:
             if end:
                 self.ambiguities.append(
@@ -384,7 +398,7 @@ class _Parser:
                     "I used the date."
                 )
             else:
-                end = f";COUNT={max(1, int(count.group('count')))}"
+                end = f";COUNT={int(count.group('count'))}"
             self._cut(count)
         return end
 
@@ -501,10 +515,18 @@ class _Parser:
         elif g["next_month"]:
             hit.day = self.today.replace(day=1) + relativedelta(months=1)
         elif g["weekend"]:
-            hit.day = self._next_weekday(5, include_today=True)
-            hit.roll = relativedelta(weeks=1)
+            saturday = WEEKDAY_NAMES.index("Saturday")
+            if (g["weekend_mod"] or "").lower() == "next" or self.today.weekday() < saturday:
+                hit.day = self._named_day(saturday, g["weekend_mod"], phrase)
+            else:  # said on the weekend itself
+                hit.day = self.today
         elif g["wd"] or g["wd_plain"]:
-            hit.day, hit.roll = self._weekday_day(g, phrase), relativedelta(weeks=1)
+            word = (g["wd"] or g["wd_plain"] or "").lower()
+            weekday = [name.lower()[:3] for name in WEEKDAY_NAMES].index(word[:3])
+            hit.day, hit.roll = (
+                self._named_day(weekday, g["wd_mod"], phrase),
+                relativedelta(weeks=1),
+            )
         elif g["iso"]:
             try:
                 hit.day = date.fromisoformat(g["iso"])
@@ -539,11 +561,9 @@ class _Parser:
             ahead = 7
         return self.today + timedelta(days=ahead)
 
-    def _weekday_day(self, g: dict[str, str | None], phrase: str) -> date:
-        word = (g["wd"] or g["wd_plain"] or "").lower()
-        weekday = [name.lower()[:3] for name in WEEKDAY_NAMES].index(word[:3])
-        modifier = (g["wd_mod"] or "").lower()
-        if modifier != "next":
+    def _named_day(self, weekday: int, modifier: str | None, phrase: str) -> date:
+        """The day a weekday phrase names; "next X" within this week is reported."""
+        if (modifier or "").lower() != "next":
             return self._next_weekday(weekday, include_today=True)
         day = self._next_weekday(weekday, include_today=False)
         this_week_ends = self.today + timedelta(days=6 - self.today.weekday())
@@ -677,7 +697,7 @@ def _rule_of(groups: dict[str, str], phrase: str) -> tuple[str, _TimeHit | None]
         return "FREQ=DAILY", _TimeHit(phrase, PARTS_OF_DAY[unit])
     interval = _number(groups["n"]) if "n" in groups else 1
     rule = f"FREQ={FREQUENCY_OF_UNIT[unit]}"
-    return (rule + f";INTERVAL={interval}" if interval > 1 else rule), None
+    return (rule + f";INTERVAL={interval}" if interval != 1 else rule), None
 
 
 def _weekday_code(word: str) -> str:
