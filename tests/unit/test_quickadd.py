@@ -365,3 +365,11 @@ def test_until_in_the_past_is_reported() -> None:
 def test_an_hour_that_does_not_exist_is_not_a_time() -> None:
     result = parse("table for 4 at 25")
     assert (result.title, due_of(result)) == ("table for 4 at 25", None)
+
+
+def test_a_tag_too_long_is_left_out_and_reported() -> None:
+    result = parse(f"sort photos #holiday #{'x' * 51}")
+    assert (result.title, result.tags) == ("sort photos", ["holiday"])
+    assert result.ambiguities == [
+        f"I left out '#{'x' * 51}': '{'x' * 51}' is longer than 50 characters."
+    ]

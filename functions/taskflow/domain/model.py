@@ -468,7 +468,9 @@ def _check_reminder_count(reminders: list[Reminder]) -> None:
         raise ValidationError("reminders", f"at most {REMINDERS_MAX} reminders per task")
 
 
-def _check_schedule(due: Due | None, reminders: list[Reminder], recurrence: Recurrence | None):
+def _check_schedule(
+    due: Due | None, reminders: list[Reminder], recurrence: Recurrence | None
+) -> None:
     if not all(isinstance(r, Reminder) for r in reminders):
         raise ValidationError("reminders", "must be a list of reminders")
     _check_reminder_count(reminders)

@@ -270,11 +270,10 @@ class _Parser:
         self.quoted.append(match.group(1))
         return chr(0xE000 + len(self.quoted) - 1)
 
-    def _cut(self, match: re.Match[str]) -> str:
+    def _cut(self, match: re.Match[str]) -> None:
         # Same-length blanks keep the positions of the other matches valid.
         blank = " " * (match.end() - match.start())
         self.rest = self.rest[: match.start()] + blank + self.rest[match.end() :]
-        return match.group(0).strip()
 
     def _cut_all(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
         matches = list(pattern.finditer(self.rest))
@@ -287,7 +286,13 @@ class _Parser:
     def _tags(self) -> list[str]:
         found = [m for pattern in TAG_RES for m in self._cut_all(pattern)]
         found.sort(key=lambda m: m.start())
-        return normalise_tags(m.group("tag") for m in found)
+        tags: list[str] = []
+        for match in found:
+            try:
+                tags = normalise_tags([*tags, match.group("tag")])
+            except ValidationError as error:
+                self.ambiguities.append(f"I left out '{match.group(0)}': {error.reason}.")
+        return tags
 
     def _priority(self) -> Priority:
         found = [m for pattern in PRIORITY_RES for m in self._cut_all(pattern)]
