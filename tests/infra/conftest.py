@@ -8,15 +8,20 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
-from infra_services import RecordingApp, Sidecar, daprd, script_service
+from infra_services import (
+    EVENTS_ROUTE,
+    PUBSUB,
+    SMOKE_APP_ID,
+    RecordingApp,
+    Sidecar,
+    daprd,
+    script_service,
+)
 from sqlalchemy.engine import make_url
 from taskflow.catalogue import TOPIC_TASK_EVENTS
-
-SMOKE_APP_ID = "infra-smoke"
-PUBSUB = "kafka-pubsub"
-EVENTS_ROUTE = "/events"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,8 +61,14 @@ def postgres_admin_url() -> Iterator[str]:
                     os.environ[name] = value
 
 
+class DatabaseFactory(Protocol):
+    """What the shared `postgres_databases` fixture offers (tests/conftest.py)."""
+
+    def create(self, *, migrated: bool) -> str: ...
+
+
 @pytest.fixture(scope="session")
-def state_database_url(postgres_admin_url: str, postgres_databases) -> str:
+def state_database_url(postgres_admin_url: str, postgres_databases: DatabaseFactory) -> str:
     """A fresh database for Dapr's state store, as a SQLAlchemy URL."""
     return postgres_databases.create(migrated=False)
 

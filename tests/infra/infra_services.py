@@ -17,12 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cloudevents.http import CloudEvent
+from taskflow import catalogue
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 # A first run builds Dapr from source and fetches Kafka: minutes, not seconds.
 SCRIPT_TIMEOUT_SECONDS = 3600
 DAPRD_START_TIMEOUT_SECONDS = 90
+# The names in dapr/components/local and the smoke app's subscription route.
+PUBSUB = "kafka-pubsub"
+SMOKE_APP_ID = "infra-smoke"
+EVENTS_ROUTE = "/events"
 
 
 def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +61,16 @@ def script_service(script: str, start_command: str = "start") -> Iterator[dict[s
     finally:
         if not already_running:
             run_script(script, "stop")
+
+
+def delete_command(user_id: str, task_id: int) -> CloudEvent:
+    """A small, valid CloudEvent of the catalogue that travels on task-events, keyed by its user."""
+    return catalogue.new_event(
+        catalogue.DELETE_TASK,
+        {"user_id": user_id, "task_id": task_id},
+        user_id=user_id,
+        source="tests/infra",
+    )
 
 
 def free_port() -> int:

@@ -10,19 +10,11 @@ import uuid
 import pytest
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from infra_services import delete_command
 from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
 
 POLL_TIMEOUT_SECONDS = 30
-
-
-def delete_command(user_id: str, task_id: int):
-    return catalogue.new_event(
-        catalogue.DELETE_TASK,
-        {"user_id": user_id, "task_id": task_id},
-        user_id=user_id,
-        source="tests/infra",
-    )
 
 
 def produce(bootstrap: str, events: list) -> list[Message]:
