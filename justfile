@@ -33,3 +33,11 @@ fmt: setup
 # Apply database migrations to DATABASE_URL (default: the embedded SQLite)
 migrate: setup
     {{python}} -m taskflow.adapters.database upgrade
+
+# Run only the local event router on its port (reads eventing/*.yaml; see specs/eventing.md)
+router *options: setup
+    {{python}} -m taskflow.router {{options}}
+
+# Print the events the local router dead-lettered (one structured CloudEvent per line)
+dead-letters:
+    @cat "${TASKFLOW_DATA_DIR:-data}/dead-letters.jsonl" 2>/dev/null || echo "no dead letters"
