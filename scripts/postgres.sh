@@ -98,6 +98,8 @@ SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD ''$PASSWORD'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') \gexec
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DATABASE') \gexec
+-- Tests drop their databases WITH (FORCE), which must also end autovacuum workers.
+GRANT pg_signal_backend TO $ROLE;
 SQL
     echo "postgres.sh: PostgreSQL running on 127.0.0.1:$PORT (database $DATABASE)" >&2
 }
