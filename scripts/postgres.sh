@@ -14,6 +14,11 @@ cd "$(dirname "$0")/.."
 
 PORT=${TASKFLOW_TEST_POSTGRES_PORT:-55432}
 ROOT="$PWD/.cache/postgres"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+    # The server runs as `postgres`, which cannot enter this checkout (say, one under /root):
+    # keep the cluster where it can, one per checkout.
+    ROOT="/var/tmp/taskflow-postgres-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
+fi
 DATA="$ROOT/data"
 SOCKETS="$ROOT/run"
 LOG="$ROOT/server.log"
@@ -54,7 +59,7 @@ ensure_server_installed() {
 # Run a server command as the cluster's owner.
 as_owner() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
