@@ -99,6 +99,7 @@ start() {
             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
         start >/dev/null || fail "the server did not start, see $LOG"
     psql_admin <<SQL
+SET client_min_messages = warning;
 SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD ''$PASSWORD'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') \gexec
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE'
