@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 
+import requests
 from cloudevents.conversion import to_binary
 from conftest import (
     Delivery,
@@ -239,11 +240,33 @@ def test_the_ingress_refuses_what_is_not_a_cloudevent_and_unknown_brokers(start_
 
 
 def send_raw(router_url: str, broker: str, body: bytes, content_type: str):
-    import requests
-
     return requests.post(
         f"{router_url}/taskflow/{broker}",
         data=body,
         headers={"content-type": content_type},
         timeout=5,
     )
+
+
+def test_events_with_non_json_data_pass_through_and_dead_letter_as_json(subscribers, start_router):
+    audit = subscribers("write-audit", status(500))
+    router = start_router(
+        broker_yaml("task-events")
+        + trigger_yaml("audit", "task-events", "write-audit", ALL_TASK_EVENTS)
+    )
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "com.taskflow.task.created",
+        "ce-source": "tests/router",
+        "ce-id": "bytes-1",
+        "content-type": "application/octet-stream",
+    }
+
+    accepted = requests.post(
+        f"{router.url}/taskflow/task-events", data=b"\x00\x01", headers=headers, timeout=5
+    )
+
+    assert accepted.status_code == 202
+    wait_until(lambda: dead_letters(router.url), what="the dead letter")
+    assert audit.received()[0].event.data == b"\x00\x01"
+    assert base64.b64decode(dead_letters(router.url)[0]["data_base64"]) == b"\x00\x01"

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cloudevents.conversion import to_dict
+from cloudevents.conversion import to_json
 from cloudevents.http import CloudEvent
 
 
@@ -19,12 +19,13 @@ class DeadLetterStore:
         self._letters: list[dict[str, Any]] = []
 
     def add(self, event: CloudEvent) -> None:
-        letter = to_dict(event)
+        # The structured JSON form: binary data becomes data_base64, so every letter is JSON.
+        letter = json.loads(to_json(event))
         with self._lock:
             self._letters.append(letter)
             self._path.parent.mkdir(parents=True, exist_ok=True)
             with self._path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps(letter, default=str) + "\n")
+                file.write(json.dumps(letter) + "\n")
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
