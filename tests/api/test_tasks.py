@@ -3,7 +3,8 @@ database both read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from api_helpers import Account, create, sign_up
@@ -323,3 +324,52 @@ def test_a_task_id_that_is_not_a_number_is_404(client, alice):
     response = client.get(alice.task_url("abc"), headers=alice.headers)
     assert response.status_code == 404
     assert response.get_json() == {"error": {"reason": "task not found"}}
+
+
+def _tomorrow_at_five_pm(zone: ZoneInfo) -> str:
+    tomorrow = datetime.now(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(17), tzinfo=zone).astimezone(UTC).isoformat()
+
+
+def test_quick_add_reads_one_line_in_the_users_zone(client, alice):
+    berlin = ZoneInfo("Europe/Berlin")
+    expected_due = {_tomorrow_at_five_pm(berlin)}
+    response = client.post(
+        alice.tasks_url,
+        json={"text": "buy milk tomorrow 5pm p1 #groceries remind me 30 min before"},
+        headers=alice.headers,
+    )
+    expected_due.add(_tomorrow_at_five_pm(berlin))  # in case midnight passed meanwhile
+    assert response.status_code == 201, response.get_json()
+    task = response.get_json()
+    assert task["title"] == "buy milk"
+    assert task["priority"] == "high"
+    assert task["tags"] == ["groceries"]
+    assert task["due_at"] in expected_due
+    assert [r["before_minutes"] for r in task["reminders"]] == [30]
+    assert task["ambiguities"] == []
+    stored = client.get(alice.task_url(task["id"]), headers=alice.headers).get_json()
+    assert stored["title"] == "buy milk"
+
+
+def test_quick_add_fields_sent_beside_the_text_win(client, alice):
+    response = client.post(
+        alice.tasks_url,
+        json={"text": "pay rent p1 #home", "priority": "low", "description": "by transfer"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 201
+    task = response.get_json()
+    assert (task["title"], task["priority"], task["tags"]) == ("pay rent", "low", ["home"])
+    assert task["description"] == "by transfer"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"text": 42}, "text"), ({"text": "milk", "title": "milk"}, "title")],
+)
+def test_bad_quick_add_is_422_and_creates_nothing(client, bob, body, field):
+    response = client.post(bob.tasks_url, json=body, headers=bob.headers)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == field
+    assert _list(client, bob)["total"] == 0

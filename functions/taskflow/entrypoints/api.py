@@ -100,10 +100,10 @@ def _site_blueprint() -> flask.Blueprint:
             return flask.send_from_directory(FRONTEND_DIR, "index.html")
         return flask.Response(PLACEHOLDER_PAGE, mimetype="text/html")
 
-    @site.get("/<path:filename>")
-    def frontend_file(filename: str) -> flask.Response:
+    @site.get("/<path:path>")
+    def frontend_file(path: str) -> flask.Response:
         # send_from_directory refuses paths that climb out of the folder.
-        return flask.send_from_directory(FRONTEND_DIR, filename)
+        return flask.send_from_directory(FRONTEND_DIR, path)
 
     return site
 

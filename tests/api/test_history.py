@@ -1,0 +1,86 @@
+"""A task's history through the API: the events create-task published reach write-audit (a real
+process; the test plays the broker and delivers them), and GET .../history shows the trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from api_helpers import Account, create, function_fixtures
+from cloudevents.conversion import to_binary
+from taskflow import catalogue
+
+
+@pytest.fixture(scope="module")
+def write_audit_url(
+    api_database_url: str, broker, settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    log_dir: Path = tmp_path_factory.mktemp("write-audit")
+    processes = function_fixtures.FunctionProcesses(log_dir)
+    env = {
+        "DATABASE_URL": api_database_url,
+        "BROKER_URL": broker.url,
+        "JWT_SECRET": settings.jwt_secret,
+        "TASKFLOW_DATA_DIR": str(log_dir),
+    }
+    try:
+        yield processes("write_audit", env)
+    finally:
+        processes.stop_all()
+
+
+def _task_events(broker, task_id: int) -> list:
+    """What the broker got on task-events about `task_id`, in the order it happened."""
+    events = [
+        event
+        for type_ in catalogue.TASK_EVENT_TYPES
+        for event in broker.events(type_, catalogue.TOPIC_TASK_EVENTS)
+        if event.data.get("task_id") == task_id
+    ]
+    return sorted(events, key=lambda event: event["time"])
+
+
+def _deliver_to_write_audit(broker, write_audit_url: str, task_id: int, count: int) -> None:
+    """Wait for `count` events of the task, then deliver each twice, as a Trigger that retries
+    would (binary mode): the history must still hold each change once."""
+    function_fixtures.wait_until(
+        lambda: len(_task_events(broker, task_id)) >= count,
+        what=f"create-task to publish {count} events of task {task_id}",
+    )
+    for event in _task_events(broker, task_id) * 2:
+        headers, body = to_binary(event)
+        response = requests.post(write_audit_url, data=body, headers=headers, timeout=10)
+        assert response.status_code in (200, 202), response.text
+
+
+def _history(client, account: Account, task_id: int):
+    return client.get(account.task_url(task_id, "history"), headers=account.headers)
+
+
+def test_history_shows_every_change_with_before_and_after(client, alice, broker, write_audit_url):
+    task = create(client, alice, title="draft", priority="low")
+    client.put(alice.task_url(task["id"]), json={"title": "final"}, headers=alice.headers)
+    client.patch(alice.task_url(task["id"], "complete"), headers=alice.headers)
+    _deliver_to_write_audit(broker, write_audit_url, task["id"], count=3)
+    response = _history(client, alice, task["id"])
+    assert response.status_code == 200
+    entries = response.get_json()["items"]
+    assert [entry["operation"] for entry in entries] == ["created", "updated", "completed"]
+    updated = entries[1]
+    assert updated["before"]["title"] == "draft"
+    assert updated["after"]["title"] == "final"
+    assert all(entry["actor"] for entry in entries)
+
+
+def test_history_survives_the_delete_of_its_task(client, alice, broker, write_audit_url):
+    task = create(client, alice, title="to be deleted")
+    client.delete(alice.task_url(task["id"]), headers=alice.headers)
+    _deliver_to_write_audit(broker, write_audit_url, task["id"], count=2)
+    entries = _history(client, alice, task["id"]).get_json()["items"]
+    assert [entry["operation"] for entry in entries] == ["created", "deleted"]
+
+
+def test_history_of_a_task_nobody_has_is_404(client, alice):
+    assert _history(client, alice, 987_654_321).status_code == 404
