@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from taskflow.adapters import orm
 from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
-from taskflow.adapters.task_queries import TaskQuery, get_task, list_tasks
+from taskflow.adapters.task_queries import TaskQuery, audit_history, get_task, list_tasks
 from taskflow.domain import commands
 from taskflow.domain.errors import ValidationError
 from taskflow.service_layer import messagebus
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from werkzeug.datastructures import MultiDict
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 13:00 in Berlin
@@ -218,3 +220,42 @@ def test_bad_parameters_are_named(params, field):
     with pytest.raises(ValidationError) as error:
         TaskQuery.from_params(params, BERLIN, NOW)
     assert error.value.field == field
+
+
+def test_list_parameters_may_repeat_as_in_a_query_string():
+    params = MultiDict([("tags", "home"), ("tags", "Work,#bills"), ("priority", "p1")])
+    query = TaskQuery.from_params(params, BERLIN, NOW)
+
+    assert query.tags == ("home", "work", "bills")
+    assert [p.value for p in query.priority] == ["high"]
+
+
+def test_search_keeps_commas_and_spaces(tasks):
+    assert titles(tasks, search="milk, eggs") == [GROCERIES]
+
+
+def test_audit_history_is_the_users_own_oldest_first(tasks):
+    def entry(event_id: str, user_id: str, minutes: int) -> dict:
+        return {
+            "event_id": event_id,
+            "user_id": user_id,
+            "task_id": 999,
+            "operation": "updated",
+            "actor": user_id,
+            "at": NOW + timedelta(minutes=minutes),
+            "before": {"title": "a"},
+            "after": {"title": "b"},
+        }
+
+    with tasks() as session:
+        session.execute(
+            orm.audit_log.insert(),
+            [entry("e2", "ann", 2), entry("e1", "ann", 1), entry("e3", "bob", 3)],
+        )
+        history = audit_history(session, "ann", 999)
+        assert audit_history(session, "carol", 999) == []
+        session.rollback()  # the module's data stays as it was
+
+    assert [h["event_id"] for h in history] == ["e1", "e2"]
+    assert history[0]["at"] == (NOW + timedelta(minutes=1)).isoformat()
+    assert history[0]["before"] == {"title": "a"}
