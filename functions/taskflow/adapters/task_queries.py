@@ -181,7 +181,8 @@ def _filters(
     tasks = orm.tasks
     conditions: list[sa.ColumnElement[bool]] = []
     if query.status != "all":
-        conditions.append(tasks.c.completed.is_(query.status == "completed"))
+        completed = sa.true() if query.status == "completed" else sa.false()
+        conditions.append(tasks.c.completed == completed)
     if query.priority:
         conditions.append(tasks.c.priority.in_([p.value for p in query.priority]))
     if query.tags:
@@ -189,7 +190,7 @@ def _filters(
     if query.due_from or query.due_to:
         conditions.append(_due_between(query.due_from, query.due_to, tz))
     if query.overdue:
-        conditions += [tasks.c.completed.is_(False), tasks.c.due_sort_at < now]
+        conditions += [tasks.c.completed == sa.false(), tasks.c.due_sort_at < now]
     if query.due_today:
         today = now.astimezone(tz).date()
         conditions.append(_due_between(_start_of_day(today, tz), end_of_day(today, tz), tz))
