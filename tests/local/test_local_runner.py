@@ -136,7 +136,7 @@ def sign_up(web: str) -> tuple[str, dict[str, str]]:
     return body["user_id"], {"Authorization": f"Bearer {body['token']}"}
 
 
-def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner):
+def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> None:
     runner.wait_ready()
     for name in ("web", "router", "create_task", "send_reminder", "write_audit"):
         assert runner.url(name) in runner.output()  # the table says where everything is
@@ -183,7 +183,7 @@ def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner):
     assert [pid for pid in children if running(pid)] == []
 
 
-def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: Runner):
+def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: Runner) -> None:
     runner.wait_ready()
     audit = runner.url("write_audit")
 

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent, from_http
 from taskflow.router.server import RouterServer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -30,7 +34,9 @@ WAIT_TIMEOUT_SECONDS = 15.0
 Respond = Callable[["Delivery"], Response]
 
 
-def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS):
+def wait_until(
+    condition: Callable[[], object], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -70,7 +76,7 @@ class Subscriber:
     def ids(self) -> list[str]:
         return [delivery.event["id"] for delivery in self.received()]
 
-    def __call__(self, environ, start_response):  # a WSGI app
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         delivery = Delivery(
             request.path,
@@ -146,7 +152,9 @@ def event(
     return CloudEvent(attributes, data if data is not None else {"n": 1})
 
 
-def send(router_url: str, broker: str, cloud_event: CloudEvent, *, mode: str = "binary"):
+def send(
+    router_url: str, broker: str, cloud_event: CloudEvent, *, mode: str = "binary"
+) -> requests.Response:
     headers, body = (to_binary if mode == "binary" else to_structured)(cloud_event)
     return requests.post(f"{router_url}/taskflow/{broker}", data=body, headers=headers, timeout=5)
 

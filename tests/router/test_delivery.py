@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from pathlib import Path
 
 import requests
 from cloudevents.conversion import to_binary
 from conftest import (
     Delivery,
+    Respond,
+    RouterStarter,
+    Subscribers,
     backlog,
     broker_yaml,
     dead_letters,
@@ -23,7 +27,7 @@ from werkzeug.wrappers import Response
 ALL_TASK_EVENTS = "[{prefix: {type: com.taskflow.task.}}]"
 
 
-def reply_with(type_: str):
+def reply_with(type_: str) -> Respond:
     def respond(delivery: Delivery) -> Response:
         reply = event(type_, id_=f"reply-{delivery.event['id']}", data={"from": "subscriber"})
         headers, body = to_binary(reply)
@@ -32,13 +36,13 @@ def reply_with(type_: str):
     return respond
 
 
-def status(code: int, body: bytes = b"", content_type: str = "text/plain"):
+def status(code: int, body: bytes = b"", content_type: str = "text/plain") -> Respond:
     return lambda _delivery: Response(body, status=code, content_type=content_type)
 
 
 def test_delivers_in_binary_mode_with_prefer_reply_to_the_subscriber_path(
-    subscribers, start_router
-):
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     audit = subscribers("write-audit")
     router = start_router(
         broker_yaml("task-events")
@@ -59,7 +63,9 @@ def test_delivers_in_binary_mode_with_prefer_reply_to_the_subscriber_path(
     assert delivery.event.data == {"title": "milk"}
 
 
-def test_only_triggers_whose_filters_match_receive_the_event(subscribers, start_router):
+def test_only_triggers_whose_filters_match_receive_the_event(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     audit = subscribers("write-audit")
     recurrence = subscribers("spawn-recurrence")
     router = start_router(
@@ -82,7 +88,9 @@ def test_only_triggers_whose_filters_match_receive_the_event(subscribers, start_
     assert recurrence.ids() == ["completed"]
 
 
-def test_a_reply_re_enters_the_same_broker(subscribers, start_router):
+def test_a_reply_re_enters_the_same_broker(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     subscribers("spawn-recurrence", reply_with("com.taskflow.command.task.spawn"))
     create_task = subscribers("create-task")
     router = start_router(
@@ -110,7 +118,9 @@ def test_a_reply_re_enters_the_same_broker(subscribers, start_router):
     assert command.event.data == {"from": "subscriber"}
 
 
-def test_an_empty_answer_is_an_acknowledgement(subscribers, start_router):
+def test_an_empty_answer_is_an_acknowledgement(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     audit = subscribers("write-audit", status(200))
     router = start_router(
         broker_yaml("task-events", retry=3)
@@ -125,8 +135,8 @@ def test_an_empty_answer_is_an_acknowledgement(subscribers, start_router):
 
 
 def test_a_200_with_a_body_that_is_not_a_cloudevent_fails_into_the_dead_letter_sink(
-    subscribers, start_router
-):
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     # functions-framework's @cloud_event answers 200 "OK": the Kafka broker counts it as failed.
     audit = subscribers("write-audit", status(200, b"OK"))
     router = start_router(
@@ -147,8 +157,8 @@ def test_a_200_with_a_body_that_is_not_a_cloudevent_fails_into_the_dead_letter_s
 
 
 def test_a_server_error_is_retried_per_the_delivery_spec_then_dead_lettered(
-    subscribers, start_router, tmp_path
-):
+    subscribers: Subscribers, start_router: RouterStarter, tmp_path: Path
+) -> None:
     audit = subscribers("write-audit", status(503, b'{"error": "down"}', "application/json"))
     router = start_router(
         broker_yaml("task-events", retry=4, policy="exponential")
@@ -167,7 +177,9 @@ def test_a_server_error_is_retried_per_the_delivery_spec_then_dead_lettered(
     assert [json.loads(line)["id"] for line in stored] == ["unlucky"]
 
 
-def test_a_client_error_is_not_retried(subscribers, start_router):
+def test_a_client_error_is_not_retried(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     audit = subscribers("write-audit", status(400, b'{"error": "bad"}', "application/json"))
     router = start_router(
         broker_yaml("task-events", retry=4)
@@ -181,7 +193,9 @@ def test_a_client_error_is_not_retried(subscribers, start_router):
     assert dead_letters(router.url)[0]["knativeerrorcode"] == "400"
 
 
-def test_a_subscriber_that_recovers_gets_the_event_without_a_dead_letter(subscribers, start_router):
+def test_a_subscriber_that_recovers_gets_the_event_without_a_dead_letter(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     answers = iter([503, 503, 202])
     audit = subscribers("write-audit", lambda _delivery: Response(status=next(answers)))
     router = start_router(
@@ -195,7 +209,9 @@ def test_a_subscriber_that_recovers_gets_the_event_without_a_dead_letter(subscri
     assert dead_letters(router.url) == []
 
 
-def test_one_users_events_arrive_in_order_while_other_users_proceed(subscribers, start_router):
+def test_one_users_events_arrive_in_order_while_other_users_proceed(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     release_alice = threading.Event()
 
     def respond(delivery: Delivery) -> Response:
@@ -224,7 +240,9 @@ def test_one_users_events_arrive_in_order_while_other_users_proceed(subscribers,
     wait_until(lambda: [i for i in audit.ids() if i.startswith("alice")] == alice_ids, what="alice")
 
 
-def test_the_ingress_refuses_what_is_not_a_cloudevent_and_unknown_brokers(start_router):
+def test_the_ingress_refuses_what_is_not_a_cloudevent_and_unknown_brokers(
+    start_router: RouterStarter,
+) -> None:
     router = start_router(broker_yaml("task-events"))
 
     plain = send_raw(router.url, "task-events", b'{"title": "x"}', "application/json")
@@ -239,7 +257,7 @@ def test_the_ingress_refuses_what_is_not_a_cloudevent_and_unknown_brokers(start_
     }
 
 
-def send_raw(router_url: str, broker: str, body: bytes, content_type: str):
+def send_raw(router_url: str, broker: str, body: bytes, content_type: str) -> requests.Response:
     return requests.post(
         f"{router_url}/taskflow/{broker}",
         data=body,
@@ -248,7 +266,9 @@ def send_raw(router_url: str, broker: str, body: bytes, content_type: str):
     )
 
 
-def test_events_with_non_json_data_pass_through_and_dead_letter_as_json(subscribers, start_router):
+def test_events_with_non_json_data_pass_through_and_dead_letter_as_json(
+    subscribers: Subscribers, start_router: RouterStarter
+) -> None:
     audit = subscribers("write-audit", status(500))
     router = start_router(
         broker_yaml("task-events")

@@ -38,7 +38,7 @@ def pending(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
         return [(m.topic, m.event["id"]) for m in uow.outbox.pending(1000)]
 
 
-def published(ingress) -> list[tuple[str, str]]:
+def published(ingress: Ingress) -> list[tuple[str, str]]:
     """(topic, event id) of every event the broker ingress accepted, in arrival order."""
     return [
         (delivery.path.rsplit("/", 1)[1], delivery.event["id"]) for delivery in ingress.accepted()
@@ -67,7 +67,9 @@ class Ingress:
             return list(self._accepted)
 
 
-def test_pending_events_are_published_in_commit_order_once(session_factory, subscribers):
+def test_pending_events_are_published_in_commit_order_once(
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
     for user, title in [("ann", "one"), ("bob", "two"), ("ann", "three")]:
         create_task(session_factory, user, title)
     waiting = pending(session_factory)
@@ -89,7 +91,9 @@ def test_pending_events_are_published_in_commit_order_once(session_factory, subs
     assert pending(session_factory) == []
 
 
-def test_a_broker_outage_between_commit_and_publish_loses_nothing(session_factory, subscribers):
+def test_a_broker_outage_between_commit_and_publish_loses_nothing(
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
     create_task(session_factory, "ann", "survives the outage")
     waiting = pending(session_factory)
     down = HttpPublisher("http://127.0.0.1:9/taskflow")  # nothing listens on the discard port
@@ -105,8 +109,8 @@ def test_a_broker_outage_between_commit_and_publish_loses_nothing(session_factor
 
 
 def test_a_refused_publish_stops_the_run_and_the_next_run_resumes_there(
-    session_factory, subscribers
-):
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
     for title in ["first", "second"]:
         create_task(session_factory, "ann", title)
     waiting = pending(session_factory)
@@ -123,7 +127,9 @@ def test_a_refused_publish_stops_the_run_and_the_next_run_resumes_there(
     assert published(ingress) == waiting
 
 
-def test_two_relays_at_once_publish_every_event(session_factory, subscribers):
+def test_two_relays_at_once_publish_every_event(
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
     for n in range(10):
         create_task(session_factory, f"user-{n % 3}", f"task {n}")
     waiting = pending(session_factory)

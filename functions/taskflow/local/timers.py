@@ -21,7 +21,9 @@ PING_TYPE = "dev.knative.sources.ping"
 
 
 class PingTimer:
-    def __init__(self, name: str, url: str, period_seconds: float, stopping: threading.Event):
+    def __init__(
+        self, name: str, url: str, period_seconds: float, stopping: threading.Event
+    ) -> None:
         self.name = name
         self.url = url
         self.period_seconds = period_seconds
