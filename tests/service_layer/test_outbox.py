@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from taskflow import catalogue
 from taskflow.adapters import orm
 from taskflow.domain import commands
+from taskflow.domain.model import Task
 from taskflow.service_layer import messagebus
-from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork, cloudevent_for
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -37,13 +38,14 @@ def create(session_factory, title: str = "t", command_id: str | None = None) -> 
 
 
 def test_a_crash_before_commit_leaves_neither_task_nor_event(session_factory):
-    from taskflow.domain.model import Task
-
     with pytest.raises(Crash), SqlAlchemyUnitOfWork(session_factory) as uow:
         task = Task.new("ann", "half-done", now=NOW)
         uow.tasks.add(task)
         task.mark_created()
+        uow.outbox.add(cloudevent_for(task.events[0], source="/tests", time=NOW))
         uow.processed.record("create-task", "cmd-1", {"status": "ok"})
+        written = uow.session.execute(sa.select(sa.func.count()).select_from(orm.outbox))
+        assert written.scalar_one() == 2  # inside the transaction, the rows are there
         raise Crash
 
     assert count(session_factory, orm.tasks) == 0
