@@ -48,9 +48,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # otherwise break savepoints and defer locking (see _begin_sqlite_immediately).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that switching to WAL also waits for a process that holds the file.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
