@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+# The browser tests drive Debian's chromium; install it once when missing.
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! scripts/postgres.sh status >/dev/null; then
     scripts/postgres.sh start
     trap 'scripts/postgres.sh stop' EXIT

@@ -20,6 +20,7 @@ import openai
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from pydantic import ValidationError
+
 from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import TaskTools, tool_functions

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
 from taskflow.adapters import orm
 
 TITLE_MAX = 200

@@ -1,0 +1,220 @@
+"""The web page in headless Chromium (Debian's package, driven by Playwright) against the whole
+product started by `python -m taskflow.local` on free ports: sign up, add tasks by chat, see them
+appear live in a second browser of the same user and never in another user's, complete one,
+receive a reminder toast. Screenshots of the main screens go to test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from taskflow.config import REPO_ROOT, Ports
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+START_TIMEOUT_SECONDS = 120
+LIVE_TIMEOUT_MS = 10_000  # generous for a loaded CI machine; the product aims at < 1 s
+REMINDER_TIMEOUT_MS = 40_000  # the reminder sweep runs every few seconds
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole product on free ports; yields the web page's URL."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
+    data_dir = tmp_path_factory.mktemp("product")
+    ports = {name: _free_port() for name in asdict(Ports())}
+    env = {
+        **os.environ,
+        **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in ports.items()},
+        "TASKFLOW_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite:///{data_dir / 'taskflow.db'}",
+        "JWT_SECRET": "browser-test-secret-of-enough-length-for-hs256",
+        "OPENAI_API_KEY": "",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for variable in ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL"):
+        env.pop(variable, None)
+    log_path = data_dir / "local.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "taskflow.local"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+    web = f"http://127.0.0.1:{ports['web']}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not _ready(web):
+            assert process.poll() is None, log_path.read_text()[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
+            time.sleep(0.3)
+        yield web
+    finally:
+        process.terminate()  # the runner stops its children on SIGTERM
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _ready(web: str) -> bool:
+    try:
+        return requests.get(f"{web}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser: object, web: str, *, phone: bool = False) -> object:
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 860}
+    context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+    context.grant_permissions(["notifications"], origin=web)
+    page = context.new_page()
+    page.goto(web)
+    return page
+
+
+def _sign_up(page: object, email: str) -> None:
+    page.get_by_role("tab", name="Sign up").click()  # type: ignore[attr-defined]
+    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Create account").click()  # type: ignore[attr-defined]
+    page.locator("#workspace").wait_for(state="visible")  # type: ignore[attr-defined]
+
+
+def _log_in(page: object, email: str) -> None:
+    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(PASSWORD)  # type: ignore[attr-defined]
+    page.locator("#auth-submit").click()  # type: ignore[attr-defined]
+    page.locator("#workspace").wait_for(state="visible")  # type: ignore[attr-defined]
+
+
+def _wait_live(page: object) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+
+
+def _chat(page: object, message: str) -> str:
+    answers = page.locator(".message.assistant:not(.pending)")  # type: ignore[attr-defined]
+    before = answers.count()
+    page.get_by_label("Message").fill(message)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Send").click()  # type: ignore[attr-defined]
+    answers.nth(before).wait_for()
+    return answers.nth(before).inner_text()
+
+
+def _task(page: object, title: str) -> object:
+    return page.locator(".task", has_text=title)  # type: ignore[attr-defined]
+
+
+def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    email = f"alice-{uuid.uuid4().hex[:8]}@example.org"
+    alice = _open(browser, product)
+    alice.screenshot(path=ARTIFACTS / "01-sign-in.png")  # type: ignore[attr-defined]
+    _sign_up(alice, email)
+    _wait_live(alice)
+    alice.screenshot(path=ARTIFACTS / "02-empty-workspace.png")  # type: ignore[attr-defined]
+
+    alice_phone = _open(browser, product, phone=True)
+    _log_in(alice_phone, email)
+    bob = _open(browser, product)
+    _sign_up(bob, f"bob-{uuid.uuid4().hex[:8]}@example.org")
+    for page in (alice_phone, bob):
+        _wait_live(page)
+
+    answer = _chat(alice, "Add a task to buy groceries")
+    assert "buy groceries" in answer
+    _chat(alice, "add pay rent tomorrow at 9am p1 #home every month")
+    for page in (alice, alice_phone):
+        expect(_task(page, "buy groceries")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        rent = _task(page, "pay rent")
+        expect(rent).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        expect(rent.locator(".chip.priority")).to_have_text("high priority")
+        expect(rent.locator(".chip.tag")).to_have_text("#home")
+        expect(rent.locator(".chip.recurring")).to_be_visible()
+        expect(rent.locator(".due")).to_contain_text("Due")
+    alice.screenshot(path=ARTIFACTS / "03-chat-and-live-list.png")  # type: ignore[attr-defined]
+
+    # The phone completes a task: it leaves the pending list on both of alice's screens.
+    _task(alice_phone, "buy groceries").get_by_role("checkbox").check()
+    for page in (alice, alice_phone):
+        expect(_task(page, "buy groceries")).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+    alice.locator("#status-filter").select_option("completed")  # type: ignore[attr-defined]
+    expect(_task(alice, "buy groceries")).to_have_class("task done", timeout=LIVE_TIMEOUT_MS)
+    alice.locator("#status-filter").select_option("pending")  # type: ignore[attr-defined]
+
+    # A reminder a few seconds from now: a toast on alice's screens, nothing on bob's.
+    session = alice.evaluate("JSON.parse(localStorage.getItem('taskflow.session'))")  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    created = requests.post(
+        f"{product}/api/{session['user_id']}/tasks",
+        json={
+            "title": "stretch your legs",
+            "due": (now + timedelta(minutes=30)).isoformat(),
+            "reminders": [{"at": (now + timedelta(seconds=4)).isoformat()}],
+        },
+        headers={"Authorization": f"Bearer {session['token']}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    for page in (alice, alice_phone):
+        toast = page.locator(".toast.reminder")  # type: ignore[attr-defined]
+        expect(toast).to_contain_text("Reminder: stretch your legs", timeout=REMINDER_TIMEOUT_MS)
+    alice.screenshot(path=ARTIFACTS / "04-reminder-toast.png")  # type: ignore[attr-defined]
+    alice_phone.screenshot(path=ARTIFACTS / "05-phone.png", full_page=True)  # type: ignore[attr-defined]
+
+    # Bob saw none of it: his list is empty and no toast reached him.
+    expect(bob.locator(".task")).to_have_count(0)  # type: ignore[attr-defined]
+    expect(bob.locator(".toast.reminder")).to_have_count(0)  # type: ignore[attr-defined]
+    assert bob.locator("#task-count").inner_text() == "(0)"  # type: ignore[attr-defined]
+    bob.screenshot(path=ARTIFACTS / "06-other-user.png")  # type: ignore[attr-defined]
