@@ -118,10 +118,11 @@ def subscribers() -> Iterator[Subscribers]:
     started.close()
 
 
+RouterStarter = Callable[[str], RouterServer]
+
+
 @pytest.fixture
-def start_router(
-    tmp_path: Path, subscribers: Subscribers
-) -> Iterator[Callable[[str], RouterServer]]:
+def start_router(tmp_path: Path, subscribers: Subscribers) -> Iterator[RouterStarter]:
     routers: list[RouterServer] = []
 
     def start(manifests_yaml: str) -> RouterServer:
