@@ -14,7 +14,9 @@ Reusable fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -77,6 +79,8 @@ class FunctionProcesses:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO_ROOT,
+                # Its own process group, so stopping it also stops gunicorn's worker.
+                start_new_session=True,
             )
         base_url = f"http://127.0.0.1:{port}"
         self._running[base_url] = process
@@ -89,8 +93,10 @@ class FunctionProcesses:
         return base_url
 
     def stop(self, base_url: str) -> None:
+        """Kill the function abruptly, as a crash would: nothing gets to finish."""
         process = self._running.pop(base_url)
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
