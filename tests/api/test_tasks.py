@@ -233,6 +233,17 @@ def test_the_same_idempotency_key_creates_once(client, alice, bob):
     assert bobs.get_json()["user_id"] == bob.user_id
 
 
+def test_a_retried_toggle_with_its_idempotency_key_does_not_toggle_back(client, alice):
+    task = create(client, alice, title="toggle once")
+    url = alice.task_url(task["id"], "complete")
+    key = {"Idempotency-Key": "toggle-1"}
+    for _ in range(2):
+        response = client.patch(url, headers=alice.headers | key)
+        assert response.get_json()["completed"] is True
+    stored = client.get(alice.task_url(task["id"]), headers=alice.headers).get_json()
+    assert stored["completed"] is True
+
+
 def test_without_an_idempotency_key_each_post_creates(client, alice):
     for _ in range(2):
         create(client, alice, title="twice")

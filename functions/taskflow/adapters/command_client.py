@@ -22,8 +22,8 @@ from taskflow.domain.commands import Command
 SOURCE = "/taskflow/api"
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 15.0
-# Client-chosen idempotency keys are scoped by this namespace, the user and the command type, so
-# two users (or two kinds of request) choosing the same key never share an answer.
+# Idempotency keys are scoped by this namespace and the user, so two users choosing the same key
+# never share an answer.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d2e-4b7a-4f43-9a53-2f0d8f1c7a10")
 
 
@@ -50,10 +50,10 @@ class CreateTaskUnavailable(CommandError):
 
 
 def command_event_id(command: Command, idempotency_key: str | None) -> str:
+    """A fresh id, or one derived from (user, key): the same key sends the same CloudEvent id."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    scope = f"{command.user_id}\n{command.cloudevent_type}\n{idempotency_key}"
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, scope))
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{command.user_id}\n{idempotency_key}"))
 
 
 class CommandClient:
@@ -62,7 +62,10 @@ class CommandClient:
         self._session = session or requests.Session()
 
     def send(self, command: Command, *, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Return create-task's `task` (the task as it now is); raise a CommandError otherwise."""
+        """Return create-task's `task` (the task as it now is); raise a CommandError otherwise.
+
+        Sending again with the same `idempotency_key` (per user) returns the first answer; a
+        caller scopes its keys so that two different writes never share one."""
         data = dataclasses.asdict(command)
         try:
             event = catalogue.new_event(

@@ -44,7 +44,11 @@ def _user_zone(session: Session, user_id: str) -> ZoneInfo:
 
 
 def _send(command: commands.Command) -> dict[str, Any]:
-    return services().commands.send(command, idempotency_key=idempotency_key())
+    """Send the command; a client's Idempotency-Key is scoped to this method and path, so a
+    retried toggle returns its first answer instead of toggling back."""
+    key = idempotency_key()
+    scoped = f"{flask.request.method} {flask.request.path}\n{key}" if key is not None else None
+    return services().commands.send(command, idempotency_key=scoped)
 
 
 def _read_task(session: Session, user_id: str, task_id: int) -> dict[str, Any]:
