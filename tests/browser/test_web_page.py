@@ -5,11 +5,13 @@ receive a reminder toast. Screenshots of the main screens go to test-artifacts/b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,6 +43,69 @@ REMINDER_TIMEOUT_MS = 40_000  # the reminder sweep runs every few seconds
 PASSWORD = "correct horse battery"
 
 
+class SwitchableProxy:
+    """A TCP relay to the live-sync server that the test can cut and restore: a real network
+    drop for the browser (Playwright's offline mode leaves open websockets alone)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.connected = threading.Event()
+        self.connected.set()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            if not self.connected.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._pairs.append((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def cut(self) -> None:
+        self.connected.clear()
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for end in pair:
+                # shutdown, not only close: it wakes the pump blocked in recv and sends FIN.
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def restore(self) -> None:
+        self.connected.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -48,13 +113,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The whole product on free ports; yields the web page's URL."""
+def live_proxy() -> Iterator[SwitchableProxy]:
+    proxy = SwitchableProxy(_free_port())
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory, live_proxy: SwitchableProxy) -> Iterator[str]:
+    """The whole product on free ports; yields the web page's URL. Browsers reach live sync
+    through `live_proxy`."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
     data_dir = tmp_path_factory.mktemp("product")
     ports = {name: _free_port() for name in asdict(Ports())}
+    ports["broadcast_update"] = live_proxy.target_port
     env = {
+        "TASKFLOW_PUBLIC_SOCKET_URL": f"http://127.0.0.1:{live_proxy.port}",
         **os.environ,
         **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in ports.items()},
         "TASKFLOW_DATA_DIR": str(data_dir),
@@ -218,3 +293,30 @@ def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser
     expect(bob.locator(".toast.reminder")).to_have_count(0)  # type: ignore[attr-defined]
     assert bob.locator("#task-count").inner_text() == "(0)"  # type: ignore[attr-defined]
     bob.screenshot(path=ARTIFACTS / "06-other-user.png")  # type: ignore[attr-defined]
+
+
+def test_reconnecting_catches_up_on_what_was_missed(
+    product: str, browser: object, live_proxy: SwitchableProxy
+) -> None:
+    from playwright.sync_api import expect
+
+    email = f"carol-{uuid.uuid4().hex[:8]}@example.org"
+    laptop = _open(browser, product)
+    _sign_up(laptop, email)
+    phone = _open(browser, product, phone=True)
+    _log_in(phone, email)
+    for page in (laptop, phone):
+        _wait_live(page)
+
+    live_proxy.cut()
+    expect(phone.locator("#live-status")).not_to_have_text("Live", timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    # Keyboard only: type the message and press Enter.
+    laptop.get_by_label("Message").fill("Add a task to renew the passport")  # type: ignore[attr-defined]
+    laptop.get_by_label("Message").press("Enter")  # type: ignore[attr-defined]
+    expect(_task(laptop, "renew the passport")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(_task(phone, "renew the passport")).to_have_count(0)
+    phone.screenshot(path=ARTIFACTS / "07-offline.png")  # type: ignore[attr-defined]
+
+    live_proxy.restore()
+    _wait_live(phone)
+    expect(_task(phone, "renew the passport")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
