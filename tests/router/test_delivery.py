@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 from cloudevents.conversion import to_binary
-from conftest import (
+from router_harness import (
     Delivery,
     Respond,
     RouterStarter,

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Delivery, Subscribers
+from router_harness import Delivery, Subscribers
 from sqlalchemy.orm import Session, sessionmaker
 from taskflow import catalogue
 from taskflow.adapters.publisher import HttpPublisher, PublishError
