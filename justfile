@@ -41,3 +41,27 @@ router *options: setup
 # Print the events the local router dead-lettered (one structured CloudEvent per line)
 dead-letters:
     @cat "${TASKFLOW_DATA_DIR:-data}/dead-letters.jsonl" 2>/dev/null || echo "no dead letters"
+
+# Start Minikube with Knative, the Kafka broker, Strimzi and Dapr, build and deploy TaskFlow
+minikube-up:
+    scripts/deploy/minikube-up.sh
+
+# Delete the Minikube profile of minikube-up
+minikube-down:
+    scripts/deploy/minikube-down.sh
+
+# Deploy to the current (or KUBE_CONTEXT) cluster: just deploy deploy/helm/taskflow/values-aks.yaml
+deploy +values_files:
+    scripts/deploy/deploy.sh {{values_files}}
+
+# Knative Services, Brokers, Triggers, Kafka and pods of the deployment
+status:
+    scripts/deploy/status.sh
+
+# Follow the logs of one service, or of all: just logs create-task
+logs service="":
+    scripts/deploy/logs.sh {{service}}
+
+# Regenerate knative/, dapr/components/cluster/, eventing/pingsource.yaml and func.yaml files from the chart
+render: setup
+    {{python}} deploy/render.py

@@ -1,0 +1,57 @@
+"""dead-letter: the dead-letter sink of every Broker and Trigger in a cluster.
+
+The Kafka broker sends here an event whose delivery failed after all retries, with the extensions
+knativeerrordest, knativeerrorcode and knativeerrordata. Each one is logged as one JSON line (so
+the log pipeline keeps it, searchable by CloudEvent id) and counted in
+taskflow_dead_letters_total, which the alert on dead-letter growth watches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import flask
+import functions_framework
+import prometheus_client
+from taskflow.entrypoints import cloudevents_http
+
+log = logging.getLogger("taskflow.dead_letter")
+
+DEAD_LETTERS = prometheus_client.Counter(
+    "taskflow_dead_letters",
+    "Events that exhausted their delivery retries, by type and failed destination",
+    ["type", "destination"],
+)
+
+
+@functions_framework.http
+def dead_letter(request: flask.Request) -> flask.Response:
+    if request.method == "GET" and request.path == "/healthz":
+        return flask.Response("ok", status=200, mimetype="text/plain")
+    if request.method == "GET" and request.path == "/metrics":
+        return flask.Response(
+            prometheus_client.generate_latest(), mimetype=prometheus_client.CONTENT_TYPE_LATEST
+        )
+    try:
+        event = cloudevents_http.parse(request)
+    except cloudevents_http.BadCloudEvent as error:
+        return cloudevents_http.rejected_event(error)
+    attributes = event.get_attributes()
+    destination = str(attributes.get("knativeerrordest", "unknown"))
+    DEAD_LETTERS.labels(type=event["type"], destination=destination).inc()
+    log.error(
+        json.dumps(
+            {
+                "message": "dead letter",
+                "cloudevent_id": event["id"],
+                "type": event["type"],
+                "source": event["source"],
+                "destination": destination,
+                "error_code": str(attributes.get("knativeerrorcode", "")),
+                "error_data": str(attributes.get("knativeerrordata", "")),
+                "data": event.data,
+            }
+        )
+    )
+    return cloudevents_http.accepted()

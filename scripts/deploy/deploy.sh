@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Deploy TaskFlow to a kube context that already runs Knative Serving and Eventing (Kafka broker),
+# Dapr and, for kafka.mode strimzi, the Strimzi operator.
+#   scripts/deploy/deploy.sh VALUES_FILE... [-- EXTRA_HELM_ARGS...]
+# Environment: KUBE_CONTEXT (default: current), KAFKA_MODE (strimzi|external), and for external
+# Kafka KAFKA_BOOTSTRAP_SERVERS, KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD.
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+require_tool kubectl "Install it: https://kubernetes.io/docs/tasks/tools/"
+require_tool helm "Install it: https://helm.sh/docs/intro/install/"
+
+values_args=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    [ -f "$1" ] || die "no values file $1"
+    values_args+=(--values "$1")
+    shift
+done
+[ ${#values_args[@]} -gt 0 ] || die "usage: $0 VALUES_FILE... [-- EXTRA_HELM_ARGS...]"
+[ "${1:-}" = "--" ] && shift
+
+kube get crd services.serving.knative.dev brokers.eventing.knative.dev >/dev/null \
+    || die "Knative Serving and Eventing are not installed on this cluster (see README)"
+kube create namespace "$NAMESPACE" --dry-run=client -o yaml | kube apply -f -
+
+echo "== Kafka broker configuration (${KAFKA_MODE:-strimzi})"
+if [ "${KAFKA_MODE:-strimzi}" = external ]; then
+    : "${KAFKA_BOOTSTRAP_SERVERS:?set KAFKA_BOOTSTRAP_SERVERS for external Kafka}"
+    : "${KAFKA_USERNAME:?set KAFKA_USERNAME}" "${KAFKA_PASSWORD:?set KAFKA_PASSWORD}"
+    mechanism=${KAFKA_SASL_MECHANISM:-SCRAM-SHA-256}
+    for namespace in knative-eventing "$NAMESPACE"; do
+        kube create secret generic kafka-credentials -n "$namespace" \
+            --from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism="$mechanism" \
+            --from-literal=user="$KAFKA_USERNAME" --from-literal=password="$KAFKA_PASSWORD" \
+            --dry-run=client -o yaml | kube apply -f -
+    done
+    sed "s|BOOTSTRAP_SERVERS|$KAFKA_BOOTSTRAP_SERVERS|" \
+        "$REPO_ROOT/eventing/kafka/broker-config-managed.yaml" | kube apply -f -
+    set -- --values "$CHART/values-managed-kafka.yaml" \
+        --set "kafka.external.bootstrapServers=$KAFKA_BOOTSTRAP_SERVERS" \
+        --set "kafka.external.saslMechanism=$mechanism" "$@"
+else
+    kube apply -f "$REPO_ROOT/eventing/kafka/broker-config-strimzi.yaml"
+fi
+
+echo "== Helm release taskflow"
+helm_kube upgrade --install taskflow "$CHART" --namespace "$NAMESPACE" "${values_args[@]}" "$@"
+
+echo "== Brokers and Triggers"
+for manifest in "$REPO_ROOT"/eventing/*.yaml; do
+    # pingsource.yaml is a snapshot of the chart's PingSources, installed by Helm above.
+    [ "$(basename "$manifest")" = pingsource.yaml ] && continue
+    kube apply -f "$manifest"
+done
+
+echo "== Waiting for the Services"
+kube wait ksvc --all -n "$NAMESPACE" --for=condition=Ready --timeout=600s
+kube wait broker --all -n "$NAMESPACE" --for=condition=Ready --timeout=300s
+echo "TaskFlow: $(kube get ksvc api -n "$NAMESPACE" -o jsonpath='{.status.url}')"
