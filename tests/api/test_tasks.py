@@ -120,6 +120,23 @@ def test_update_changes_only_the_fields_sent_and_null_clears(client, alice):
     assert cleared.get_json()["tags"] == []
 
 
+def test_reminders_sent_back_as_the_api_showed_them_are_kept(client, alice):
+    task = create(
+        client,
+        alice,
+        title="dentist",
+        due="2030-02-01T10:00:00",
+        reminders=[{"before_minutes": 60}, {"at": "2030-01-31T18:00:00"}],
+    )
+    response = client.put(
+        alice.task_url(task["id"]),
+        json={"title": "dentist (moved)", "reminders": task["reminders"]},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["reminders"] == task["reminders"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

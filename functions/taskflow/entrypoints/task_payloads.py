@@ -31,6 +31,14 @@ def _boolean(field: str, value: Any) -> None:
         raise invalid(field, "must be true or false")
 
 
+def _nullable(checker: Checker) -> Checker:
+    def check(field: str, value: Any) -> None:
+        if value is not None:
+            checker(field, value)
+
+    return check
+
+
 def _string_list(field: str, value: Any) -> None:
     if not isinstance(value, list):
         raise invalid(field, "must be a list of strings")
@@ -50,7 +58,13 @@ def _object(field: str, value: Any, checkers: Mapping[str, Checker], required: s
         checkers[key](f"{field}.{key}", item)
 
 
-_REMINDER_FIELDS: dict[str, Checker] = {"at": _string, "before_minutes": _integer}
+# A reminder as the client wrote it, or as a task answer shows it ({"id", "at": null,
+# "before_minutes": 30}), so a client can send a task's reminders back unchanged.
+_REMINDER_FIELDS: dict[str, Checker] = {
+    "id": _string,
+    "at": _nullable(_string),
+    "before_minutes": _nullable(_integer),
+}
 _RECURRENCE_FIELDS: dict[str, Checker] = {"rule": _string, "mode": _string}
 
 
@@ -63,14 +77,6 @@ def _reminders(field: str, value: Any) -> None:
 
 def _recurrence(field: str, value: Any) -> None:
     _object(field, value, _RECURRENCE_FIELDS, required={"rule"})
-
-
-def _nullable(checker: Checker) -> Checker:
-    def check(field: str, value: Any) -> None:
-        if value is not None:
-            checker(field, value)
-
-    return check
 
 
 # Fields of a task a client may write, with the JSON type each must have. In an update, null
@@ -110,9 +116,20 @@ def checked_body(body: Any, fields: Mapping[str, Checker]) -> dict[str, Any]:
 def update_changes(body: Mapping[str, Any]) -> dict[str, Any]:
     """An update's changes: null clears a field, and a cleared list is an empty one."""
     lists = {"tags", "reminders"}
-    return {key: [] if value is None and key in lists else value for key, value in body.items()}
+    changes = {key: [] if value is None and key in lists else value for key, value in body.items()}
+    return _compact_reminders(changes)
 
 
 def without_nulls(body: Mapping[str, Any]) -> dict[str, Any]:
     """On create, an explicit null means the same as leaving the field out."""
-    return {key: value for key, value in body.items() if value is not None}
+    return _compact_reminders({key: value for key, value in body.items() if value is not None})
+
+
+def _compact_reminders(fields: dict[str, Any]) -> dict[str, Any]:
+    """A reminder's null half (`"at": null` of a relative one) is left out of the command."""
+    if fields.get("reminders"):
+        fields["reminders"] = [
+            {key: value for key, value in reminder.items() if value is not None}
+            for reminder in fields["reminders"]
+        ]
+    return fields
