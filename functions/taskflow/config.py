@@ -62,6 +62,12 @@ class Settings:
     openai_model: str
     eventing_dir: Path
     ports: Ports = field(default_factory=Ports)
+    # Where browsers reach live sync when it is not the page's host at ports.broadcast_update
+    # (an ingress in a cluster); empty locally.
+    public_socket_url: str = ""
+    # Set by a Dapr sidecar beside the process: chat history then lives in this state store.
+    dapr_http_port: str = ""
+    dapr_state_store: str = "statestore"
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,4 +95,7 @@ def load_settings() -> Settings:
         openai_model=_env("OPENAI_MODEL", "gpt-4o-mini"),
         eventing_dir=Path(_env("TASKFLOW_EVENTING_DIR", str(REPO_ROOT / "eventing"))),
         ports=ports,
+        public_socket_url=_env("TASKFLOW_PUBLIC_SOCKET_URL", ""),
+        dapr_http_port=_env("DAPR_HTTP_PORT", ""),
+        dapr_state_store=_env("TASKFLOW_STATE_STORE", "statestore"),
     )

@@ -6,14 +6,13 @@ them). That one shape serves both assistants: the online agent rebuilds OpenAI t
 from it (see agent.history_for_model) and the page can show it as is.
 
 Two stores with one interface: the database (tables `conversations` and `messages`, the default)
-and the Dapr state store (when the chat runs beside a Dapr sidecar, DAPR_HTTP_PORT is set).
+and the Dapr state store (when the chat runs beside a Dapr sidecar: settings.dapr_http_port).
 A conversation belongs to one user; asking for another user's id is the same as asking for one
 that does not exist.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from taskflow.adapters import orm
+from taskflow.config import Settings
 
 TITLE_MAX = 200
 
@@ -165,14 +165,10 @@ class DaprConversations:
         return True
 
 
-DAPR_STATE_STORE_ENV = "TASKFLOW_STATE_STORE"
-DEFAULT_DAPR_STATE_STORE = "statestore"
-
-
-def conversation_store(engine: Engine) -> ConversationStore:
+def conversation_store(settings: Settings, engine: Engine) -> ConversationStore:
     """The Dapr state store when a sidecar is beside us (DAPR_HTTP_PORT), else the database."""
-    dapr_port = os.environ.get("DAPR_HTTP_PORT")
-    if not dapr_port:
+    if not settings.dapr_http_port:
         return DatabaseConversations(engine)
-    store_name = os.environ.get(DAPR_STATE_STORE_ENV, DEFAULT_DAPR_STATE_STORE)
-    return DaprConversations(f"http://127.0.0.1:{dapr_port}", store_name, requests.Session())
+    return DaprConversations(
+        f"http://127.0.0.1:{settings.dapr_http_port}", settings.dapr_state_store, requests.Session()
+    )

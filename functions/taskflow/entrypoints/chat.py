@@ -8,7 +8,6 @@ token, 403 for another user's path), and so is the error shape.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import flask
@@ -28,9 +27,6 @@ blueprint = flask.Blueprint("chat", __name__)
 
 MESSAGE_MAX_CHARS = 4000
 CHAT_FIELDS = ("conversation_id", "message")
-# Where browsers reach the broadcast-update Socket.IO server when it is not the page's host at
-# the local port (a cluster's ingress, for example).
-SOCKET_URL_ENV = "TASKFLOW_PUBLIC_SOCKET_URL"
 
 
 @blueprint.post("/api/<user_id>/chat")
@@ -42,7 +38,11 @@ def chat(user_id: str) -> flask.Response:
     assistant = make_assistant(app.settings, tools, user_timezone(app.engine, user_id), app.now)
     try:
         answer = chat_turn(
-            conversation_store(app.engine), assistant, user_id, conversation_id, message
+            conversation_store(app.settings, app.engine),
+            assistant,
+            user_id,
+            conversation_id,
+            message,
         )
     except ConversationNotFound:
         raise ApiError(404, "conversation not found", field="conversation_id") from None
@@ -57,7 +57,7 @@ def page_config() -> flask.Response:
     """What the web page cannot know by itself: where the live-sync server listens."""
     return flask.jsonify(
         {
-            "socket_url": os.environ.get(SOCKET_URL_ENV, ""),
+            "socket_url": services().settings.public_socket_url,
             "socket_port": services().settings.ports.broadcast_update,
         }
     )
