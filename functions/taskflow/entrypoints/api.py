@@ -7,8 +7,6 @@ failure into the one JSON error shape (http_errors.py). Run it locally with `jus
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from datetime import UTC, datetime
 from functools import cache
@@ -29,7 +27,7 @@ from taskflow.adapters.command_client import (
 )
 from taskflow.config import REPO_ROOT, Settings, load_settings
 from taskflow.domain.errors import ValidationError
-from taskflow.entrypoints import accounts, tasks_api
+from taskflow.entrypoints import accounts, chat, tasks_api
 from taskflow.entrypoints.app_services import AppServices, install
 from taskflow.entrypoints.http_errors import ApiError, error_response
 
@@ -39,8 +37,6 @@ MAX_REQUEST_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = "5"
 FRONTEND_DIR = REPO_ROOT / "frontend"
 OPENAPI_FILE = REPO_ROOT / "specs" / "openapi.yaml"
-# The chat's blueprint (issue 3) joins this app when its module is present.
-CHAT_MODULE = "taskflow.entrypoints.chat"
 # Shown at / until the web page exists in frontend/.
 PLACEHOLDER_PAGE = (
     "<!doctype html><title>TaskFlow</title><h1>TaskFlow</h1>"
@@ -65,10 +61,7 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     )
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tasks_api.blueprint)
-    if importlib.util.find_spec(CHAT_MODULE) is not None:
-        chat = importlib.import_module(CHAT_MODULE)
-        if hasattr(chat, "blueprint"):
-            app.register_blueprint(chat.blueprint)
+    app.register_blueprint(chat.blueprint)
     app.register_blueprint(_site_blueprint())
     _register_error_handlers(app)
     return app
