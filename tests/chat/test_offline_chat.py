@@ -151,3 +151,22 @@ def test_a_user_never_reaches_another_users_tasks(
     assert say(client, bob, "find tasks about surprise")["tool_calls"][0]["result"] == []
     (kept,) = tasks_of(client, alice)
     assert kept["completed"] is False
+
+
+def test_what_the_parser_found_ambiguous_is_shown(client: FlaskClient, alice: Account) -> None:
+    answer = say(client, alice, "add call the plumber at 5")
+    assert answer["tool_calls"][0]["result"]["status"] == "created"
+    assert "Please check:" in answer["response"]
+
+
+def test_priority_and_due_changes(client: FlaskClient, alice: Account) -> None:
+    task = create(client, alice, title="renew the passport")
+    raised = say(client, alice, f"make task {task['id']} high priority")
+    assert raised["tool_calls"][0]["arguments"] == {"task_id": task["id"], "priority": "high"}
+    moved = say(client, alice, f"move task {task['id']} to 2031-03-14")
+    assert moved["tool_calls"][0]["result"]["status"] == "updated"
+    (changed,) = tasks_of(client, alice)
+    assert (changed["priority"], changed["due_date"]) == ("high", "2031-03-14")
+    unreadable = say(client, alice, f"move task {task['id']} to whenever")
+    assert unreadable["response"].startswith("Sorry, I could not read a date")
+    assert unreadable["tool_calls"] == []
