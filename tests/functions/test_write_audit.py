@@ -84,3 +84,14 @@ def test_a_malformed_event_is_rejected_and_records_nothing(audit_url, database_u
     assert "title" in response.json()["error"]["reason"]
     assert not_an_event.status_code == 400
     assert count_rows(database_url, orm.audit_log) == 0
+
+
+def test_an_event_with_a_timestamp_without_zone_is_rejected(audit_url, database_url):
+    created = task_lifecycle(database_url)[0]
+    created.data["timestamp"] = "2026-03-29T01:30:00"
+
+    response = post_binary(audit_url, created)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "data.timestamp"
+    assert count_rows(database_url, orm.audit_log) == 0
