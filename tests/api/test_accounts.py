@@ -180,6 +180,9 @@ def test_a_better_auth_token_with_the_same_secret_is_accepted_without_an_account
     }
     listed = client.get("/api/better-auth-user-7/tasks", headers=headers)
     assert listed.status_code == 200
+    # No row here to hold settings: say so rather than pretend.
+    settings_change = client.patch("/api/me", json={"timezone": "Asia/Tokyo"}, headers=headers)
+    assert settings_change.status_code == 404
 
 
 @pytest.mark.parametrize(

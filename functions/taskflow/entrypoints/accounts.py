@@ -137,15 +137,16 @@ def login() -> flask.Response:
     body = _allowed_fields(json_body(), {"email", "password"})
     email = _text_field(body, "email")
     password = _text_field(body, "password")
-    with Session(services().engine) as session, session.begin():
-        users = UserAccounts(session)
-        user = users.get_by_email(email)
-        # Unknown email and wrong password take the same path and answer alike.
-        verification = passwords.verify_password(user.password_hash if user else None, password)
-        if user is None or not verification.ok:
-            raise ApiError(401, LOGIN_FAILED)
-        if verification.rehashed:
-            users.set_password_hash(user.id, verification.rehashed)
+    with Session(services().engine) as session:
+        user = UserAccounts(session).get_by_email(email)
+    # Hashing takes a while: done outside any transaction, which on SQLite would hold the write
+    # lock. Unknown email and wrong password take the same path and answer alike.
+    verification = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not verification.ok:
+        raise ApiError(401, LOGIN_FAILED)
+    if verification.rehashed:
+        with Session(services().engine) as session, session.begin():
+            UserAccounts(session).set_password_hash(user.id, verification.rehashed)
     return flask.jsonify({**_profile(user.id, user), "token": _token_for(user.id)})
 
 
