@@ -87,6 +87,34 @@ def test_no_reminder_for_a_completed_or_deleted_task(reminder_url, broker, datab
     assert [due.data["task_id"] for due in reminders_due(broker)] == [kept["id"]]
 
 
+def test_a_reminder_moved_after_it_fired_fires_again_at_its_new_moment(
+    reminder_url, broker, database_url
+):
+    first_moment = soon()
+    task = task_reminded_at(database_url, "stretch", first_moment)
+    wait_past(first_moment)
+    sweep(reminder_url)
+    wait_until(lambda: reminders_due(broker), what="the first reminder")
+
+    later_moment = soon()
+    run_command(
+        database_url,
+        commands.UpdateTask(
+            user_id="alice",
+            task_id=task["id"],
+            changes={"reminders": [{"at": later_moment.isoformat()}]},
+        ),
+    )
+    wait_past(later_moment)
+    sweep(reminder_url)
+    wait_until(lambda: len(reminders_due(broker)) >= 2, what="the moved reminder")
+    sweep(reminder_url)
+
+    fired_at = [datetime.fromisoformat(due.data["remind_at"]) for due in reminders_due(broker)]
+    assert fired_at == [first_moment, later_moment]
+    assert reminder_deliveries(database_url) == 2
+
+
 def test_reminders_that_fell_due_while_down_fire_after_restart(
     start_function, function_env, broker, database_url
 ):
