@@ -60,7 +60,9 @@ _VERBS = {
 }
 
 
-class _Ambiguous(Exception):
+class _EndOfTurn(Exception):
+    """An answer reached before any change: a question back, or "could not find"."""
+
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
@@ -78,8 +80,8 @@ class OfflineAssistant:
         intent = intents.parse(message)
         try:
             reply.text = self._answer(intent, reply)
-        except _Ambiguous as question:
-            reply.text = question.text
+        except _EndOfTurn as answer:
+            reply.text = answer.text
         except ToolError as error:
             reply.text = f"That did not work: {error}"
         return reply
@@ -154,7 +156,7 @@ class OfflineAssistant:
         return result
 
     def _resolve(self, ref: intents.TaskRef, action: str, reply: Reply) -> int:
-        """The id a reference means; asks back (raises _Ambiguous) unless exactly one matches."""
+        """The id a reference means; asks back (raises _EndOfTurn) unless exactly one matches."""
         if ref.task_id is not None:
             return ref.task_id
         status = _REF_STATUS.get(action, "all")
@@ -163,10 +165,10 @@ class OfflineAssistant:
             return int(matches[0]["id"])
         kind = "" if status == "all" else f"{status} "
         if not matches:
-            raise _Ambiguous(f'I could not find a {kind}task matching "{ref.words}".')
+            raise _EndOfTurn(f'I could not find a {kind}task matching "{ref.words}".')
         options = ", ".join(f"#{task['id']} {task['title']}" for task in matches[:10])
         verb = _VERBS.get(action, "change")
-        raise _Ambiguous(
+        raise _EndOfTurn(
             f'Several {kind}tasks match "{ref.words}": {options}. Which one? '
             f'Say for example "{verb} task {matches[0]["id"]}".'
         )

@@ -25,8 +25,8 @@ from taskflow.chat.reply import Reply
 from taskflow.chat.tools import TaskTools
 from taskflow.config import Settings
 
-# The first words of the first message name a new conversation.
-TITLE_WORDS = 60
+# The start of the first message names a new conversation.
+TITLE_CHARS = 60
 
 
 class Assistant(Protocol):
@@ -61,7 +61,7 @@ def chat_turn(
         history = store.history(user_id, conversation_id)
     reply = assistant.reply(history, message)
     if conversation_id is None:
-        conversation_id = store.start(user_id, message[:TITLE_WORDS])
+        conversation_id = store.start(user_id, message[:TITLE_CHARS])
     store.append(
         user_id,
         conversation_id,
