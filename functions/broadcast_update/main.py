@@ -17,7 +17,7 @@ import functions_framework
 import socketio
 from taskflow.adapters import tokens
 from taskflow.config import load_settings
-from taskflow.entrypoints import cloudevents_http
+from taskflow.entrypoints import cloudevents_http, function_routes
 from taskflow.service_layer import broadcast
 
 # functions-framework serves with gunicorn's gthread worker and reads THREADS after importing this
@@ -57,6 +57,10 @@ _app.wsgi_app = socketio.WSGIApp(sio, _app.wsgi_app)
 
 @functions_framework.http
 def broadcast_update(request: flask.Request) -> flask.Response:
+    return function_routes.dispatch(request, ROUTES)
+
+
+def push_event(request: flask.Request) -> flask.Response:
     try:
         event = cloudevents_http.parse_catalogued(request, accepted_types=broadcast.BROADCAST_TYPES)
     except cloudevents_http.BadCloudEvent as error:
@@ -68,3 +72,6 @@ def broadcast_update(request: flask.Request) -> flask.Response:
             to=broadcast.user_room(event.data["user_id"]),
         )
     return cloudevents_http.accepted()
+
+
+ROUTES: function_routes.Routes = {("POST", "/"): push_event}

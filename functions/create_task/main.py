@@ -16,7 +16,6 @@ The command's CloudEvent id is its idempotency key (see service_layer/messagebus
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -25,7 +24,7 @@ from cloudevents.http import CloudEvent
 from taskflow import catalogue
 from taskflow.domain import commands
 from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, ValidationError
-from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
 from taskflow.service_layer import messagebus
 
 SOURCE = "/taskflow/create-task"
@@ -40,12 +39,7 @@ relay_at_start = function_runtime.WorkerStartup(
 @functions_framework.http
 def create_task(request: flask.Request) -> flask.Response:
     relay_at_start.ensure_started()
-    route = ROUTES.get((request.method, request.path))
-    if route is None:
-        return cloudevents_http.rejected(
-            f"no route for {request.method} {request.path}", status=404, field="path"
-        )
-    return route(request)
+    return function_routes.dispatch(request, ROUTES)
 
 
 def command_from_broker(request: flask.Request) -> flask.Response:
@@ -85,15 +79,10 @@ def relay(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-def healthz(request: flask.Request) -> flask.Response:
-    return flask.Response(json.dumps({"status": "ok"}), status=200, mimetype="application/json")
-
-
-ROUTES: dict[tuple[str, str], Callable[[flask.Request], flask.Response]] = {
+ROUTES: function_routes.Routes = {
     ("POST", "/"): command_from_broker,
     ("POST", "/commands"): command_invoked_directly,
     ("POST", "/relay"): relay,
-    ("GET", "/healthz"): healthz,
 }
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import flask
@@ -25,7 +24,7 @@ import functions_framework
 from taskflow import catalogue
 from taskflow.adapters import webhook
 from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
 from taskflow.entrypoints.reminder_timers import ReminderTimers
 from taskflow.service_layer import reminders_service
 
@@ -75,12 +74,7 @@ sweeper = function_runtime.WorkerStartup("reminder-sweeper", keep_sweeping)
 @functions_framework.http
 def send_reminder(request: flask.Request) -> flask.Response:
     sweeper.ensure_started()
-    route = ROUTES.get((request.method, request.path))
-    if route is None:
-        return cloudevents_http.rejected(
-            f"no route for {request.method} {request.path}", status=404, field="path"
-        )
-    return route(request)
+    return function_routes.dispatch(request, ROUTES)
 
 
 def task_changed(request: flask.Request) -> flask.Response:
@@ -117,7 +111,7 @@ def deliver(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-ROUTES: dict[tuple[str, str], Callable[[flask.Request], flask.Response]] = {
+ROUTES: function_routes.Routes = {
     ("POST", "/"): task_changed,
     ("POST", "/sweep"): sweep_now,
     ("POST", "/deliver"): deliver,

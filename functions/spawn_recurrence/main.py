@@ -12,13 +12,17 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http
+from taskflow.entrypoints import cloudevents_http, function_routes
 
 SOURCE = "taskflow/spawn-recurrence"
 
 
 @functions_framework.http
 def spawn_recurrence(request: flask.Request) -> flask.Response:
+    return function_routes.dispatch(request, ROUTES)
+
+
+def task_completed(request: flask.Request) -> flask.Response:
     try:
         completed = cloudevents_http.parse_catalogued(
             request, accepted_types=(catalogue.TASK_COMPLETED,)
@@ -29,6 +33,9 @@ def spawn_recurrence(request: flask.Request) -> flask.Response:
     if command is None:
         return cloudevents_http.accepted()
     return cloudevents_http.reply(command)
+
+
+ROUTES: function_routes.Routes = {("POST", "/"): task_completed}
 
 
 def next_occurrence_command(completed: CloudEvent) -> CloudEvent | None:

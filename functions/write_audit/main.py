@@ -6,7 +6,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
 from taskflow.service_layer import audit_service
 
 
@@ -16,6 +16,10 @@ def unit_of_work() -> audit_service.AuditUnitOfWork:
 
 @functions_framework.http
 def write_audit(request: flask.Request) -> flask.Response:
+    return function_routes.dispatch(request, ROUTES)
+
+
+def task_event(request: flask.Request) -> flask.Response:
     try:
         event = cloudevents_http.parse_catalogued(
             request, accepted_types=catalogue.TASK_EVENT_TYPES
@@ -24,3 +28,6 @@ def write_audit(request: flask.Request) -> flask.Response:
         return cloudevents_http.rejected_event(error)
     audit_service.record(event, unit_of_work)
     return cloudevents_http.accepted()
+
+
+ROUTES: function_routes.Routes = {("POST", "/"): task_event}

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from conftest import wait_until
-from database_state import tasks
+from database_state import run_command, tasks
 from function_events import BROKER_SOURCE, new_id, post_binary, post_structured, reply_event
 from taskflow import catalogue
+from taskflow.domain import commands
 
 
 def command(type_: str, data: dict, *, event_id: str | None = None):
@@ -196,11 +197,32 @@ def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
     assert occurrence["task_data"]["due_at"] > first["due_at"]
 
 
-def test_relay_and_health_routes(create_task_url):
+def test_the_relay_route_publishes_what_is_pending(create_task_url, broker, database_url):
+    """A write whose relay never ran (a crash after commit) is published by POST /relay."""
+    task = run_command(database_url, commands.CreateTask(user_id="alice", title="stranded"))
+
     relay = requests.post(f"{create_task_url}/relay", timeout=10)
-    health = requests.get(f"{create_task_url}/healthz", timeout=10)
-    unknown = requests.get(f"{create_task_url}/nowhere", timeout=10)
 
     assert (relay.status_code, relay.content) == (202, b"")
-    assert health.status_code == 200
-    assert unknown.status_code == 404
+    wait_until(
+        lambda: broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_UPDATES),
+        what="the stranded task.created",
+    )
+    (created,) = broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_UPDATES)
+    assert created.data["task_id"] == task["id"]
+
+
+def test_events_left_pending_by_a_crash_are_published_when_create_task_starts(
+    start_function, function_env, broker, database_url
+):
+    task = run_command(database_url, commands.CreateTask(user_id="alice", title="before crash"))
+
+    start_function("create_task", function_env)
+
+    # No request: the worker relays what is pending as soon as it starts.
+    wait_until(
+        lambda: broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS),
+        what="the pending task.created",
+    )
+    (created,) = broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)
+    assert created.data["task_id"] == task["id"]
