@@ -57,6 +57,11 @@ export class Api {
     return this.request("POST", `${this.tasksPath}/${taskId}/snooze`, { minutes });
   }
 
+  conversation(conversationId) {
+    const user = encodeURIComponent(this.session.user_id);
+    return this.request("GET", `/api/${user}/chat/${encodeURIComponent(conversationId)}`);
+  }
+
   chat(message, conversationId) {
     const body = { message };
     if (conversationId) body.conversation_id = conversationId;

@@ -251,9 +251,19 @@ function conversationKey() {
   return `taskflow.conversation.${state.session.user_id}`;
 }
 
-function restoreConversation() {
+async function restoreConversation() {
   $("messages").replaceChildren();
   addMessage("assistant", 'Hi! Tell me what to do, e.g. "add pay rent friday p1 #home" or "what\'s overdue?"');
+  const stored = localStorage.getItem(conversationKey());
+  if (!stored) return;
+  try {
+    const conversation = await state.api.conversation(stored);
+    for (const message of conversation.messages) {
+      addMessage(message.role, message.content, message.tool_calls || []);
+    }
+  } catch {
+    localStorage.removeItem(conversationKey()); // gone, or another account's: start afresh
+  }
 }
 
 function addMessage(role, text, toolCalls = []) {

@@ -259,6 +259,12 @@ def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser
         expect(rent.locator(".chip.recurring")).to_be_visible()
         expect(rent.locator(".due")).to_contain_text("Due")
     alice.screenshot(path=ARTIFACTS / "03-chat-and-live-list.png")  # type: ignore[attr-defined]
+    # A reload shows the stored conversation again.
+    alice.reload()  # type: ignore[attr-defined]
+    expect(alice.locator(".message.user").first).to_have_text(  # type: ignore[attr-defined]
+        "You: Add a task to buy groceries"
+    )
+    _wait_live(alice)
 
     # The phone completes a task: it leaves the pending list on both of alice's screens.
     _task(alice_phone, "buy groceries").get_by_role("checkbox").check()

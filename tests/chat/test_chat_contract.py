@@ -108,3 +108,25 @@ def test_another_users_conversation_is_not_found(
 def test_page_config_names_the_live_sync_server(client: FlaskClient) -> None:
     config = client.get("/config.json").get_json()
     assert config["socket_port"] > 0
+
+
+def test_a_stored_conversation_can_be_read_back(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    first = say(client, alice, "Add a task to plan the trip")
+    second = say(client, alice, "What's pending?", first["conversation_id"])
+    url = f"{chat_url(alice)}/{first['conversation_id']}"
+    response = client.get(url, headers=alice.headers)
+    assert response.status_code == 200
+    messages = response.get_json()["messages"]
+    assert [(m["role"], m["content"]) for m in messages] == [
+        ("user", "Add a task to plan the trip"),
+        ("assistant", first["response"]),
+        ("user", "What's pending?"),
+        ("assistant", second["response"]),
+    ]
+    assert messages[1]["tool_calls"] == first["tool_calls"]
+    assert client.get(url, headers=bob.headers).status_code == 403
+    bobs_view = f"{chat_url(bob)}/{first['conversation_id']}"
+    assert client.get(bobs_view, headers=bob.headers).status_code == 404
+    assert client.get(f"{chat_url(alice)}/abc", headers=alice.headers).status_code == 404

@@ -1,4 +1,5 @@
-"""The chat endpoint, POST /api/{user_id}/chat, and the web page's runtime settings.
+"""The chat endpoints (POST /api/{user_id}/chat, GET /api/{user_id}/chat/{id}) and the web
+page's runtime settings.
 
 It only translates: it checks the body, builds the signed-in user's tools and assistant, and
 runs one chat turn (chat/service.py). Authentication is the REST API's (401 without a valid
@@ -7,6 +8,7 @@ token, 403 for another user's path), and so is the error shape.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -27,6 +29,7 @@ blueprint = flask.Blueprint("chat", __name__)
 
 MESSAGE_MAX_CHARS = 4000
 CHAT_FIELDS = ("conversation_id", "message")
+CONVERSATION_ID_DIGITS_MAX = 18  # ids are 64-bit integers (53-bit under Dapr)
 
 
 @blueprint.post("/api/<user_id>/chat")
@@ -50,6 +53,27 @@ def chat(user_id: str) -> flask.Response:
         log.warning("language model unavailable: %s", error)
         raise ApiError(502, "the language model is unavailable; try again shortly") from None
     return flask.jsonify(answer.to_dict())
+
+
+@blueprint.get("/api/<user_id>/chat/<conversation_id>")
+@require_user
+def conversation(user_id: str, conversation_id: str) -> flask.Response:
+    """A stored conversation, oldest message first, so a page can show it again."""
+    if not conversation_id.isdigit() or len(conversation_id) > CONVERSATION_ID_DIGITS_MAX:
+        raise ApiError(404, "conversation not found")
+    app = services()
+    try:
+        messages = conversation_store(app.settings, app.engine).history(
+            user_id, int(conversation_id)
+        )
+    except ConversationNotFound:
+        raise ApiError(404, "conversation not found") from None
+    return flask.jsonify(
+        {
+            "conversation_id": int(conversation_id),
+            "messages": [dataclasses.asdict(message) for message in messages],
+        }
+    )
 
 
 @blueprint.get("/config.json")
