@@ -394,7 +394,13 @@ def test_quick_add_fields_sent_beside_the_text_win(client, alice):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"text": 42}, "text"), ({"text": "milk", "title": "milk"}, "title")],
+    [
+        ({"text": 42}, "text"),
+        ({"text": "  "}, "text"),
+        ({"text": "call " + LONG_TITLE}, "text"),
+        ({"text": "milk", "title": "milk"}, "title"),
+        ({"text": "milk", "priority": "urgent"}, "priority"),
+    ],
 )
 def test_bad_quick_add_is_422_and_creates_nothing(client, bob, body, field):
     response = client.post(bob.tasks_url, json=body, headers=bob.headers)

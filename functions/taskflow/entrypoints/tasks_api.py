@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from taskflow.adapters import task_queries
+from taskflow.adapters.command_client import CommandRejected
 from taskflow.adapters.repository import SqlAlchemyUserRepository
 from taskflow.domain import commands
 from taskflow.domain.quickadd import parse_quick_add
@@ -84,10 +85,13 @@ def create_task(user_id: str) -> tuple[flask.Response, int, dict[str, str]]:
     answer: dict[str, Any]
     if isinstance(body, dict) and task_payloads.QUICK_ADD_TEXT in body:
         fields, ambiguities = _quick_add_fields(user_id, body)
-        answer = {
-            **_send(commands.CreateTask(user_id=user_id, **fields)),
-            "ambiguities": ambiguities,
-        }
+        try:
+            task = _send(commands.CreateTask(user_id=user_id, **fields))
+        except CommandRejected as error:
+            # The title came out of the text: the client can only fix the text.
+            field = task_payloads.QUICK_ADD_TEXT if error.field == "title" else error.field
+            raise ApiError(error.status, error.reason, field=field) from None
+        answer = {**task, "ambiguities": ambiguities}
     else:
         checked = task_payloads.checked_body(body, task_payloads.TASK_FIELDS)
         fields = task_payloads.without_nulls(checked)
@@ -104,6 +108,8 @@ def _quick_add_fields(user_id: str, body: dict[str, Any]) -> tuple[dict[str, Any
     checked = task_payloads.checked_body(body, task_payloads.QUICK_ADD_FIELDS)
     explicit = task_payloads.without_nulls(checked)
     text = explicit.pop(task_payloads.QUICK_ADD_TEXT)
+    if not text.strip():
+        raise ApiError(422, "must not be blank", field=task_payloads.QUICK_ADD_TEXT)
     with Session(services().engine) as session:
         zone = _user_zone(session, user_id)
     parsed = parse_quick_add(text, zone, now=services().now())
