@@ -87,7 +87,9 @@ def test_bad_task_input_is_422_naming_the_field_and_creates_nothing(client, bob,
     assert _list(client, bob)["total"] == 0
 
 
-@pytest.mark.parametrize("body", ["not json", '{"title": "unterminated', ""])
+@pytest.mark.parametrize(
+    "body", ["not json", '{"title": "unterminated', "", "[" * 30_000 + "]" * 30_000]
+)
 def test_a_body_that_is_not_json_is_400(client, bob, body):
     response = client.post(
         bob.tasks_url, data=body, content_type="application/json", headers=bob.headers

@@ -26,7 +26,7 @@ def json_body(*, optional: bool = False) -> Any:
         raise ApiError(400, "the request needs a JSON body", field="body")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ApiError(400, f"the body is not valid JSON: {error}", field="body") from None
 
 
