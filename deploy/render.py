@@ -37,8 +37,9 @@ CHART_ONLY_KINDS = {"Secret", "StatefulSet", "Job"}
 
 
 def default_helm() -> str:
-    cached = REPO_ROOT / ".cache" / "tools" / "bin" / "helm"
-    return os.environ.get("HELM") or (str(cached) if cached.exists() else "helm")
+    """$HELM, else the helm that `just test` built into .cache, else helm on PATH."""
+    cached = sorted((REPO_ROOT / ".cache" / "tools" / "bin").glob("helm-*"))
+    return os.environ.get("HELM") or (str(cached[-1]) if cached else "helm")
 
 
 def render_chart(helm: str, *values_files: Path) -> list[dict[str, Any]]:

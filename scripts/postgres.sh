@@ -69,6 +69,7 @@ is_running() {
     [ -n "${BIN:-}" ] && [ -f "$DATA/PG_VERSION" ] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
 
+# shellcheck disable=SC2120  # callers may pass extra psql options; most pass none
 psql_admin() {
     as_owner "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKETS" -p "$PORT" -d postgres "$@"
 }
@@ -98,6 +99,7 @@ start() {
         -o "-c listen_addresses=127.0.0.1 -p $PORT -k $SOCKETS -c fsync=off \
             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
         start >/dev/null || fail "the server did not start, see $LOG"
+    # shellcheck disable=SC2119  # no options: the SQL comes on standard input
     psql_admin <<SQL
 SET client_min_messages = warning;
 SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD ''$PASSWORD'''

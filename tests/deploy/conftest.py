@@ -1,0 +1,53 @@
+"""Fixtures of the deployment validation: the pinned tools and schemas (built once into .cache,
+see deploy_toolchain.py) and the chart rendered for every platform's values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import deploy_toolchain
+import pytest
+import yaml
+
+CHART = deploy_toolchain.REPO_ROOT / "deploy" / "helm" / "taskflow"
+# Each platform's values, and the managed-Kafka layer over a cloud's.
+VALUE_SETS = {
+    "minikube": ["values-minikube.yaml"],
+    "aks": ["values-aks.yaml"],
+    "gke": ["values-gke.yaml"],
+    "oke": ["values-oke.yaml"],
+    "aks-managed-kafka": ["values-aks.yaml", "values-managed-kafka.yaml"],
+}
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    return deploy_toolchain.helm()
+
+
+@pytest.fixture(scope="session")
+def kubeconform() -> Path:
+    return deploy_toolchain.kubeconform()
+
+
+@pytest.fixture(scope="session")
+def schema_dir() -> Path:
+    return deploy_toolchain.schema_dir()
+
+
+@pytest.fixture(scope="session")
+def rendered(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`helm template` output per value set, as files for kubeconform."""
+    directory = tmp_path_factory.mktemp("helm-template")
+    outputs = {}
+    for name, files in VALUE_SETS.items():
+        command = [str(helm), "template", "taskflow", str(CHART), "--namespace", "taskflow"]
+        for values in files:
+            command += ["--values", str(CHART / values)]
+        outputs[name] = directory / f"{name}.yaml"
+        outputs[name].write_text(deploy_toolchain.run(command).stdout)
+    return outputs
+
+
+def load_documents(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]

@@ -1,0 +1,265 @@
+"""The deployment agrees with the code: every event the code routes has a Trigger, every Trigger
+reaches a function that handles what it filters, and each service's Knative Service, func.yaml,
+Dapr app id, chart entry and image target name the same thing with the same port and settings."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from conftest import CHART, load_documents
+from deploy_toolchain import REPO_ROOT
+from taskflow import catalogue
+from taskflow.router import manifests
+
+# Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
+QUEUE_PROXY_PORTS = {8012, 8022, 9090, 9091}
+APP_PORT = 8080
+VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+SERVICES: dict[str, dict[str, Any]] = VALUES["services"]
+EVENTING = manifests.load(REPO_ROOT / "eventing")
+
+
+def knative_service(name: str) -> dict[str, Any]:
+    (document,) = load_documents(REPO_ROOT / "knative" / f"{name}.yaml")
+    return document
+
+
+def func_yaml(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "knative" / "func" / name / "func.yaml").read_text())
+
+
+def attributes_of(event_type: str) -> dict[str, str]:
+    return {"type": event_type, "specversion": "1.0", "source": "test", "id": "1"}
+
+
+def routed_types() -> list[tuple[str, str]]:
+    """(event type, topic) for every catalogued type that travels through a broker."""
+    return [(event.type, topic) for event in catalogue.CATALOGUE.values() for topic in event.topics]
+
+
+def config_variables() -> set[str]:
+    source = (REPO_ROOT / "functions" / "taskflow" / "config.py").read_text()
+    return set(re.findall(r'(?:_env|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
+
+
+@pytest.mark.parametrize("event_type,topic", routed_types())
+def test_every_routed_event_type_has_a_trigger(event_type: str, topic: str) -> None:
+    assert topic in EVENTING.brokers, f"no Broker named {topic}"
+    triggers = [t for t in EVENTING.triggers_of(topic) if t.matches(attributes_of(event_type))]
+    assert triggers, f"{event_type} is published to {topic} but no Trigger delivers it"
+
+
+@pytest.mark.parametrize("trigger", EVENTING.triggers, ids=lambda trigger: trigger.name)
+def test_every_trigger_reaches_a_function_that_handles_its_events(
+    trigger: manifests.Trigger, running: dict[str, str]
+) -> None:
+    """Each type the Trigger delivers, POSTed to the running subscriber at the Trigger's path,
+    gets past the type check (an empty `data` is then refused as bad data, not as a bad type)."""
+    delivered = [
+        event_type
+        for event_type, topic in routed_types()
+        if topic == trigger.broker and trigger.matches(attributes_of(event_type))
+    ]
+    assert delivered, f"{trigger.name} filters for no event type published on {trigger.broker}"
+    service = trigger.subscriber.service
+    assert service in SERVICES and SERVICES[service].get("source"), f"{service} is no function"
+    url = trigger.subscriber.url(running)
+    for event_type in delivered:
+        answer = post_event(url, event_type)
+        assert answer.status_code not in (404, 405), f"{url} is not served"
+        assert answer.status_code < 500, f"{url} failed on {event_type}: {answer.text}"
+        assert error_field(answer) != "type", f"{service} does not handle {event_type}"
+
+
+def test_dead_letters_and_timers_reach_deployed_services() -> None:
+    sinks = {t.delivery.dead_letter_sink for t in EVENTING.triggers if t.delivery.dead_letter_sink}
+    assert sinks, "no Trigger has a dead-letter sink"
+    assert {sink.service for sink in sinks} <= set(SERVICES)
+    for timer in VALUES["timers"].values():
+        assert timer["service"] in SERVICES
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_func_yaml_dapr_and_chart_agree(name: str) -> None:
+    service = knative_service(name)
+    function = func_yaml(name)
+    template = service["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    container = template["spec"]["containers"][0]
+    entry = SERVICES[name]
+
+    assert service["metadata"]["name"] == function["name"] == annotations["dapr.io/app-id"] == name
+    assert container["image"] == function["image"] == f"taskflow/{name}:dev"
+    assert [port["containerPort"] for port in container["ports"]] == [APP_PORT]
+    assert int(annotations["dapr.io/app-port"]) == APP_PORT
+    assert int(annotations["dapr.io/metrics-port"]) not in QUEUE_PROXY_PORTS | {APP_PORT}
+    scale = function["deploy"]["options"]["scale"]
+    assert (
+        int(annotations["autoscaling.knative.dev/min-scale"]) == scale["min"] == entry["minScale"]
+    )
+    assert (
+        int(annotations["autoscaling.knative.dev/max-scale"]) == scale["max"] == entry["maxScale"]
+    )
+    assert function["deploy"]["annotations"]["dapr.io/app-id"] == name
+    probes = function["deploy"]["healthEndpoints"]
+    assert container["readinessProbe"]["httpGet"]["path"] == probes["readiness"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == probes["liveness"] == "/healthz"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_target_runs_the_service(name: str) -> None:
+    dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
+    stage = re.search(rf"^FROM \S+ AS {name}\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S)
+    assert stage, f"deploy/Dockerfile has no target {name}"
+    source = SERVICES[name].get("source")
+    if source:
+        expected = f"FUNCTION_TARGET={source} FUNCTION_SOURCE=/app/functions/{source}/main.py"
+        assert expected in stage.group(1)
+        code = (REPO_ROOT / "functions" / source / "main.py").read_text()
+        assert re.search(rf"^def {source}\(", code, re.M), f"main.py defines no {source}()"
+    else:
+        assert "taskflow.entrypoints.api:create_app()" in stage.group(1)
+
+
+def test_environment_names_are_settings_the_code_reads() -> None:
+    service = knative_service("create-task")
+    container = service["spec"]["template"]["spec"]["containers"][0]
+    (config_map,) = load_documents(REPO_ROOT / "knative" / "config.yaml")
+    names = set(config_map["data"]) | {env["name"] for env in container["env"]}
+    assert names <= config_variables(), f"unknown settings: {names - config_variables()}"
+    assert {"DATABASE_URL", "BROKER_URL", "CREATE_TASK_URL", "JWT_SECRET"} <= names
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def service_command(name: str, port: int) -> list[str]:
+    """The command the image runs for `name` (deploy/Dockerfile), from this venv."""
+    venv_bin = REPO_ROOT / ".venv" / "bin"
+    source = SERVICES[name].get("source")
+    if source:
+        return [
+            str(venv_bin / "functions-framework"),
+            f"--source={REPO_ROOT / 'functions' / source / 'main.py'}",
+            f"--target={source}",
+            f"--port={port}",
+        ]
+    app = "taskflow.entrypoints.api:create_app()"
+    return [str(venv_bin / "gunicorn"), f"--bind=127.0.0.1:{port}", app]
+
+
+def wait_for_health(url: str, process: subprocess.Popen[str]) -> int | None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            return requests.get(f"{url}/healthz", timeout=10).status_code
+        except requests.RequestException:  # not listening yet, or busy importing
+            time.sleep(0.2)
+    return None
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Every service started as its image starts it, on a migrated SQLite database and free
+    ports: name -> base URL. Services that fail to start are missing from the map."""
+    data_dir = tmp_path_factory.mktemp("services")
+    environment = {
+        "PATH": str(REPO_ROOT / ".venv" / "bin") + ":/usr/bin:/bin",
+        "TASKFLOW_DATA_DIR": str(data_dir),
+        "DATABASE_URL": f"sqlite:///{data_dir / 'taskflow.db'}",
+        "BROKER_URL": f"http://127.0.0.1:{free_port()}/taskflow",
+        "PYTHONPATH": str(REPO_ROOT / "functions"),
+    }
+    subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "taskflow.adapters.database",
+            "upgrade",
+        ],
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+    processes: dict[str, tuple[str, subprocess.Popen[str]]] = {}
+    for name in SERVICES:
+        port = free_port()
+        process = subprocess.Popen(
+            service_command(name, port),
+            env=environment,
+            cwd=data_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        processes[name] = (f"http://127.0.0.1:{port}", process)
+    try:
+        yield {
+            name: url
+            for name, (url, process) in processes.items()
+            if wait_for_health(url, process) is not None
+        }
+    finally:
+        for _, process in processes.values():
+            process.terminate()
+        for _, process in processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def post_event(url: str, event_type: str, data: str = "{}") -> requests.Response:
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": event_type,
+        "ce-source": "tests/deploy",
+        "ce-id": f"deploy-test-{time.monotonic_ns()}",
+        "content-type": "application/json",
+    }
+    return requests.post(url, data=data, headers=headers, timeout=10)
+
+
+def error_field(answer: requests.Response) -> str | None:
+    try:
+        return answer.json()["error"].get("field")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_answers_its_health_probe(name: str, running: dict[str, str]) -> None:
+    """The probe path the Knative Service declares answers 200 on the running service."""
+    assert name in running, f"{name} did not start or does not answer GET /healthz"
+    assert requests.get(f"{running[name]}/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("timer", VALUES["timers"])
+def test_timer_lands_on_a_route_that_accepts_a_ping(timer: str, running: dict[str, str]) -> None:
+    """The PingSource's CloudEvent (what Knative sends on schedule) is accepted."""
+    service, path = VALUES["timers"][timer]["service"], VALUES["timers"][timer]["path"]
+    assert service in running, f"{service} did not start"
+    answer = post_event(running[service] + path, "dev.knative.sources.ping")
+    assert 200 <= answer.status_code < 300, f"{path}: {answer.status_code} {answer.text}"
+
+
+def test_dapr_cron_binding_lands_on_the_relay(running: dict[str, str]) -> None:
+    """daprd probes the binding's route with OPTIONS, then POSTs a plain JSON body to it."""
+    (relay,) = load_documents(REPO_ROOT / "dapr" / "components" / "cluster" / "relay.yaml")
+    (app,) = relay["scopes"]
+    assert app in running, f"{app} did not start"
+    url = f"{running[app]}/{relay['metadata']['name']}"
+    assert requests.options(url, timeout=5).status_code < 400
+    assert 200 <= requests.post(url, json={}, timeout=30).status_code < 300
