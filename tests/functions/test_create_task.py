@@ -197,6 +197,20 @@ def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
     assert occurrence["task_data"]["due_at"] > first["due_at"]
 
 
+def test_a_refused_command_from_the_broker_is_not_retried(create_task_url, database_url):
+    """A non-retryable 422 sends it to the dead-letter sink; 404 would make the broker retry."""
+    spawn = command(
+        catalogue.SPAWN_OCCURRENCE,
+        {"user_id": "alice", "task_id": 999, "completed_at": datetime.now(UTC).isoformat()},
+    )
+
+    response = post_binary(create_task_url, spawn)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "not_found"
+    assert tasks(database_url) == 0
+
+
 def test_the_relay_route_publishes_what_is_pending(create_task_url, broker, database_url):
     """A write whose relay never ran (a crash after commit) is published by POST /relay."""
     task = run_command(database_url, commands.CreateTask(user_id="alice", title="stranded"))
