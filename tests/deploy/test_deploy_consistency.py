@@ -263,3 +263,29 @@ def test_dapr_cron_binding_lands_on_the_relay(running: dict[str, str]) -> None:
     url = f"{running[app]}/{relay['metadata']['name']}"
     assert requests.options(url, timeout=5).status_code < 400
     assert 200 <= requests.post(url, json={}, timeout=30).status_code < 300
+
+
+def test_a_dead_letter_is_counted_for_the_alert(running: dict[str, str]) -> None:
+    """What the Kafka broker sends to the sink shows up in the metric the alert watches."""
+    assert "dead-letter" in running, "dead-letter did not start"
+    url = running["dead-letter"]
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": catalogue.TASK_CREATED,
+        "ce-source": "taskflow/create-task",
+        "ce-id": "dead-1",
+        "ce-knativeerrordest": "http://write-audit.taskflow.svc.cluster.local/",
+        "ce-knativeerrorcode": "500",
+        "content-type": "application/json",
+    }
+    assert (
+        requests.post(url, data='{"task_id": "t1"}', headers=headers, timeout=10).status_code == 202
+    )
+    metrics = requests.get(f"{url}/metrics", timeout=10).text
+    sample = re.search(
+        r'^taskflow_dead_letters_total\{destination="http://write-audit[^"]*",'
+        r'type="com\.taskflow\.task\.created"\} (\S+)$',
+        metrics,
+        re.M,
+    )
+    assert sample and float(sample.group(1)) == 1.0
