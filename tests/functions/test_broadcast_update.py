@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 import socketio
-from conftest import JWT_SECRET, wait_until
 from function_events import BROKER_SOURCE, a_task, post_binary, post_structured, task_event
+from function_processes import JWT_SECRET, wait_until
 from taskflow import catalogue
 from taskflow.adapters import tokens
 

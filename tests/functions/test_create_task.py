@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import wait_until
 from database_state import run_command, tasks
 from function_events import BROKER_SOURCE, new_id, post_binary, post_structured, reply_event
+from function_processes import wait_until
 from taskflow import catalogue
 from taskflow.domain import commands
 

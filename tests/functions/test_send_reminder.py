@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import CapturingBroker, free_port, wait_until
 from database_state import add_user, reminder_deliveries, run_command
 from function_events import BROKER_SOURCE, a_task, post_binary, task_event
+from function_processes import CapturingBroker, free_port, wait_until
 from taskflow import catalogue
 from taskflow.domain import commands
 
