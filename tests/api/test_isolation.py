@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from api_helpers import Account, create
 
-# Every route under /api/<user_id>, with a body it would accept. `{task}` is a task id.
+# Every route under /api/<user_id>, with a body it would accept. `{task}` is a task id,
+# `{conversation}` a chat conversation id.
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/tasks", None),
     ("POST", "/tasks", {"title": "planted by someone else"}),
@@ -21,6 +22,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/tasks/{task}/stop-repeating", None),
     ("POST", "/tasks/{task}/snooze", {"minutes": 5}),
     ("POST", "/chat", {"message": "list my tasks"}),
+    ("GET", "/chat/{conversation}", None),
 ]
 TASK_ROUTES = [route for route in ROUTES if "{task}" in route[1]]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in ROUTES]
@@ -42,8 +44,8 @@ def _call(client, method: str, url: str, body: dict[str, Any] | None, headers: d
     return client.open(url, method=method, json=body, headers=headers)
 
 
-def _url(owner: Account, path: str, task_id: int) -> str:
-    return f"/api/{owner.user_id}{path.format(task=task_id)}"
+def _url(owner: Account, path: str, task_id: int, conversation_id: int = 1) -> str:
+    return f"/api/{owner.user_id}{path.format(task=task_id, conversation=conversation_id)}"
 
 
 def _unchanged(client, alice: Account, task: dict[str, Any]) -> None:
@@ -57,7 +59,12 @@ def _unchanged(client, alice: Account, task: dict[str, Any]) -> None:
 def test_every_user_route_is_covered_here(client):
     """A new route under /api/<user_id> must join ROUTES, so it is checked like the rest."""
     app_routes = {
-        (method, rule.rule.removeprefix("/api/<user_id>").replace("<task_id>", "{task}"))
+        (
+            method,
+            rule.rule.removeprefix("/api/<user_id>")
+            .replace("<task_id>", "{task}")
+            .replace("<conversation_id>", "{conversation}"),
+        )
         for rule in client.application.url_map.iter_rules()
         if rule.rule.startswith("/api/<user_id>")
         for method in rule.methods - {"HEAD", "OPTIONS"}
