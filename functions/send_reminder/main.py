@@ -47,15 +47,14 @@ def fire(key: ReminderKey) -> None:
 timers = ReminderTimers(fire)
 
 
-def sweep() -> int:
-    """Fire what is due, then set timers for what comes within the horizon."""
+def sweep() -> None:
+    """Fire what is due, publish (also what an earlier failed relay left pending), then set
+    timers for what comes within the horizon."""
     now = datetime.now(UTC)
-    fired = reminders_service.fire_due(unit_of_work, now=now)
-    if fired:
-        function_runtime.relay_outbox()
+    reminders_service.fire_due(unit_of_work, now=now)
+    function_runtime.relay_outbox()
     upcoming = reminders_service.pending(unit_of_work, due_by=now + TIMER_HORIZON)
     timers.schedule(reminder.key for reminder in upcoming)
-    return fired
 
 
 def keep_sweeping() -> None:
