@@ -46,16 +46,27 @@ def published(ingress: Ingress) -> list[tuple[str, str]]:
 
 
 class Ingress:
-    """A broker ingress that answers with the statuses it is given, then 202."""
+    """A broker ingress that answers with the statuses it is given, then 202. A hanging one
+    holds every request (`entered` is set) until `release` is set."""
 
-    def __init__(self, subscribers: Subscribers, statuses: list[int] | None = None) -> None:
+    def __init__(
+        self, subscribers: Subscribers, statuses: list[int] | None = None, *, hang: bool = False
+    ) -> None:
         self._statuses = list(statuses or [])
         self._lock = threading.Lock()
         self._accepted: list[Delivery] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hang:
+            self.release.set()
         self.server = subscribers("broker", self._respond)
-        self.publisher = HttpPublisher(f"{self.server.url}/taskflow")
+        # Longer than SQLite's busy timeout: a relay holding the write lock while it publishes
+        # makes the concurrent write below fail instead of finishing after the publisher's timeout.
+        self.publisher = HttpPublisher(f"{self.server.url}/taskflow", timeout=60)
 
     def _respond(self, delivery: Delivery) -> Response:
+        self.entered.set()
+        self.release.wait()
         with self._lock:
             code = self._statuses.pop(0) if self._statuses else 202
             if code == 202:
@@ -150,4 +161,39 @@ def test_two_relays_at_once_publish_every_event(
 
     assert errors == []
     assert set(published(ingress)) == set(waiting)
+    assert pending(session_factory) == []
+
+
+def test_a_hanging_broker_blocks_neither_writes_nor_other_relays(
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
+    create_task(session_factory, "ann", "published first")
+    ingress = Ingress(subscribers, hang=True)
+    relayed: list[int] = []
+    relay = threading.Thread(
+        target=lambda: relayed.append(
+            relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher)
+        )
+    )
+    relay.start()
+    try:
+        assert ingress.entered.wait(timeout=10), "the relay never called the broker"
+        # On SQLite a relay that kept its transaction open would hold the one write lock here.
+        create_task(session_factory, "bob", "written while the broker hangs")
+        assert relay.is_alive(), "the write should not have waited for the broker"
+        # A second relay finds the first one running and leaves the rows to it.
+        assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 0
+        assert relay.is_alive()
+        waiting = pending(session_factory)
+    finally:
+        ingress.release.set()
+        relay.join()
+
+    # The running relay also publishes the write that committed while it held the relay lock.
+    assert relayed == [4]
+    assert published(ingress) == waiting
+    assert [d.event.data["task_data"]["title"] for d in ingress.accepted()][::2] == [
+        "published first",
+        "written while the broker hangs",
+    ]
     assert pending(session_factory) == []

@@ -292,15 +292,13 @@ class SqlAlchemyOutbox:
         )
 
     def pending(self, limit: int = 100) -> list[OutboxMessage]:
-        """The oldest unpublished rows. On PostgreSQL they stay locked until this transaction
-        ends and other relays skip them, so two relays rarely publish the same row (which would
-        be harmless anyway: consumers are idempotent)."""
+        """The oldest unpublished rows, oldest first. Nothing is locked: the relay publishes them
+        after this transaction ends and one relay runs at a time (service_layer/outbox_relay)."""
         query = (
             sa.select(orm.outbox.c.id, orm.outbox.c.topic, orm.outbox.c.payload)
             .where(orm.outbox.c.published_at.is_(None))
             .order_by(orm.outbox.c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return [OutboxMessage(*row) for row in self.session.execute(query).all()]
 

@@ -1,10 +1,15 @@
 """The outbox relay: publish the CloudEvents that committed writes left in the outbox.
 
-Rows are published oldest first and marked published in the same transaction that read them; a
-crash after publishing and before that commit only means those rows are published again, which
-every consumer absorbs (idempotent by CloudEvent id). The first failed publish stops the run so
-later rows, possibly of the same user, are never published ahead of it; the next run retries.
-On PostgreSQL the rows read stay locked (FOR UPDATE SKIP LOCKED) so a concurrent relay skips them.
+No database transaction is open while the broker is called: a batch of pending rows is read in one
+short transaction, published, and the published rows are marked in a second short one. On SQLite
+a transaction holds the database's only write lock, so a slow or unreachable broker would
+otherwise stall every writer. The price: a process that dies between publishing and marking
+publishes those rows again, which every consumer absorbs (idempotent by CloudEvent id).
+
+The first failed publish stops the run, so a later row, possibly of the same user, never goes out
+ahead of it; the next run retries. One relay runs at a time per database (the lock `outbox-relay`,
+adapters/locks.py): a relay that finds it taken returns at once, because the holder publishes
+these rows too, so rows always leave in commit order and a slow broker ties up one relay, not all.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+RELAY_LOCK = "outbox-relay"
 
 
 class Publisher(Protocol):
@@ -33,33 +39,49 @@ def relay_pending(
     *,
     limit: int = BATCH_SIZE,
 ) -> int:
-    """Publish every pending row, `limit` per transaction; return how many were published.
-    Raise PublishError after recording what was published before the failure."""
+    """Publish every pending row, `limit` per batch; return how many this call published (0 when
+    another relay is running). Raise PublishError after marking what was published before the
+    failure."""
     total = 0
     while True:
-        published, failure = _relay_batch(uow_factory, publisher, limit)
-        total += published
-        if failure is not None:
-            raise failure
-        if published < limit:
+        with uow_factory().exclusively(RELAY_LOCK) as acquired:
+            if not acquired:
+                return total
+            total += _relay_until_drained(uow_factory, publisher, limit)
+        # A write that committed while this relay held the lock found it taken and left its rows
+        # to this relay: look once more after letting go, or they would wait for the next timer.
+        if not _anything_pending(uow_factory):
             return total
 
 
-def _relay_batch(
+def _relay_until_drained(
     uow_factory: Callable[[], SqlAlchemyUnitOfWork], publisher: Publisher, limit: int
-) -> tuple[int, PublishError | None]:
-    published: list[int] = []
-    failure: PublishError | None = None
-    with uow_factory() as uow:
-        for message in uow.outbox.pending(limit):
+) -> int:
+    total = 0
+    while True:
+        with uow_factory() as uow:
+            batch = uow.outbox.pending(limit)
+        published: list[int] = []
+        failure: PublishError | None = None
+        for message in batch:
             try:
                 publisher.publish(message.topic, message.event)
             except PublishError as error:
                 failure = error
                 break
             published.append(message.id)
-        uow.outbox.mark_published(published)
-        uow.commit()
-    if failure is not None:
-        log.warning("outbox relay stopped after %d rows: %s", len(published), failure)
-    return len(published), failure
+        if published:
+            with uow_factory() as uow:
+                uow.outbox.mark_published(published)
+                uow.commit()
+        total += len(published)
+        if failure is not None:
+            log.warning("outbox relay stopped after %d rows: %s", total, failure)
+            raise failure
+        if len(batch) < limit:
+            return total
+
+
+def _anything_pending(uow_factory: Callable[[], SqlAlchemyUnitOfWork]) -> bool:
+    with uow_factory() as uow:
+        return bool(uow.outbox.pending(1))

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Self
 
 from cloudevents.http import CloudEvent
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from taskflow import catalogue
+from taskflow.adapters import locks
 from taskflow.adapters.repository import (
     SqlAlchemyOutbox,
     SqlAlchemyProcessedEvents,
@@ -62,6 +65,14 @@ class SqlAlchemyUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def exclusively(self, name: str) -> AbstractContextManager[bool]:
+        """The lock `name` of this database, held across several units of work and outside any
+        transaction: True while held, False at once if another process or thread holds it."""
+        with self.session_factory() as session:
+            engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        return locks.try_exclusive(engine, name)
 
     def _store_changes_and_events(self) -> None:
         now = datetime.now(UTC)
