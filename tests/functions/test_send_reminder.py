@@ -132,6 +132,25 @@ def test_reminders_that_fell_due_while_down_fire_after_restart(
     assert [due.data["task_id"] for due in reminders_due(broker)] == [task["id"]]
 
 
+def test_a_reminder_fired_while_the_broker_was_down_is_published_once_it_is_back(
+    start_function, function_env, broker, database_url
+):
+    unreachable_broker = f"http://127.0.0.1:{free_port()}/taskflow"
+    cut_off = start_function("send_reminder", {**function_env, "BROKER_URL": unreachable_broker})
+    remind_at = soon()
+    task = task_reminded_at(database_url, "despite the outage", remind_at)
+    wait_past(remind_at)
+
+    sweep(cut_off)
+    assert reminder_deliveries(database_url) == 1
+    start_function.stop(cut_off)
+    restarted = start_function("send_reminder", function_env)
+
+    wait_until(lambda: reminders_due(broker), what="the reminder held in the outbox")
+    sweep(restarted)
+    assert [due.data["task_id"] for due in reminders_due(broker)] == [task["id"]]
+
+
 def test_a_task_event_schedules_its_reminder_without_waiting_for_a_sweep(
     reminder_url, broker, database_url
 ):
