@@ -16,10 +16,10 @@ PASSWORD = "correct horse battery"
 
 
 def _load_function_fixtures() -> Any:
-    """The process and broker helpers of tests/functions/conftest.py (not a package, so it is
-    loaded by path rather than copied)."""
-    path = Path(__file__).resolve().parents[1] / "functions" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("taskflow_function_fixtures", path)
+    """The process and broker helpers of tests/functions/function_processes.py, loaded by path
+    rather than copied (test folders are not packages)."""
+    path = Path(__file__).resolve().parents[1] / "functions" / "function_processes.py"
+    spec = importlib.util.spec_from_file_location("taskflow_function_processes", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
