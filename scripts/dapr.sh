@@ -52,16 +52,23 @@ dapr_version() {
     sed -n 's/^[[:space:]]*github.com\/dapr\/dapr \(v[0-9.]*\).*/\1/p' "$BUILD_DIR/go.mod" | head -n 1
 }
 
-# The binaries are rebuilt whenever any file of the wrapper module changes.
+# The version stamped into the binaries, as upstream's Makefile does (`daprd --version`, logs).
+link_flags() {
+    echo "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${1#v}" \
+        "-X github.com/dapr/kit/logger.DaprVersion=${1#v}"
+}
+
+# The binaries are rebuilt whenever the wrapper module or the link flags change.
 build_stamp() {
-    cat "$BUILD_DIR/go.mod" "$BUILD_DIR/go.sum" "$BUILD_DIR"/*/*.go | sha256sum | cut -c1-16
+    { cat "$BUILD_DIR/go.mod" "$BUILD_DIR/go.sum" "$BUILD_DIR"/*/*.go; link_flags "$1"; } |
+        sha256sum | cut -c1-16
 }
 
 build() {
     local version stamp
     version=$(dapr_version)
     [ -n "$version" ] || fail "no github.com/dapr/dapr requirement in $BUILD_DIR/go.mod"
-    stamp="$BIN/.build-$version-$(build_stamp)"
+    stamp="$BIN/.build-$version-$(build_stamp "$version")"
     if [ -f "$stamp" ] && [ -x "$BIN/daprd" ] && [ -x "$BIN/scheduler" ]; then
         return
     fi
@@ -77,7 +84,7 @@ build() {
     for binary in daprd scheduler; do
         (cd "$BUILD_DIR" && CGO_ENABLED=0 GOMAXPROCS=${GOMAXPROCS:-1} nice -n 19 \
             go build -p "${TASKFLOW_GO_BUILD_JOBS:-1}" -tags stablecomponents -trimpath \
-            -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${version#v}" \
+            -ldflags "$(link_flags "$version")" \
             -o "$BIN/$binary" "./$binary") >>"$ROOT/build.log" 2>&1 ||
             fail "building $binary failed, see $ROOT/build.log"
     done

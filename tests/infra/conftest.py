@@ -98,14 +98,21 @@ def recording_app() -> RecordingApp:
 
 
 @pytest.fixture(scope="session")
+def sidecar_env(kafka_bootstrap: str, secrets_file: Path) -> dict[str, str]:
+    """What dapr/components/local reads from the environment."""
+    return {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_SECRETS_FILE": str(secrets_file)}
+
+
+@pytest.fixture(scope="session")
 def sidecar(
-    kafka_bootstrap: str,
+    sidecar_env: dict[str, str],
     dapr_scheduler: dict[str, str],
-    secrets_file: Path,
     recording_app: RecordingApp,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Sidecar]:
-    env = {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_SECRETS_FILE": str(secrets_file)}
     log_file = tmp_path_factory.mktemp("daprd") / f"{SMOKE_APP_ID}.log"
-    with recording_app.serving() as app_port, daprd(SMOKE_APP_ID, app_port, env, log_file) as car:
+    with (
+        recording_app.serving() as app_port,
+        daprd(SMOKE_APP_ID, app_port, sidecar_env, log_file) as car,
+    ):
         yield car

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import requests
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from infra_services import (
     PUBSUB,
     RecordingApp,
     Sidecar,
+    daprd,
     delete_command,
     wait_until,
 )
@@ -149,6 +151,28 @@ def partition_picked_by_python_client(bootstrap: str, user_id: str) -> int:
     producer.flush(DELIVERY_TIMEOUT_SECONDS)
     (partition,) = partitions
     return partition
+
+
+def test_service_invocation_finds_the_callee_by_sqlite_name_resolution(
+    sidecar: Sidecar, recording_app: RecordingApp, sidecar_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A second sidecar reaches the first by app id alone: the sqlite resolver that the wrapper
+    module registers is what maps the id to an address on this host."""
+    command = {"user_id": f"user-{uuid.uuid4().hex[:8]}", "task_id": 9}
+    caller_app = RecordingApp(subscriptions=[])
+
+    with (
+        caller_app.serving() as caller_port,
+        daprd("infra-smoke-caller", caller_port, sidecar_env, tmp_path / "caller.log") as caller,
+    ):
+        answer = requests.post(
+            f"{caller.http_url}/v1.0/invoke/{sidecar.app_id}/method/commands",
+            json=command,
+            timeout=30,
+        )
+
+    assert answer.status_code == 200, answer.text
+    assert [request.json() for request in recording_app.requests_to("/commands")] == [command]
 
 
 def test_a_job_calls_the_app_back_when_it_falls_due(
