@@ -135,7 +135,9 @@ def backlog(router_url: str) -> int:
     return requests.get(f"{router_url}/healthz", timeout=5).json()["backlog"]
 
 
-def broker_yaml(name: str, *, retry: int = 0, policy: str = "exponential") -> str:
+def broker_yaml(
+    name: str, *, retry: int = 0, policy: str = "exponential", delay: str = "PT0.001S"
+) -> str:
     return f"""
 apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -145,7 +147,7 @@ spec:
   delivery:
     retry: {retry}
     backoffPolicy: {policy}
-    backoffDelay: PT0.001S
+    backoffDelay: {delay}
     deadLetterSink:
       ref: {{apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}}
 ---

@@ -156,7 +156,7 @@ def test_a_200_with_a_body_that_is_not_a_cloudevent_fails_into_the_dead_letter_s
     assert audit.ids() == ["says-ok"]
 
 
-def test_a_server_error_is_retried_per_the_delivery_spec_then_dead_lettered(
+def test_a_server_error_is_retried_then_dead_lettered_and_kept_across_restarts(
     subscribers: Subscribers, start_router: RouterStarter, tmp_path: Path
 ) -> None:
     audit = subscribers("write-audit", status(503, b'{"error": "down"}', "application/json"))
@@ -175,6 +175,9 @@ def test_a_server_error_is_retried_per_the_delivery_spec_then_dead_lettered(
     assert letter["data"] == {"n": 1}
     stored = (tmp_path / "data" / "dead-letters.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in stored] == ["unlucky"]
+    router.close()
+    restarted = start_router(broker_yaml("task-events"))
+    assert [letter["id"] for letter in dead_letters(restarted.url)] == ["unlucky"]
 
 
 def test_a_client_error_is_not_retried(

@@ -1,5 +1,6 @@
-"""The local dead-letter sink: keeps every dead-lettered event in memory and appends it, as a
-structured CloudEvent, to a JSON-lines file an operator can read after the run."""
+"""The local dead-letter sink: appends every dead-lettered event, as a structured CloudEvent, to a
+JSON-lines file an operator can read after the run, and lists them all, those of earlier runs
+included."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ class DeadLetterStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.Lock()
-        self._letters: list[dict[str, Any]] = []
+        self._letters: list[dict[str, Any]] = (
+            [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+            if path.exists()
+            else []
+        )
 
     def add(self, event: CloudEvent) -> None:
         # The structured JSON form: binary data becomes data_base64, so every letter is JSON.

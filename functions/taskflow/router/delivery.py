@@ -26,6 +26,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
+from taskflow.router.eventlog import DeliveryInterrupted
 from taskflow.router.manifests import DeliverySpec, Destination, Trigger
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,10 @@ class Dispatcher:
         self._stopping = stopping
 
     def dispatch(self, trigger: Trigger, event: CloudEvent) -> CloudEvent | None:
-        """Deliver `event` to the Trigger's subscriber; return the reply event, if one came."""
+        """Deliver `event` to the Trigger's subscriber; return the reply event, if one came.
+        Raise DeliveryInterrupted when the router stops before the delivery is settled."""
         url = trigger.subscriber.url(self._addresses)
         attempt = self._send_with_retries(url, event, trigger.delivery)
-        if attempt is None:
-            return None  # shutting down mid-retry; the in-memory log is lost with the process
         if not attempt.succeeded:
             self._dead_letter(trigger, event, url, attempt)
             return None
@@ -79,9 +79,7 @@ class Dispatcher:
                 self._dead_letter(trigger, event, url, attempt)
             return None
 
-    def _send_with_retries(
-        self, url: str, event: CloudEvent, delivery: DeliverySpec
-    ) -> Attempt | None:
+    def _send_with_retries(self, url: str, event: CloudEvent, delivery: DeliverySpec) -> Attempt:
         retries = 0
         while True:
             attempt = self._post(url, event, delivery.timeout)
@@ -97,7 +95,7 @@ class Dispatcher:
                 delivery.retry,
             )
             if self._stopping.wait(delivery.backoff(retries)):
-                return None
+                raise DeliveryInterrupted(event["id"])
 
     def _post(self, url: str, event: CloudEvent, timeout: float) -> Attempt:
         headers, body = to_binary(event)
@@ -123,7 +121,7 @@ class Dispatcher:
         letter = CloudEvent({**event.get_attributes(), **extensions}, event.data)
         sink_url = sink.url(self._addresses)
         result = self._send_with_retries(sink_url, letter, trigger.delivery)
-        if result is not None and not result.succeeded:
+        if not result.succeeded:
             log.error(
                 "trigger %s: dead-letter sink %s refused %s (%s); event dropped",
                 trigger.name,

@@ -1,21 +1,30 @@
 """Where a broker's accepted events wait for its Triggers.
 
 `EventLog` is the seam a Kafka backing slots into (one topic per broker, one consumer group per
-Trigger, the `partitionkey` extension as record key). `InMemoryEventLog` is the default: each
-subscription keeps one FIFO queue per partition key and drains each queue on one worker at a time,
-so an ordered Trigger sees one user's events in order while different users proceed concurrently.
+Trigger, the `partitionkey` extension as record key). `SqliteEventLog` is the local one: an event
+is committed to a SQLite file before the ingress answers 202, with one pending delivery per
+subscription, and a delivery is deleted only once its consumer has finished. After a restart the
+pending deliveries are handed out again, oldest first: at least once, which idempotent consumers
+absorb. Each subscription keeps one FIFO queue per partition key and drains each queue on one
+worker at a time, so an ordered Trigger sees one user's events in order, across restarts too,
+while different users proceed concurrently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-from cloudevents.http import CloudEvent
+from cloudevents.conversion import to_json
+from cloudevents.http import CloudEvent, from_json
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +32,35 @@ Consumer = Callable[[CloudEvent], None]
 PARTITION_KEY = "partitionkey"
 WORKERS_PER_SUBSCRIPTION = 8
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    broker TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_deliveries (
+    subscription TEXT NOT NULL,
+    position INTEGER NOT NULL REFERENCES events (position),
+    PRIMARY KEY (subscription, position)
+);
+CREATE INDEX IF NOT EXISTS pending_deliveries_by_position ON pending_deliveries (position);
+"""
+
+
+class DeliveryInterrupted(Exception):
+    """A consumer stopped before it finished (the router is stopping): the delivery stays pending
+    and is handed out again after a restart."""
+
 
 class EventLog(Protocol):
     def append(self, broker: str, event: CloudEvent) -> None:
-        """Store an accepted event; it is handed to every subscription of `broker`."""
+        """Store an accepted event; once this returns it survives a restart and is handed to
+        every subscription of `broker`."""
 
     def subscribe(self, broker: str, group: str, consumer: Consumer, *, ordered: bool) -> None:
-        """Hand every event of `broker` to `consumer`. When `ordered`, events with the same
-        partition key are consumed one after the other in append order."""
+        """Hand every event of `broker` that `group` has not consumed to `consumer`, starting
+        with those left from before a restart. When `ordered`, events with the same partition
+        key are consumed one after the other in append order."""
 
     def backlog(self) -> int:
         """Events appended and not yet consumed (0 when every delivery has finished)."""
@@ -39,44 +69,73 @@ class EventLog(Protocol):
         """Stop handing out events; waits for the consumers that are running."""
 
 
+@dataclass(frozen=True)
+class _Entry:
+    position: int
+    event: CloudEvent
+
+
 class _Subscription:
-    def __init__(self, group: str, consumer: Consumer, *, ordered: bool) -> None:
-        self._group = group
+    def __init__(
+        self,
+        group: str,
+        consumer: Consumer,
+        acknowledge: Callable[[str, int], None],
+        *,
+        ordered: bool,
+    ) -> None:
+        self.group = group
         self._consumer = consumer
+        self._acknowledge = acknowledge
         self._ordered = ordered
         self._lock = threading.Lock()
         # A key is present while a worker drains it; new events for the key join its queue.
-        self._queues: dict[str, deque[CloudEvent]] = {}
+        self._queues: dict[str, deque[_Entry]] = {}
         self._backlog = 0
+        self._closing = False
         self._workers = ThreadPoolExecutor(WORKERS_PER_SUBSCRIPTION, thread_name_prefix=group)
 
-    def offer(self, event: CloudEvent) -> None:
+    def offer(self, entry: _Entry) -> None:
         # An unordered Trigger gives each event its own queue, so nothing waits for anything.
+        event = entry.event
         key = str(event.get(PARTITION_KEY, "")) if self._ordered else str(event["id"])
         with self._lock:
+            if self._closing:
+                return  # stored: handed out after the restart
             self._backlog += 1
             queue = self._queues.get(key)
             if queue is not None:
-                queue.append(event)
+                queue.append(entry)
                 return
-            self._queues[key] = deque([event])
+            self._queues[key] = deque([entry])
         self._workers.submit(self._drain, key)
 
     def _drain(self, key: str) -> None:
         while True:
             with self._lock:
                 queue = self._queues[key]
-                if not queue:
+                if not queue or self._closing:
                     del self._queues[key]
                     return
-                event = queue[0]
-            try:
-                self._consumer(event)
-            except Exception:
-                log.exception("subscription %s failed on event %s", self._group, event["id"])
+                entry = queue[0]
+            self._consume(entry)
             with self._lock:
                 queue.popleft()
                 self._backlog -= 1
+
+    def _consume(self, entry: _Entry) -> None:
+        try:
+            self._consumer(entry.event)
+        except DeliveryInterrupted:
+            return
+        except Exception:
+            log.exception(
+                "subscription %s failed on event %s; it stays pending until the router restarts",
+                self.group,
+                entry.event["id"],
+            )
+            return
+        self._acknowledge(self.group, entry.position)
 
     @property
     def backlog(self) -> int:
@@ -84,30 +143,92 @@ class _Subscription:
             return self._backlog
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
         self._workers.shutdown(wait=True, cancel_futures=True)
 
 
-class InMemoryEventLog:
-    def __init__(self) -> None:
+class SqliteEventLog:
+    """The event log in one SQLite file (WAL, synchronous FULL: a commit survives a crash of the
+    process and of the machine). One router per file: a second would hand out the same events."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the ingress threads and the workers, behind one lock: every
+        # statement is short, and it keeps appends and their hand-out in one order.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
         self._subscriptions: dict[str, list[_Subscription]] = {}
 
     def append(self, broker: str, event: CloudEvent) -> None:
-        for subscription in self._subscriptions.get(broker, ()):
-            subscription.offer(event)
+        with self._lock:
+            subscriptions = self._subscriptions.get(broker, [])
+            if not subscriptions:
+                return  # no Trigger on this broker: no one would ever read it
+            with self._transaction():
+                position = self._db.execute(
+                    "INSERT INTO events (broker, event) VALUES (?, ?)",
+                    (broker, to_json(event).decode()),
+                ).lastrowid
+                assert position is not None
+                self._db.executemany(
+                    "INSERT INTO pending_deliveries (subscription, position) VALUES (?, ?)",
+                    [(subscription.group, position) for subscription in subscriptions],
+                )
+            for subscription in subscriptions:
+                subscription.offer(_Entry(position, event))
 
     def subscribe(self, broker: str, group: str, consumer: Consumer, *, ordered: bool) -> None:
-        self._subscriptions.setdefault(broker, []).append(
-            _Subscription(group, consumer, ordered=ordered)
-        )
+        subscription = _Subscription(group, consumer, self._acknowledge, ordered=ordered)
+        with self._lock:
+            self._subscriptions.setdefault(broker, []).append(subscription)
+            left_over = self._db.execute(
+                "SELECT events.position, events.event FROM pending_deliveries"
+                " JOIN events USING (position)"
+                " WHERE pending_deliveries.subscription = ? ORDER BY events.position",
+                (group,),
+            ).fetchall()
+            for position, stored in left_over:
+                subscription.offer(_Entry(position, from_json(stored)))
+        if left_over:
+            log.info(
+                "subscription %s: %d events pending from before the restart", group, len(left_over)
+            )
 
     def backlog(self) -> int:
-        return sum(
-            subscription.backlog
-            for subscriptions in self._subscriptions.values()
-            for subscription in subscriptions
-        )
+        with self._lock:
+            subscriptions = [s for group in self._subscriptions.values() for s in group]
+        return sum(subscription.backlog for subscription in subscriptions)
 
     def close(self) -> None:
-        for subscriptions in self._subscriptions.values():
-            for subscription in subscriptions:
-                subscription.close()
+        with self._lock:
+            subscriptions = [s for group in self._subscriptions.values() for s in group]
+        for subscription in subscriptions:
+            subscription.close()
+        with self._lock:
+            self._db.close()
+
+    def _acknowledge(self, group: str, position: int) -> None:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "DELETE FROM pending_deliveries WHERE subscription = ? AND position = ?",
+                (group, position),
+            )
+            self._db.execute(
+                "DELETE FROM events WHERE position = ? AND NOT EXISTS"
+                " (SELECT 1 FROM pending_deliveries WHERE position = ?)",
+                (position, position),
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

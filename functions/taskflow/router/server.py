@@ -1,7 +1,8 @@
 """Assemble and serve the router: manifests, event log, dispatcher, dead-letter sink, WSGI server.
 
 Served by werkzeug's threaded server: each ingress request only appends to the event log, so a
-thread per request is plenty locally and needs no extra dependency.
+thread per request is plenty locally and needs no extra dependency. The event log and the dead
+letters live in the data folder, so a restarted router delivers what it had accepted.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from taskflow.router.app import create_app
 from taskflow.router.broker import Router
 from taskflow.router.dead_letters import DeadLetterStore
 from taskflow.router.delivery import Dispatcher
-from taskflow.router.eventlog import InMemoryEventLog
+from taskflow.router.eventlog import SqliteEventLog
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_SERVICE = "dead-letter"
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
+EVENT_LOG_FILE = "router.db"
 
 
 def local_addresses(ports: Ports, host: str = "127.0.0.1") -> dict[str, str]:
@@ -51,7 +53,7 @@ class RouterServer:
         # The manifests' dead-letter Service is this router's own sink unless told otherwise.
         addresses = {DEAD_LETTER_SERVICE: f"{self.url}/dead-letter", **addresses}
         self._stopping = threading.Event()
-        self._log = InMemoryEventLog()
+        self._log = SqliteEventLog(data_dir / EVENT_LOG_FILE)
         self.router = Router(eventing, self._log, Dispatcher(addresses, self._stopping))
         self.dead_letters = DeadLetterStore(data_dir / DEAD_LETTERS_FILE)
         self._app = create_app(self.router, self.dead_letters)
@@ -71,7 +73,8 @@ class RouterServer:
         return self
 
     def close(self) -> None:
-        """Stop accepting, abandon pending retries and wait for running deliveries."""
+        """Stop accepting, interrupt pending retries (those deliveries stay in the event log for
+        the next start) and wait for the attempts in flight."""
         self._stopping.set()
         if self._thread is not None:
             self._server.shutdown()
