@@ -1,8 +1,10 @@
 """`python -m taskflow.local` (what `just up` runs) starts the whole product on free ports, a
-write travels through the outbox, the router and the functions, and Ctrl-C stops every process."""
+write travels through the outbox, the router and the functions, the MCP server sees it, and
+Ctrl-C stops every process."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -18,6 +20,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from mcp.client.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from taskflow.config import REPO_ROOT, Ports
 
 START_TIMEOUT_SECONDS = 120.0
@@ -136,10 +141,21 @@ def sign_up(web: str) -> tuple[str, dict[str, str]]:
     return body["user_id"], {"Authorization": f"Bearer {body['token']}"}
 
 
+async def completed_task_ids_over_mcp(mcp_url: str, auth: dict[str, str]) -> list[str]:
+    client = Client(streamable_http_client(mcp_url, http_client=create_mcp_http_client(auth)))
+    async with client:
+        result = await client.call_tool("list_tasks", {"status": "completed"})
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return [task["id"] for task in result.structured_content["result"]]
+
+
 def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> None:
     runner.wait_ready()
     for name in ("web", "router", "create_task", "send_reminder", "write_audit"):
         assert runner.url(name) in runner.output()  # the table says where everything is
+    mcp = f"{runner.url('mcp')}/mcp"
+    assert mcp in runner.output()
     assert requests.get(f"{runner.url('router')}/healthz", timeout=5).status_code == 200
 
     # A recurring task completed through the API: the outbox relay publishes the events, the
@@ -176,8 +192,14 @@ def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> N
     )
     assert requests.get(f"{runner.url('router')}/dead-letters", timeout=5).json() == []
 
+    # The MCP server runs too: it refuses a call without a token and its tools act for the
+    # token's user on the same tasks.
+    assert requests.post(mcp, json={}, timeout=10).status_code == 401
+    assert asyncio.run(completed_task_ids_over_mcp(mcp, auth)) == [task_id]
+
     children = runner.known_children
-    assert len(children) >= 6  # the router and five functions (each forks a gunicorn worker)
+    # The router, the MCP server and five functions (each forks a gunicorn worker).
+    assert len(children) >= 7
     runner.process.send_signal(signal.SIGINT)
     assert runner.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0
     assert [pid for pid in children if running(pid)] == []

@@ -1,5 +1,5 @@
-"""`python -m taskflow.local [--port 8080]`: migrate, start the router, the five functions and the
-web app, print where everything is, and keep it running until Ctrl-C or SIGTERM.
+"""`python -m taskflow.local [--port 8080]`: migrate, start the router, the five functions, the MCP
+server and the web app, print where everything is, and keep it running until Ctrl-C or SIGTERM.
 
 Every port comes from config.Ports (TASKFLOW_PORT_<NAME> moves one); `--port` moves the web app.
 A child that dies is restarted once; if it dies again the runner stops everything and exits 1,
@@ -49,8 +49,23 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
         [sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)],
         url(ports.router),
     )
+    mcp = ChildSpec(
+        "mcp",
+        [
+            sys.executable,
+            "-m",
+            "taskflow.entrypoints.mcp_server",
+            "--http",
+            "--host",
+            HOST,
+            "--port",
+            str(ports.mcp),
+        ],
+        url(ports.mcp),
+    )
     return [
         router,
+        mcp,
         *(
             ChildSpec(
                 name.replace("_", "-"),
@@ -137,6 +152,7 @@ def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -
         ("event router ingress", f"{settings.broker_url}/{{broker}}"),
         ("dead letters", f"{url(ports.router)}/dead-letters"),
         *((name.replace("_", "-"), url(getattr(ports, name))) for name in FUNCTIONS),
+        ("MCP server (streamable HTTP)", f"{url(ports.mcp)}/mcp"),
         ("database", database_url),
         ("data folder", str(settings.data_dir)),
         *(
