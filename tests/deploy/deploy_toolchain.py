@@ -116,6 +116,8 @@ def shellcheck() -> Path:
     if found is None:
         with build_lock():
             if shutil.which("shellcheck") is None:
+                # A fresh machine's package lists may be empty: refresh them first.
+                run(["apt-get", "update", "-q"])
                 run(["apt-get", "install", "-y", "-q", "shellcheck"])
         found = shutil.which("shellcheck")
     if found is None:
