@@ -25,6 +25,7 @@ class Router:
                 lambda event, trigger=trigger: self._run_trigger(trigger, event),
                 ordered=trigger.ordered,
             )
+        log.start()
 
     @property
     def brokers(self) -> list[str]:

@@ -58,9 +58,13 @@ class EventLog(Protocol):
         every subscription of `broker`."""
 
     def subscribe(self, broker: str, group: str, consumer: Consumer, *, ordered: bool) -> None:
-        """Hand every event of `broker` that `group` has not consumed to `consumer`, starting
-        with those left from before a restart. When `ordered`, events with the same partition
-        key are consumed one after the other in append order."""
+        """Hand every event of `broker` that `group` has not consumed to `consumer`, once
+        started. When `ordered`, events with the same partition key are consumed one after the
+        other in append order."""
+
+    def start(self) -> None:
+        """Begin handing out events, those left from before a restart first. Called once, after
+        every subscribe: a reply to a left-over event must reach every subscription."""
 
     def backlog(self) -> int:
         """Events appended and not yet consumed (0 when every delivery has finished)."""
@@ -185,17 +189,27 @@ class SqliteEventLog:
         subscription = _Subscription(group, consumer, self._acknowledge, ordered=ordered)
         with self._lock:
             self._subscriptions.setdefault(broker, []).append(subscription)
-            left_over = self._db.execute(
-                "SELECT events.position, events.event FROM pending_deliveries"
-                " JOIN events USING (position)"
-                " WHERE pending_deliveries.subscription = ? ORDER BY events.position",
-                (group,),
-            ).fetchall()
-            for position, stored in left_over:
-                subscription.offer(_Entry(position, from_json(stored)))
+
+    def start(self) -> None:
+        with self._lock:
+            for subscriptions in self._subscriptions.values():
+                for subscription in subscriptions:
+                    self._hand_out_left_over(subscription)
+
+    def _hand_out_left_over(self, subscription: _Subscription) -> None:
+        left_over = self._db.execute(
+            "SELECT events.position, events.event FROM pending_deliveries"
+            " JOIN events USING (position)"
+            " WHERE pending_deliveries.subscription = ? ORDER BY events.position",
+            (subscription.group,),
+        ).fetchall()
+        for position, stored in left_over:
+            subscription.offer(_Entry(position, from_json(stored)))
         if left_over:
             log.info(
-                "subscription %s: %d events pending from before the restart", group, len(left_over)
+                "subscription %s: %d events pending from before the restart",
+                subscription.group,
+                len(left_over),
             )
 
     def backlog(self) -> int:
