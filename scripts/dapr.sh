@@ -84,6 +84,7 @@ build() {
     for binary in daprd scheduler; do
         (cd "$BUILD_DIR" && CGO_ENABLED=0 GOMAXPROCS=${GOMAXPROCS:-1} nice -n 19 \
             go build -p "${TASKFLOW_GO_BUILD_JOBS:-1}" -tags stablecomponents -trimpath \
+            -buildvcs=false \
             -ldflags "$(link_flags "$version")" \
             -o "$BIN/$binary" "./$binary") >>"$ROOT/build.log" 2>&1 ||
             fail "building $binary failed, see $ROOT/build.log"
