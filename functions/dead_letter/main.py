@@ -8,14 +8,15 @@ taskflow_dead_letters_total, which the alert on dead-letter growth watches.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import flask
 import functions_framework
 import prometheus_client
-from taskflow.entrypoints import cloudevents_http
+from taskflow.entrypoints import cloudevents_http, observability
 
+SERVICE = "dead-letter"
+observability.configure_logging(SERVICE)
 log = logging.getLogger("taskflow.dead_letter")
 
 DEAD_LETTERS = prometheus_client.Counter(
@@ -26,13 +27,10 @@ DEAD_LETTERS = prometheus_client.Counter(
 
 
 @functions_framework.http
+@observability.observed(SERVICE)
 def dead_letter(request: flask.Request) -> flask.Response:
     if request.method == "GET" and request.path == "/healthz":
         return flask.Response("ok", status=200, mimetype="text/plain")
-    if request.method == "GET" and request.path == "/metrics":
-        return flask.Response(
-            prometheus_client.generate_latest(), mimetype=prometheus_client.CONTENT_TYPE_LATEST
-        )
     try:
         event = cloudevents_http.parse(request)
     except cloudevents_http.BadCloudEvent as error:
@@ -41,9 +39,9 @@ def dead_letter(request: flask.Request) -> flask.Response:
     destination = str(attributes.get("knativeerrordest", "unknown"))
     DEAD_LETTERS.labels(type=event["type"], destination=destination).inc()
     log.error(
-        json.dumps(
-            {
-                "message": "dead letter",
+        "dead letter",
+        extra={
+            "fields": {
                 "cloudevent_id": event["id"],
                 "type": event["type"],
                 "source": event["source"],
@@ -52,6 +50,6 @@ def dead_letter(request: flask.Request) -> flask.Response:
                 "error_data": str(attributes.get("knativeerrordata", "")),
                 "data": event.data,
             }
-        )
+        },
     )
     return cloudevents_http.accepted()
