@@ -28,6 +28,8 @@ from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
 
 DELIVERY_TIMEOUT_SECONDS = 30
+# The sweep's schedule is `@every 15s`: the first call comes 15 s after daprd starts.
+SWEEP_TIMEOUT_SECONDS = 40
 # scripts/kafka.sh creates every topic with this many partitions.
 PARTITIONS = 3
 
@@ -173,6 +175,24 @@ def test_service_invocation_finds_the_callee_by_sqlite_name_resolution(
 
     assert answer.status_code == 200, answer.text
     assert [request.json() for request in recording_app.requests_to("/commands")] == [command]
+
+
+def test_the_reminder_sweep_cron_calls_send_reminder(
+    dapr_scheduler: dict[str, str], sidecar_env: dict[str, str], tmp_path: Path
+) -> None:
+    """reminder-sweep.yaml is scoped to send-reminder and fires on its schedule (every 15 s)."""
+    send_reminder = RecordingApp(subscriptions=[])
+
+    with (
+        send_reminder.serving() as port,
+        daprd("send-reminder", port, sidecar_env, tmp_path / "send-reminder.log"),
+    ):
+        swept = wait_until(
+            lambda: bool(send_reminder.requests_to("/reminder-sweep")),
+            timeout=SWEEP_TIMEOUT_SECONDS,
+        )
+
+    assert swept
 
 
 def test_a_job_calls_the_app_back_when_it_falls_due(
