@@ -128,10 +128,6 @@ class RecordingApp:
                 # Dapr's pub/sub contract: SUCCESS acknowledges; jobs accept any 2xx.
                 self._answer(200, json.dumps({"status": "SUCCESS"}).encode())
 
-            def do_OPTIONS(self) -> None:
-                # daprd probes an input binding's route with OPTIONS and skips it on a 404.
-                self._answer(200, b"")
-
             def _answer(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
