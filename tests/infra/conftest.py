@@ -24,14 +24,6 @@ from sqlalchemy.engine import make_url
 from taskflow.catalogue import TOPIC_TASK_EVENTS
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this folder needs the real infrastructure: mark it `infra`."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.infra)
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     with script_service("kafka.sh") as exports:

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import requests
 import sqlalchemy as sa
 from cloudevents.conversion import to_structured
@@ -26,6 +27,8 @@ from infra_services import (
 )
 from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
+
+pytestmark = pytest.mark.infra
 
 DELIVERY_TIMEOUT_SECONDS = 30
 # The sweep's schedule is `@every 15s`: the first call comes 15 s after daprd starts.

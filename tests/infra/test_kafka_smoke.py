@@ -14,6 +14,8 @@ from infra_services import delete_command
 from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
 
+pytestmark = pytest.mark.infra
+
 POLL_TIMEOUT_SECONDS = 30
 
 
