@@ -122,10 +122,15 @@ def snapshot_files(manifests: list[dict[str, Any]]) -> dict[Path, str]:
             grouped.setdefault(path, []).append(manifest)
     files = {path: HEADER + yaml_documents(docs) for path, docs in grouped.items()}
     for manifest in manifests:
-        if manifest["apiVersion"].startswith("serving.knative.dev/"):
+        if manifest["apiVersion"].startswith("serving.knative.dev/") and has_http_probes(manifest):
             path = Path("knative") / "func" / manifest["metadata"]["name"] / "func.yaml"
             files[path] = HEADER + yaml_documents([func_yaml(manifest)])
     return files
+
+
+def has_http_probes(service: dict[str, Any]) -> bool:
+    """func.yaml can only express HTTP health endpoints: a TCP-probed service gets none."""
+    return "httpGet" in service["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
 
 
 def yaml_documents(docs: list[dict[str, Any]]) -> str:

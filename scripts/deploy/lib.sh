@@ -8,7 +8,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/deploy/versions.env"
 NAMESPACE=taskflow
 CHART="$REPO_ROOT/deploy/helm/taskflow"
-SERVICES=(api create-task spawn-recurrence send-reminder write-audit broadcast-update dead-letter)
+SERVICES=(api mcp create-task spawn-recurrence send-reminder write-audit broadcast-update dead-letter)
 
 die() {
     echo "error: $*" >&2

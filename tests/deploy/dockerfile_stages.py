@@ -1,0 +1,65 @@
+"""Read deploy/Dockerfile's stages so tests can start a service exactly as its image would: the
+environment its stages set and the command its target runs, with the image's paths (/app,
+/opt/venv) mapped onto this checkout and its venv."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy_toolchain import REPO_ROOT
+
+DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
+IMAGE_PATHS = {"/app/": f"{REPO_ROOT}/", "/opt/venv/bin": str(REPO_ROOT / ".venv" / "bin")}
+
+
+@dataclass
+class Stage:
+    base: str
+    env: dict[str, str] = field(default_factory=dict)
+    cmd: list[str] | None = None
+
+
+def stages(text: str | None = None) -> dict[str, Stage]:
+    text = text if text is not None else DOCKERFILE.read_text()
+    logical_lines = re.sub(r"\\\n\s*", " ", text).splitlines()
+    found: dict[str, Stage] = {}
+    current: Stage | None = None
+    for line in logical_lines:
+        if match := re.match(r"^FROM (\S+) AS (\S+)$", line):
+            current = found[match.group(2)] = Stage(base=match.group(1))
+        elif current is not None and line.startswith("ENV "):
+            current.env.update(pair.split("=", 1) for pair in shlex.split(line[4:]))
+        elif current is not None and line.startswith("CMD "):
+            current.cmd = json.loads(line[4:])
+    return found
+
+
+def on_this_machine(value: str) -> str:
+    for image_path, local_path in IMAGE_PATHS.items():
+        value = value.replace(image_path, local_path)
+    return value
+
+
+def target(name: str) -> tuple[list[str], dict[str, str]]:
+    """(command, environment) of the image target `name`, inherited through its stages."""
+    all_stages = stages()
+    chain: list[Stage] = []
+    stage_name: str | None = name
+    while stage_name in all_stages:
+        chain.append(all_stages[stage_name])
+        stage_name = all_stages[stage_name].base
+    if not chain:
+        raise KeyError(f"deploy/Dockerfile has no target {name}")
+    environment: dict[str, str] = {}
+    for stage in reversed(chain):
+        environment.update({key: on_this_machine(value) for key, value in stage.env.items()})
+    command = next(stage.cmd for stage in chain if stage.cmd is not None)
+    return [on_this_machine(part) for part in command], environment
+
+
+def source_file(path: str) -> Path:
+    return Path(on_this_machine(path))
