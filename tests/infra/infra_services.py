@@ -90,9 +90,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    method: str
     path: str
-    headers: dict[str, str]
     body: bytes
 
     def json(self) -> Any:
@@ -120,9 +118,7 @@ class RecordingApp:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                request = ReceivedRequest(
-                    "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
-                )
+                request = ReceivedRequest(self.path, self.rfile.read(length))
                 with app._lock:
                     app.received.append(request)
                 # Dapr's pub/sub contract: SUCCESS acknowledges; jobs accept any 2xx.
@@ -161,7 +157,6 @@ class RecordingApp:
 class Sidecar:
     app_id: str
     http_url: str
-    log_file: Path
 
 
 @contextmanager
@@ -185,19 +180,17 @@ def daprd(app_id: str, app_port: int, env: dict[str, str], log_file: Path) -> It
         "--log-level",
         "info",
     ]
-    sidecar = Sidecar(app_id, f"http://127.0.0.1:{http_port}", log_file)
+    sidecar = Sidecar(app_id, f"http://127.0.0.1:{http_port}")
     with log_file.open("w") as log:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=log
         )
     try:
-        if (
-            not wait_until(
-                lambda: process.poll() is not None or _is_healthy(sidecar),
-                timeout=DAPRD_START_TIMEOUT_SECONDS,
-            )
-            or process.poll() is not None
-        ):
+        wait_until(
+            lambda: process.poll() is not None or _is_healthy(sidecar),
+            timeout=DAPRD_START_TIMEOUT_SECONDS,
+        )
+        if not _is_healthy(sidecar):
             raise RuntimeError(f"daprd {app_id} did not become healthy:\n{_tail(log_file)}")
         yield sidecar
     finally:
