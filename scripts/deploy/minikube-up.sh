@@ -61,10 +61,11 @@ for service in "${SERVICES[@]}"; do
 done
 
 echo "== TaskFlow"
-set_args=()
+ip=$(minikube ip --profile "$PROFILE")
+port=$(kube get service kourier -n kourier-system -o jsonpath='{.spec.ports[?(@.name=="http2")].nodePort}')
+set_args=(--set "config.TASKFLOW_PUBLIC_SOCKET_URL=http://broadcast-update.$NAMESPACE.$ip.sslip.io:$port")
 if [ -n "${OPENAI_API_KEY:-}" ]; then
     set_args+=(--set "secrets.values.OPENAI_API_KEY=$OPENAI_API_KEY")
 fi
 "$REPO_ROOT/scripts/deploy/deploy.sh" "$CHART/values-minikube.yaml" -- "${set_args[@]}"
-port=$(kube get service kourier -n kourier-system -o jsonpath='{.spec.ports[?(@.name=="http2")].nodePort}')
-echo "Open http://api.$NAMESPACE.$(minikube ip --profile "$PROFILE").sslip.io:$port"
+echo "Open http://api.$NAMESPACE.$ip.sslip.io:$port"
