@@ -70,7 +70,7 @@ def sidecar_secrets(state_database_url: str) -> dict[str, str]:
     libpq_url = make_url(state_database_url).set(drivername="postgresql")
     return {
         "JWT_SECRET": secrets.token_urlsafe(24),
-        "STATE_STORE_CONNECTION_STRING": libpq_url.render_as_string(hide_password=False),
+        "POSTGRES_CONNECTION_STRING": libpq_url.render_as_string(hide_password=False),
     }
 
 
