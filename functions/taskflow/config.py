@@ -48,6 +48,27 @@ class Ports:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most `requests` per `per_seconds` for one user, as a token bucket: a burst of
+    `requests` at once, refilled evenly over `per_seconds` (specs/rate-limits.md)."""
+
+    requests: int
+    per_seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`"600/60"`: 600 requests per 60 seconds."""
+        try:
+            requests, seconds = text.split("/")
+            limit: RateLimit | None = cls(int(requests), float(seconds))
+        except ValueError:
+            limit = None
+        if limit is None or limit.requests < 1 or limit.per_seconds <= 0:
+            raise ValueError(f"a rate limit is REQUESTS/SECONDS, both positive; got {text!r}")
+        return limit
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -68,6 +89,9 @@ class Settings:
     # Set by a Dapr sidecar beside the process: chat history then lives in this state store.
     dapr_http_port: str = ""
     dapr_state_store: str = "statestore"
+    # Per-user limits of the web app (REST API and chat); each web worker keeps its own buckets.
+    api_rate_limit: RateLimit = RateLimit(600, 60)
+    chat_rate_limit: RateLimit = RateLimit(20, 60)
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,4 +122,6 @@ def load_settings() -> Settings:
         public_socket_url=_env("TASKFLOW_PUBLIC_SOCKET_URL", ""),
         dapr_http_port=_env("DAPR_HTTP_PORT", ""),
         dapr_state_store=_env("TASKFLOW_STATE_STORE", "statestore"),
+        api_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_API", "600/60")),
+        chat_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_CHAT", "20/60")),
     )

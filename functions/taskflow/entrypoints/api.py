@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import yaml
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from taskflow.adapters import database
+from taskflow.adapters import database, rate_limit
 from taskflow.adapters.command_client import (
     CommandClient,
     CommandRejected,
@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             engine=database.make_engine(settings.database_url),
             commands=CommandClient(settings.create_task_url),
             now=lambda: datetime.now(UTC),
+            rate_limiter=rate_limit.RateLimiter(
+                {rate_limit.API: settings.api_rate_limit, rate_limit.CHAT: settings.chat_rate_limit}
+            ),
         ),
     )
     app.register_blueprint(accounts.blueprint)
@@ -122,6 +125,22 @@ def _register_error_handlers(app: flask.Flask) -> None:
     @app.errorhandler(CommandTaskNotFound)
     def task_not_found(_error: CommandTaskNotFound) -> flask.Response:
         return error_response(404, tasks_api.TASK_NOT_FOUND)
+
+    @app.errorhandler(rate_limit.RateLimited)
+    def rate_limited(error: rate_limit.RateLimited) -> flask.Response:
+        seconds = error.retry_after_seconds
+        response = flask.jsonify(
+            {
+                "error": {
+                    "reason": f"too many requests: at most {error.limit.requests} {error.scope} "
+                    f"requests per {error.limit.per_seconds:g} s; retry after {seconds} s",
+                    "retry_after_seconds": seconds,
+                }
+            }
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(CreateTaskUnavailable)
     def create_task_unavailable(error: CreateTaskUnavailable) -> flask.Response:

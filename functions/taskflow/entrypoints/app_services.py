@@ -14,6 +14,7 @@ import flask
 from sqlalchemy.engine import Engine
 
 from taskflow.adapters.command_client import CommandClient
+from taskflow.adapters.rate_limit import RateLimiter
 from taskflow.config import Settings
 
 _EXTENSION_KEY = "taskflow"
@@ -25,6 +26,7 @@ class AppServices:
     engine: Engine
     commands: CommandClient
     now: Callable[[], datetime]
+    rate_limiter: RateLimiter
 
 
 def install(app: flask.Flask, app_services: AppServices) -> None:

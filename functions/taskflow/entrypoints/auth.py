@@ -2,7 +2,8 @@
 
 `require_user` admits a request only with a valid `Authorization: Bearer <jwt>`: 401 otherwise
 (with a WWW-Authenticate challenge, RFC 6750). When the route has a `user_id` path parameter, the
-token's user must be that user: 403 otherwise. The view reads the caller with `current_user_id()`.
+token's user must be that user: 403 otherwise. Then the user's API rate limit applies (429).
+The view reads the caller with `current_user_id()`.
 Tokens minted by Better Auth with the same secret are accepted: only signature, expiry and `sub`
 are checked, not a local users row.
 """
@@ -15,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 import flask
 
-from taskflow.adapters import tokens
+from taskflow.adapters import rate_limit, tokens
 from taskflow.entrypoints.app_services import services
 from taskflow.entrypoints.http_errors import ApiError
 
@@ -49,6 +50,7 @@ def require_user(view: Callable[P, R]) -> Callable[P, R]:
         path_user_id = kwargs.get("user_id")
         if path_user_id is not None and path_user_id != user_id:
             raise ApiError(403, "this token does not belong to the user in the path")
+        services().rate_limiter.admit(user_id, rate_limit.API)
         flask.g.user_id = user_id
         return view(*args, **kwargs)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import flask
 
+from taskflow.adapters import rate_limit
 from taskflow.chat.agent import LanguageModelUnavailable
 from taskflow.chat.conversations import ConversationNotFound, conversation_store
 from taskflow.chat.service import chat_turn, make_assistant, user_timezone
@@ -35,8 +36,9 @@ CONVERSATION_ID_DIGITS_MAX = 18  # ids are 64-bit integers (53-bit under Dapr)
 @blueprint.post("/api/<user_id>/chat")
 @require_user
 def chat(user_id: str) -> flask.Response:
-    conversation_id, message = _checked_body(json_body())
     app = services()
+    app.rate_limiter.admit(user_id, rate_limit.CHAT)
+    conversation_id, message = _checked_body(json_body())
     tools = TaskTools(user_id, app.commands, database_task_reader(app.engine, app.now))
     assistant = make_assistant(app.settings, tools, user_timezone(app.engine, user_id), app.now)
     try:
