@@ -1,0 +1,96 @@
+"""`python -m bench [name ...] [--backing embedded,postgres] [--quick]`: run the benchmarks,
+print their tables and save JSON and PNG plots under bench-results/<UTC stamp>/."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import backing as backings
+from bench import machine, report
+from bench.context import Context
+
+# Each name is a module of this package with `run(context) -> Result`.
+BENCHMARKS = ("pipeline", "throughput", "reminders", "cold_start", "queries", "chat")
+# Cold start runs each function alone on the embedded database: the backing does not change it.
+BACKING_INDEPENDENT = {"cold_start"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="name", help=f"any of {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--backing",
+        default=",".join(backings.AVAILABLE),
+        help=f"comma-separated, of {', '.join(backings.BACKINGS)} (default: %(default)s)",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
+    parser.add_argument("--note", default="", help="recorded with the machine, e.g. 'shared'")
+    parser.add_argument("--out", type=Path, default=machine.REPO_ROOT / "bench-results")
+    arguments = parser.parse_args(argv)
+
+    names = arguments.names or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}: use {', '.join(BENCHMARKS)}")
+    selected_backings = [b.strip() for b in arguments.backing.split(",") if b.strip()]
+    try:
+        for backing in selected_backings:
+            backings.check_available(backing)
+    except backings.BackingUnavailable as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results_dir = arguments.out / stamp
+    description = machine.describe(arguments.note)
+    print(f"machine: {description}")
+    failures = 0
+    with contextlib.ExitStack() as stack:
+        admin_url = (
+            stack.enter_context(backings.postgres_cluster())
+            if "postgres" in selected_backings
+            else None
+        )
+        for name in names:
+            runs = selected_backings[:1] if name in BACKING_INDEPENDENT else selected_backings
+            for backing in runs:
+                failures += not _run_one(
+                    name, backing, arguments.quick, results_dir, admin_url, description
+                )
+    print(f"\nresults: {results_dir}")
+    return 1 if failures else 0
+
+
+def _run_one(
+    name: str,
+    backing: str,
+    quick: bool,
+    results_dir: Path,
+    admin_url: str | None,
+    description: dict[str, object],
+) -> bool:
+    module = importlib.import_module(f"bench.{name}")
+    print(f"\n-- {name} ({backing}) running...", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"taskflow-bench-{name}-") as scratch:
+        context = Context(backing, quick, Path(scratch), results_dir, admin_url)
+        try:
+            result = module.run(context)
+        except Exception as error:  # one broken benchmark must not hide the others' figures
+            print(f"-- {name} ({backing}) FAILED: {type(error).__name__}: {error}", flush=True)
+            return False
+    result.details["load_average_after"] = machine.load_average()
+    result.details["quick"] = quick
+    report.print_table(result)
+    for path in report.save(result, results_dir, description):
+        print(f"  saved {path}")
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
