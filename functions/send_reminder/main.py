@@ -6,11 +6,15 @@ Routes:
 - POST /         a task event (task-events broker): (re)schedule that task's timers; 202.
 - POST /sweep    fire every reminder due by now that has not fired (PingSource, and every
                  SWEEP_INTERVAL in-process); 202.
+- POST /reminder-sweep  the same sweep, called by the Dapr cron binding `reminder-sweep`.
+- POST /job/<name>      a Dapr job fell due (its data is the reminder's key): fire it; 200.
 - POST /deliver  a reminder.due event (reminders broker): POST it to the user's webhook if set;
                  202, or 502 when the webhook fails so that the broker retries.
 
 The database is the truth (task_reminders, reminder_deliveries); timers only cut the latency
-between sweeps.
+between sweeps. Beside a Dapr sidecar (DAPR_HTTP_PORT) the timers are Dapr jobs, and sweeps come
+only from outside (the cron binding locally, the PingSource in a cluster): the scheduler and the
+cron binding outlive this process, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from datetime import UTC, datetime, timedelta
 import flask
 import functions_framework
 from taskflow import catalogue
-from taskflow.adapters import webhook
+from taskflow.adapters import dapr_jobs, dapr_sidecar, webhook
 from taskflow.adapters.reminder_schedule import ReminderKey
 from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
 from taskflow.entrypoints.reminder_timers import ReminderTimers
 from taskflow.service_layer import reminders_service
+from taskflow.service_layer.reminder_scheduler import ReminderScheduler
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,19 @@ def fire(key: ReminderKey) -> None:
         function_runtime.relay_outbox()
 
 
-timers = ReminderTimers(fire)
+@function_runtime.once_per_process
+def dapr_jobs_client() -> dapr_jobs.DaprJobReminders | None:
+    settings = function_runtime.settings()
+    if not settings.dapr_http_port:
+        return None
+    return dapr_jobs.DaprJobReminders(dapr_sidecar.sidecar_url(settings.dapr_http_port))
+
+
+in_process_timers = ReminderTimers(fire)
+
+
+def scheduler() -> ReminderScheduler:
+    return dapr_jobs_client() or in_process_timers
 
 
 def sweep() -> None:
@@ -54,11 +71,14 @@ def sweep() -> None:
     reminders_service.fire_due(unit_of_work, now=now)
     function_runtime.relay_outbox()
     upcoming = reminders_service.pending(unit_of_work, due_by=now + TIMER_HORIZON)
-    timers.schedule(reminder.key for reminder in upcoming)
+    scheduler().schedule(reminder.key for reminder in upcoming)
 
 
 def keep_sweeping() -> None:
-    """Sweep at start-up (catching up on reminders that fell due while down), then regularly."""
+    """Sweep at start-up (catching up on reminders that fell due while down), then regularly;
+    not beside a Dapr sidecar, whose cron binding sweeps instead."""
+    if function_runtime.settings().dapr_http_port:
+        return
     while True:
         try:
             sweep()
@@ -73,6 +93,8 @@ sweeper = function_runtime.WorkerStartup("reminder-sweeper", keep_sweeping)
 @functions_framework.http
 def send_reminder(request: flask.Request) -> flask.Response:
     sweeper.ensure_started()
+    if request.method == "POST" and request.path.startswith(dapr_jobs.JOB_CALLBACK_PREFIX):
+        return job_due(request)
     return function_routes.dispatch(request, ROUTES)
 
 
@@ -89,13 +111,27 @@ def task_changed(request: flask.Request) -> flask.Response:
     upcoming = reminders_service.pending(
         unit_of_work, due_by=datetime.now(UTC) + TIMER_HORIZON, task_id=task_id
     )
-    timers.replace_for_task(task_id, (reminder.key for reminder in upcoming))
+    scheduler().replace_for_task(task_id, (reminder.key for reminder in upcoming))
     return cloudevents_http.accepted()
 
 
 def sweep_now(request: flask.Request) -> flask.Response:
     sweep()
     return cloudevents_http.accepted()
+
+
+def job_due(request: flask.Request) -> flask.Response:
+    """A Dapr job's callback. Answered 200 whether or not this call fired (a completed task, an
+    earlier sweep): only a failure asks the scheduler to call again."""
+    try:
+        key = dapr_jobs.key_from_job_data(request.get_json(silent=True))
+    except dapr_jobs.BadJobData as error:
+        return cloudevents_http.rejected(error.reason, status=400, field=error.field)
+    fire(key)
+    jobs = dapr_jobs_client()
+    if jobs is not None:
+        jobs.fired(key)
+    return flask.Response(status=200)
 
 
 def deliver(request: flask.Request) -> flask.Response:
@@ -113,5 +149,6 @@ def deliver(request: flask.Request) -> flask.Response:
 ROUTES: function_routes.Routes = {
     ("POST", "/"): task_changed,
     ("POST", "/sweep"): sweep_now,
+    ("POST", "/reminder-sweep"): sweep_now,
     ("POST", "/deliver"): deliver,
 }

@@ -1,5 +1,14 @@
-"""Secret lookup: environment first, then a local secrets file (the same JSON file Dapr's
-secretstores.local.file component reads), so no secret is ever hard-coded or logged."""
+"""Secret lookup, so no secret is ever hard-coded or logged.
+
+Beside a Dapr sidecar (DAPR_HTTP_PORT set) secrets come from the Dapr secret store named by
+TASKFLOW_SECRET_STORE: `local-secrets` (secretstores.local.file, dapr/components/local) by
+default, `kubernetes` in a cluster. Otherwise, or for a key the store does not hold: the
+environment, then the local secrets file (the same JSON file the local Dapr store reads).
+
+The store is read once per process with the bulk API, which works the same for both stores: the
+local file store answers one secret per key, the Kubernetes store one secret (taskflow-secrets)
+holding every key, and only the secrets the Dapr Configuration allows.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,14 @@ import os
 from functools import cache
 from pathlib import Path
 
+import requests
+
+from taskflow.adapters import dapr_sidecar
+
 SECRETS_FILE_ENV = "TASKFLOW_SECRETS_FILE"
+SECRET_STORE_ENV = "TASKFLOW_SECRET_STORE"
+DEFAULT_SECRET_STORE = "local-secrets"
+_TIMEOUT_SECONDS = 10.0
 
 
 @cache
@@ -19,5 +35,25 @@ def _file_secrets() -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(Path(path).read_text()).items()}
 
 
+@cache
+def _dapr_secrets() -> dict[str, str]:
+    """Every key of every secret the sidecar's store lets this app read; {} without Dapr."""
+    base_url = dapr_sidecar.sidecar_from_env()
+    if base_url is None:
+        return {}
+    dapr_sidecar.wait_until_ready(base_url)
+    store = os.environ.get(SECRET_STORE_ENV) or DEFAULT_SECRET_STORE
+    answer = requests.get(f"{base_url}/v1.0/secrets/{store}/bulk", timeout=_TIMEOUT_SECONDS)
+    if answer.status_code != 200:
+        # The body names the store and the reason; it never holds a secret value.
+        raise dapr_sidecar.SidecarUnavailable(
+            f"reading the Dapr secret store {store!r} failed: {answer.status_code} "
+            f"{answer.text[:200]}"
+        )
+    return {
+        str(key): str(value) for secret in answer.json().values() for key, value in secret.items()
+    }
+
+
 def get(name: str, default: str = "") -> str:
-    return os.environ.get(name) or _file_secrets().get(name) or default
+    return _dapr_secrets().get(name) or os.environ.get(name) or _file_secrets().get(name) or default
