@@ -92,6 +92,9 @@ class Settings:
     # Per-user limits of the web app (REST API and chat); each web worker keeps its own buckets.
     api_rate_limit: RateLimit = RateLimit(600, 60)
     chat_rate_limit: RateLimit = RateLimit(20, 60)
+    # OTLP/HTTP collector that receives the services' spans (e.g. http://otel-collector:4318);
+    # empty: no export, only trace ids travel (specs/observability.md).
+    otlp_endpoint: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -124,4 +127,5 @@ def load_settings() -> Settings:
         dapr_state_store=_env("TASKFLOW_STATE_STORE", "statestore"),
         api_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_API", "600/60")),
         chat_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_CHAT", "20/60")),
+        otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
     )
