@@ -68,6 +68,19 @@ class RateLimit:
         return limit
 
 
+# Where the local router keeps accepted events (specs/eventing.md): a SQLite file in the data
+# folder, or the Kafka topics of the brokers.
+ROUTER_BACKINGS = ("sqlite", "kafka")
+
+
+def _router_backing(text: str) -> str:
+    if text not in ROUTER_BACKINGS:
+        raise ValueError(
+            f"TASKFLOW_ROUTER_BACKING must be one of {', '.join(ROUTER_BACKINGS)}; got {text!r}"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -95,6 +108,10 @@ class Settings:
     # OTLP/HTTP collector that receives the services' spans (e.g. http://otel-collector:4318);
     # empty: no export, only trace ids travel (specs/observability.md).
     otlp_endpoint: str = ""
+    router_backing: str = "sqlite"
+    # scripts/kafka.sh's broker; each Trigger's consumer group is the prefix + its name.
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_group_prefix: str = "taskflow-trigger-"
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,4 +145,7 @@ def load_settings() -> Settings:
         api_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_API", "600/60")),
         chat_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_CHAT", "20/60")),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),
+        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:59092"),
+        kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
     )

@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -99,6 +100,8 @@ def child_env(settings: Settings, ports: Ports, base: dict[str, str]) -> dict[st
         "BROADCAST_URL": settings.broadcast_url,
         "TASKFLOW_DATA_DIR": str(settings.data_dir),
         "TASKFLOW_EVENTING_DIR": str(settings.eventing_dir),
+        "TASKFLOW_ROUTER_BACKING": settings.router_backing,
+        "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in asdict(ports).items()},
     }
 
@@ -145,11 +148,30 @@ def supervise(children: Sequence[Child], stopping: threading.Event) -> int:
     return 0
 
 
+def kafka_for_the_router(settings: Settings, environ: dict[str, str]) -> Settings:
+    """`--kafka`: the router's events go to Kafka. KAFKA_BOOTSTRAP names a Kafka of one's own;
+    otherwise scripts/kafka.sh starts the local one (or checks it runs) and it outlives `up`."""
+    if "KAFKA_BOOTSTRAP" not in environ:
+        script = str(REPO_ROOT / "scripts" / "kafka.sh")
+        log.info("starting Kafka (scripts/kafka.sh start)")
+        subprocess.run([script, "start"], check=True)
+        exports = subprocess.run([script, "env"], check=True, capture_output=True, text=True)
+        bootstrap = exports.stdout.strip().removeprefix("export KAFKA_BOOTSTRAP=")
+        settings = replace(settings, kafka_bootstrap=bootstrap)
+    return replace(settings, router_backing="kafka")
+
+
 def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -> None:
     database_url = make_url(settings.database_url).render_as_string(hide_password=True)
+    kafka = (
+        [("router backing: Kafka", f"{settings.kafka_bootstrap} (scripts/kafka.sh stop)")]
+        if settings.router_backing == "kafka"
+        else []
+    )
     rows = [
         ("web page + REST API", url(ports.web)),
         ("event router ingress", f"{settings.broker_url}/{{broker}}"),
+        *kafka,
         ("dead letters", f"{url(ports.router)}/dead-letters"),
         *((name.replace("_", "-"), url(getattr(ports, name))) for name in FUNCTIONS),
         ("MCP server (streamable HTTP)", f"{url(ports.mcp)}/mcp"),
@@ -175,6 +197,11 @@ def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taskflow.local", description=__doc__)
     parser.add_argument("--port", type=int, help="port of the web page and REST API")
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="back the event router with Kafka (KAFKA_BOOTSTRAP, else scripts/kafka.sh start)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the table readable
@@ -182,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
     settings = replace(settings, ports=ports)
+    if arguments.kafka:
+        settings = kafka_for_the_router(settings, dict(os.environ))
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

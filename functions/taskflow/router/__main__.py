@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from taskflow.config import load_settings
+from taskflow.config import ROUTER_BACKINGS, Settings, load_settings
+from taskflow.router.eventlog import EventLog
 from taskflow.router.server import RouterServer, local_addresses
 
 
@@ -18,6 +19,16 @@ def _subscriber(text: str) -> tuple[str, str]:
     if not separator or not name or not url.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"expected SERVICE=URL, got {text!r}")
     return name, url
+
+
+def kafka_log_or_default(backing: str, settings: Settings) -> EventLog | None:
+    """The Kafka log when asked for; None leaves RouterServer its SQLite default."""
+    if backing != "kafka":
+        return None
+    # Late: confluent-kafka is loaded only by the router that uses it.
+    from taskflow.router.kafka_eventlog import KafkaEventLog
+
+    return KafkaEventLog(settings.kafka_bootstrap, group_prefix=settings.kafka_group_prefix)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SERVICE=URL",
         help="address of a Knative Service named in the Triggers (default: its local port)",
     )
+    parser.add_argument(
+        "--backing",
+        choices=ROUTER_BACKINGS,
+        default=settings.router_backing,
+        help="where accepted events wait: a SQLite file in the data folder, or Kafka at"
+        " KAFKA_BOOTSTRAP (default: TASKFLOW_ROUTER_BACKING, else sqlite)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="router %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
@@ -45,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir,
         host=arguments.host,
         port=arguments.port,
+        event_log=kafka_log_or_default(arguments.backing, settings),
     )
 
     def stop(_signal: int, _frame: FrameType | None) -> None:

@@ -9,6 +9,7 @@ from cloudevents.http import CloudEvent, from_http
 from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected
 from taskflow.router.broker import Router, UnknownBroker
 from taskflow.router.dead_letters import DeadLetterStore
+from taskflow.router.eventlog import EventLogUnavailable
 
 
 class NotACloudEvent(ValueError):
@@ -38,6 +39,9 @@ def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
             return rejected(str(error))
         except UnknownBroker:
             return rejected(f"no broker named {broker!r}", status=404, field="broker")
+        except EventLogUnavailable as error:
+            # Not stored: the sender keeps the event (the outbox row stays pending) and retries.
+            return rejected(str(error), status=503)
         return accepted()
 
     @app.post("/dead-letter")
@@ -54,6 +58,10 @@ def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
 
     @app.get("/healthz")
     def healthz() -> flask.Response:
-        return flask.jsonify(status="ok", brokers=router.brokers, backlog=router.backlog())
+        try:
+            backlog = router.backlog()
+        except EventLogUnavailable as error:
+            return rejected(str(error), status=503)
+        return flask.jsonify(status="ok", brokers=router.brokers, backlog=backlog)
 
     return app

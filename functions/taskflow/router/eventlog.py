@@ -52,6 +52,11 @@ class DeliveryInterrupted(Exception):
     and is handed out again after a restart."""
 
 
+class EventLogUnavailable(Exception):
+    """The log cannot store or report events right now (its Kafka cluster is away): the ingress
+    answers 503, and the sender retries later."""
+
+
 class EventLog(Protocol):
     def append(self, broker: str, event: CloudEvent) -> None:
         """Store an accepted event; once this returns it survives a restart and is handed to

@@ -21,7 +21,7 @@ from taskflow.router.app import create_app
 from taskflow.router.broker import Router
 from taskflow.router.dead_letters import DeadLetterStore
 from taskflow.router.delivery import Dispatcher
-from taskflow.router.eventlog import SqliteEventLog
+from taskflow.router.eventlog import EventLog, SqliteEventLog
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,16 @@ class RouterServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        event_log: EventLog | None = None,
     ) -> None:
+        """`event_log` defaults to the SQLite log in `data_dir` (KafkaEventLog is the other)."""
         eventing = manifests.load(eventing_dir)
         self._server = make_server(host, port, self._wsgi, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
         # The manifests' dead-letter Service is this router's own sink unless told otherwise.
         addresses = {DEAD_LETTER_SERVICE: f"{self.url}/dead-letter", **addresses}
         self._stopping = threading.Event()
-        self._log = SqliteEventLog(data_dir / EVENT_LOG_FILE)
+        self._log = event_log or SqliteEventLog(data_dir / EVENT_LOG_FILE)
         self.router = Router(eventing, self._log, Dispatcher(addresses, self._stopping))
         self.dead_letters = DeadLetterStore(data_dir / DEAD_LETTERS_FILE)
         self._app = create_app(self.router, self.dead_letters)
