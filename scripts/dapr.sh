@@ -20,8 +20,10 @@
 #   scripts/dapr.sh daprd --app-id create-task --app-port 8101 --dapr-http-port 3501 \
 #       --dapr-grpc-port 50011 --dapr-internal-grpc-port 50021
 #
-# Ports (override with the variables): scheduler gRPC TASKFLOW_DAPR_SCHEDULER_PORT (59006),
-# its healthz 59007, metrics 59008, embedded etcd client 59009 and peer 59010. All on 127.0.0.1.
+# Ports (override with the variables): scheduler gRPC TASKFLOW_DAPR_SCHEDULER_PORT (31006),
+# its healthz 31007, metrics 31008, embedded etcd client 31009 and peer 31010. All on 127.0.0.1.
+# Below Linux's ephemeral range (32768-60999): a port in it can be held for a moment by any
+# outgoing connection, and then the scheduler fails to bind it at start-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +34,11 @@ SCHEDULER_DIR="$ROOT/scheduler"
 PIDFILE="$SCHEDULER_DIR/scheduler.pid"
 LOG="$SCHEDULER_DIR/scheduler.log"
 RESOURCES=dapr/components/local
-SCHEDULER_PORT=${TASKFLOW_DAPR_SCHEDULER_PORT:-59006}
-SCHEDULER_HEALTHZ_PORT=${TASKFLOW_DAPR_SCHEDULER_HEALTHZ_PORT:-59007}
-SCHEDULER_METRICS_PORT=${TASKFLOW_DAPR_SCHEDULER_METRICS_PORT:-59008}
-ETCD_CLIENT_PORT=${TASKFLOW_DAPR_ETCD_CLIENT_PORT:-59009}
-ETCD_PEER_PORT=${TASKFLOW_DAPR_ETCD_PEER_PORT:-59010}
+SCHEDULER_PORT=${TASKFLOW_DAPR_SCHEDULER_PORT:-31006}
+SCHEDULER_HEALTHZ_PORT=${TASKFLOW_DAPR_SCHEDULER_HEALTHZ_PORT:-31007}
+SCHEDULER_METRICS_PORT=${TASKFLOW_DAPR_SCHEDULER_METRICS_PORT:-31008}
+ETCD_CLIENT_PORT=${TASKFLOW_DAPR_ETCD_CLIENT_PORT:-31009}
+ETCD_PEER_PORT=${TASKFLOW_DAPR_ETCD_PEER_PORT:-31010}
 START_TIMEOUT_SECONDS=${TASKFLOW_DAPR_START_TIMEOUT:-120}
 
 fail() {
