@@ -17,7 +17,7 @@ import functions_framework
 import socketio
 from taskflow.adapters import tokens
 from taskflow.config import load_settings
-from taskflow.entrypoints import cloudevents_http, function_routes
+from taskflow.entrypoints import cloudevents_http, function_routes, observability
 from taskflow.service_layer import broadcast
 
 # functions-framework serves with gunicorn's gthread worker and reads THREADS after importing this
@@ -56,6 +56,7 @@ _app.wsgi_app = socketio.WSGIApp(sio, _app.wsgi_app)
 
 
 @functions_framework.http
+@observability.observed("broadcast-update")
 def broadcast_update(request: flask.Request) -> flask.Response:
     return function_routes.dispatch(request, ROUTES)
 

@@ -24,7 +24,7 @@ from cloudevents.http import CloudEvent
 from taskflow import catalogue
 from taskflow.domain import commands
 from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, ValidationError
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
 from taskflow.service_layer import messagebus
 
 SOURCE = "/taskflow/create-task"
@@ -37,6 +37,7 @@ relay_at_start = function_runtime.WorkerStartup(
 
 
 @functions_framework.http
+@observability.observed("create-task")
 def create_task(request: flask.Request) -> flask.Response:
     relay_at_start.ensure_started()
     return function_routes.dispatch(request, ROUTES)

@@ -12,32 +12,28 @@ import logging
 
 import flask
 import functions_framework
-import prometheus_client
-from taskflow.entrypoints import cloudevents_http, observability
+from taskflow import metrics
+from taskflow.entrypoints import cloudevents_http, function_routes, observability
 
 SERVICE = "dead-letter"
 observability.configure_logging(SERVICE)
 log = logging.getLogger("taskflow.dead_letter")
 
-DEAD_LETTERS = prometheus_client.Counter(
-    "taskflow_dead_letters",
-    "Events that exhausted their delivery retries, by type and failed destination",
-    ["type", "destination"],
-)
-
 
 @functions_framework.http
 @observability.observed(SERVICE)
 def dead_letter(request: flask.Request) -> flask.Response:
-    if request.method == "GET" and request.path == "/healthz":
-        return flask.Response("ok", status=200, mimetype="text/plain")
+    return function_routes.dispatch(request, ROUTES)
+
+
+def record_dead_letter(request: flask.Request) -> flask.Response:
     try:
         event = cloudevents_http.parse(request)
     except cloudevents_http.BadCloudEvent as error:
         return cloudevents_http.rejected_event(error)
     attributes = event.get_attributes()
     destination = str(attributes.get("knativeerrordest", "unknown"))
-    DEAD_LETTERS.labels(type=event["type"], destination=destination).inc()
+    metrics.DEAD_LETTERS.labels(type=event["type"], destination=destination).inc()
     log.error(
         "dead letter",
         extra={
@@ -53,3 +49,6 @@ def dead_letter(request: flask.Request) -> flask.Response:
         },
     )
     return cloudevents_http.accepted()
+
+
+ROUTES: function_routes.Routes = {("POST", "/"): record_dead_letter}

@@ -28,7 +28,7 @@ import functions_framework
 from taskflow import catalogue
 from taskflow.adapters import dapr_jobs, dapr_sidecar, webhook
 from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
 from taskflow.entrypoints.reminder_timers import ReminderTimers
 from taskflow.service_layer import reminders_service
 from taskflow.service_layer.reminder_scheduler import ReminderScheduler
@@ -91,6 +91,7 @@ sweeper = function_runtime.WorkerStartup("reminder-sweeper", keep_sweeping)
 
 
 @functions_framework.http
+@observability.observed("send-reminder")
 def send_reminder(request: flask.Request) -> flask.Response:
     sweeper.ensure_started()
     if request.method == "POST" and request.path.startswith(dapr_jobs.JOB_CALLBACK_PREFIX):

@@ -12,12 +12,13 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http, function_routes
+from taskflow.entrypoints import cloudevents_http, function_routes, observability
 
 SOURCE = "taskflow/spawn-recurrence"
 
 
 @functions_framework.http
+@observability.observed("spawn-recurrence")
 def spawn_recurrence(request: flask.Request) -> flask.Response:
     return function_routes.dispatch(request, ROUTES)
 

@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 from cloudevents.http import CloudEvent
 
+from taskflow import tracing
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "specs" / "events"
 SPEC_VERSION = "1.0"
 
@@ -123,7 +125,8 @@ def new_event(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
-    """Build a validated CloudEvent; `partitionkey` keeps one user's events ordered on Kafka."""
+    """Build a validated CloudEvent; `partitionkey` keeps one user's events ordered on Kafka,
+    `traceparent` continues the trace of the request that made it (taskflow.tracing)."""
     validate(type_, data)
     attributes = {
         "type": type_,
@@ -134,4 +137,7 @@ def new_event(
         "specversion": SPEC_VERSION,
         "partitionkey": user_id,
     }
+    traceparent = tracing.current_traceparent()
+    if traceparent:
+        attributes[tracing.TRACEPARENT] = traceparent
     return CloudEvent(attributes, data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime
+from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
 from taskflow.service_layer import audit_service
 
 
@@ -15,6 +15,7 @@ def unit_of_work() -> audit_service.AuditUnitOfWork:
 
 
 @functions_framework.http
+@observability.observed("write-audit")
 def write_audit(request: flask.Request) -> flask.Response:
     return function_routes.dispatch(request, ROUTES)
 

@@ -16,7 +16,7 @@ import jsonschema
 import requests
 from cloudevents.conversion import to_binary
 
-from taskflow import catalogue
+from taskflow import catalogue, tracing
 from taskflow.domain.commands import Command
 
 SOURCE = "/taskflow/api"
@@ -78,6 +78,7 @@ class CommandClient:
         except jsonschema.ValidationError as error:
             raise CommandRejected(422, error.message, _field_of(error)) from None
         headers, body = to_binary(event)
+        headers |= tracing.transport_headers(event)
         try:
             response = self._session.post(
                 self._url,

@@ -10,6 +10,8 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from taskflow import tracing
+
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
@@ -26,6 +28,7 @@ class HttpPublisher:
         """Deliver `event` to the broker of `topic`; raise PublishError unless it answers 2xx."""
         url = f"{self.broker_url}/{topic}"
         headers, body = to_binary(event)
+        headers |= tracing.transport_headers(event)
         try:
             response = requests.post(url, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as error:

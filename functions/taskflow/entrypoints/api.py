@@ -27,12 +27,13 @@ from taskflow.adapters.command_client import (
 )
 from taskflow.config import REPO_ROOT, Settings, load_settings
 from taskflow.domain.errors import ValidationError
-from taskflow.entrypoints import accounts, chat, tasks_api
+from taskflow.entrypoints import accounts, chat, observability, tasks_api
 from taskflow.entrypoints.app_services import AppServices, install
 from taskflow.entrypoints.http_errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
+SERVICE = "api"
 MAX_REQUEST_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = "5"
 FRONTEND_DIR = REPO_ROOT / "frontend"
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     app = flask.Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # First, so every request is counted and traced, those other hooks answer early included.
+    observability.observe_app(app, SERVICE)
     _migrate(settings.database_url)
     install(
         app,

@@ -1,6 +1,8 @@
 """Routing inside one functions-framework function: an `@http` function receives every path, so
 each function maps (method, path) to a handler here, and every function answers the probes.
 
+`GET /metrics` answers the process's Prometheus metrics (taskflow.metrics) to the scraper.
+
 `GET /healthz` answers 200 while the process serves requests (Kubernetes readiness and liveness
 probes, the local runner's start-up check). It does not touch the database: a database outage
 should make deliveries fail and be retried, not make the platform restart healthy processes.
@@ -13,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import flask
 
-from taskflow.entrypoints import cloudevents_http
+from taskflow.entrypoints import cloudevents_http, observability
 
 Handler = Callable[[flask.Request], flask.Response]
 Routes = Mapping[tuple[str, str], Handler]
@@ -27,6 +29,8 @@ def dispatch(request: flask.Request, routes: Routes) -> flask.Response:
     key = (request.method, request.path)
     if key == ("GET", "/healthz"):
         return healthz(request)
+    if key == ("GET", "/metrics"):
+        return observability.metrics_response()
     handler = routes.get(key)
     if handler is None:
         return cloudevents_http.rejected(

@@ -1,10 +1,10 @@
-"""Metrics, JSON logs and trace ids for every TaskFlow service.
+"""Metrics, JSON logs and traces for every TaskFlow service (specs/observability.md).
 
-The metric names are the contract that monitoring/ (alerts, dashboard) relies on; see
-specs/deployment.md. A functions-framework target is wrapped with `observed(service)`, the Flask
-API with `observe_app(app, service)`. Both answer `GET /metrics`, count every answer, time
-CloudEvent handling by type and outcome, and log as JSON lines that carry the CloudEvent id and
-the W3C trace id, so one event can be followed across functions and Dapr's spans.
+A functions-framework target is wrapped with `observed(service)`, a Flask app with
+`observe_app(app, service)`. Both answer `GET /metrics`, count every answer, time CloudEvent
+handling by type and outcome (taskflow.metrics), run each request in a server span that continues
+the trace the request carries (taskflow.tracing), and log JSON lines that carry the CloudEvent id
+and type and the trace id, so one write can be followed across functions and Dapr's spans.
 """
 
 from __future__ import annotations
@@ -12,55 +12,34 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import flask
 import prometheus_client
+from opentelemetry import trace
 
-HTTP_REQUESTS = prometheus_client.Counter(
-    "taskflow_http_requests",
-    "HTTP requests answered, by service, method, route and status",
-    ["service", "method", "route", "status"],
-)
-EVENT_HANDLING = prometheus_client.Histogram(
-    "taskflow_event_handling_seconds",
-    "Time to handle one CloudEvent, by service, event type and outcome (ok, rejected, failed)",
-    ["service", "type", "outcome"],
-)
-EVENT_FAILURES = prometheus_client.Counter(
-    "taskflow_event_failures",
-    "CloudEvents whose handling failed with a server error (the broker retries them)",
-    ["service", "type"],
-)
-REMINDER_LATENESS = prometheus_client.Histogram(
-    "taskflow_reminder_lateness_seconds",
-    "Delay between a reminder's time and its delivery",
-    buckets=(1, 5, 15, 30, 60, 120, 180, 300, 600, 1800, 3600),
-)
+from taskflow import metrics, tracing
 
-# W3C trace context: version-traceid-parentid-flags. Dapr sets it on invocations; the Kafka
-# broker carries it as the CloudEvent extension `traceparent` (header ce-traceparent).
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+log = logging.getLogger(__name__)
+
 _request_fields: ContextVar[dict[str, str] | None] = ContextVar("taskflow_request", default=None)
+
+UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
 
 Handler = Callable[[flask.Request], flask.Response]
 
 
-def trace_id(headers: Mapping[str, str]) -> str:
-    for name in ("traceparent", "ce-traceparent"):
-        match = _TRACEPARENT.match(headers.get(name, "").strip().lower())
-        if match:
-            return match.group(1)
-    return ""
-
-
 def request_fields(headers: Mapping[str, str]) -> dict[str, str]:
-    """What every log line of this request carries."""
-    fields = {"cloudevent_id": headers.get("ce-id", ""), "trace_id": trace_id(headers)}
+    """What every log line of this request carries besides the trace id (binary-mode CloudEvent
+    attributes arrive as ce-* headers)."""
+    fields = {
+        "cloudevent_id": headers.get("ce-id", ""),
+        "cloudevent_type": headers.get("ce-type", ""),
+    }
     return {name: value for name, value in fields.items() if value}
 
 
@@ -78,11 +57,14 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **(_request_fields.get() or {}),
         }
+        trace_id = tracing.current_trace_id()
+        if trace_id:
+            line["trace_id"] = trace_id
         # log.info("...", extra={"fields": {...}}) adds structured fields to the line.
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line)
+        return json.dumps(line, default=str)
 
 
 def configure_logging(service: str, level: int = logging.INFO) -> None:
@@ -92,6 +74,13 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+
+
+def _json_logs_unless_configured(service: str) -> None:
+    """JSON lines, unless the process already chose its handlers (the local runner's readable
+    lines, pytest's capture): a served function or API has none when it is imported."""
+    if not logging.getLogger().handlers:
+        configure_logging(service)
 
 
 def metrics_response() -> flask.Response:
@@ -107,64 +96,123 @@ def _outcome(status: int) -> str:
 
 
 def record(
-    service: str, method: str, route: str, headers: Mapping[str, str], status: int, seconds: float
+    service: str, request: flask.Request, route: str, status: int, seconds: float, span: trace.Span
 ) -> None:
-    HTTP_REQUESTS.labels(service, method, route, str(status)).inc()
-    event_type = headers.get("ce-type")
+    """Count, time and log one answer, and name its span after the route."""
+    metrics.HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
+    event_type = request.headers.get("ce-type")
     if event_type:
-        EVENT_HANDLING.labels(service, event_type, _outcome(status)).observe(seconds)
+        metrics.EVENT_HANDLING.labels(service, event_type, _outcome(status)).observe(seconds)
         if status >= 500:
-            EVENT_FAILURES.labels(service, event_type).inc()
+            metrics.EVENT_FAILURES.labels(service, event_type).inc()
+    if _untraced(request):
+        return
+    span.update_name(f"{request.method} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(trace.StatusCode.ERROR)
+    # The route, never the path or the query: user ids and tokens stay out of the logs.
+    log.info(
+        "%s %s %s",
+        request.method,
+        route,
+        status,
+        extra={"fields": {"status": status, "duration_ms": round(seconds * 1000, 1)}},
+    )
+
+
+def _span_attributes(method: str, headers: Mapping[str, str]) -> dict[str, str]:
+    # Names from OpenTelemetry's semantic conventions (HTTP, CloudEvents).
+    attributes = {"http.request.method": method}
+    for header, attribute in (
+        ("ce-id", "cloudevents.event_id"),
+        ("ce-type", "cloudevents.event_type"),
+    ):
+        if headers.get(header):
+            attributes[attribute] = headers[header]
+    return attributes
+
+
+def _untraced(request: flask.Request) -> bool:
+    # Probes and scrapes come every few seconds from every pod: counted, never traced or logged.
+    return request.method == "GET" and request.path in UNTRACED_PATHS
+
+
+def _span(
+    service: str, request: flask.Request, attributes: Mapping[str, str]
+) -> AbstractContextManager[trace.Span]:
+    if _untraced(request):
+        return nullcontext(trace.INVALID_SPAN)
+    return tracing.server_span(service, request.method, request.headers, attributes)
 
 
 def observed(service: str) -> Callable[[Handler], Handler]:
-    """Wrap a functions-framework HTTP target (place it under @functions_framework.http)."""
+    """Wrap a functions-framework HTTP target (place it under @functions_framework.http); its
+    route table (function_routes) answers GET /metrics."""
+    _json_logs_unless_configured(service)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def target(request: flask.Request) -> flask.Response:
-            if request.method == "GET" and request.path == "/metrics":
-                return metrics_response()
-            token = _request_fields.set(request_fields(request.headers))
             started = time.perf_counter()
-            status = 500  # what the framework answers when the handler raises
+            fields = _request_fields.set(request_fields(request.headers))
+            attributes = _span_attributes(request.method, request.headers)
             try:
-                response = handler(request)
-                status = response.status_code
-                return response
+                with _span(service, request, attributes) as span:
+                    response = _answer(handler, request)
+                    # Unknown paths share one label, so scanners cannot grow the series count.
+                    route = "unmatched" if response.status_code == 404 else request.path
+                    elapsed = time.perf_counter() - started
+                    record(service, request, route, response.status_code, elapsed, span)
             finally:
-                # Unknown paths share one label, so scanners cannot grow the series count.
-                route = "unmatched" if status == 404 else request.path
-                elapsed = time.perf_counter() - started
-                record(service, request.method, route, request.headers, status, elapsed)
-                _request_fields.reset(token)
+                _request_fields.reset(fields)
+            return response
 
         return target
 
     return decorate
 
 
+def _answer(handler: Handler, request: flask.Request) -> flask.Response:
+    try:
+        return handler(request)
+    except Exception:
+        # Logged here, inside the request's span, so the traceback carries the event and trace
+        # ids; an empty 500 is what the broker retries (then dead-letters).
+        log.exception("%s %s failed", request.method, request.path)
+        return flask.Response(status=500)
+
+
 def observe_app(app: flask.Flask, service: str) -> None:
     """The same for a Flask app; routes are labelled by their rule (`/api/<user_id>/tasks`),
-    never by the raw path, so user ids never become label values."""
+    never by the raw path, so user ids never become label values. Call it before registering
+    other request hooks, so a request another hook answers early is still counted and traced."""
+    _json_logs_unless_configured(service)
 
     @app.before_request
     def start() -> None:
+        request = flask.request
         flask.g.observability_started = time.perf_counter()
-        flask.g.observability_token = _request_fields.set(request_fields(flask.request.headers))
+        scope = flask.g.observability_scope = ExitStack()
+        fields = _request_fields.set(request_fields(request.headers))
+        scope.callback(_request_fields.reset, fields)
+        attributes = _span_attributes(request.method, request.headers)
+        flask.g.observability_span = scope.enter_context(_span(service, request, attributes))
 
     @app.after_request
     def finish(response: flask.Response) -> flask.Response:
         request = flask.request
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         elapsed = time.perf_counter() - flask.g.get("observability_started", time.perf_counter())
-        record(service, request.method, rule, request.headers, response.status_code, elapsed)
+        span = flask.g.get("observability_span", trace.INVALID_SPAN)
+        record(service, request, rule, response.status_code, elapsed, span)
         return response
 
     @app.teardown_request
     def forget(_: BaseException | None) -> None:
-        token = flask.g.pop("observability_token", None)
-        if token is not None:
-            _request_fields.reset(token)
+        scope = flask.g.pop("observability_scope", None)
+        if scope is not None:
+            scope.close()
 
     app.add_url_rule("/metrics", "metrics", metrics_response, methods=["GET"])

@@ -1,4 +1,5 @@
-"""HTTP face of the router: Knative's broker ingress path, the local dead-letter sink, health."""
+"""HTTP face of the router: Knative's broker ingress path, the local dead-letter sink, health,
+Prometheus metrics (deliveries, retries, dead letters: taskflow.metrics)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import flask
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
+from taskflow import metrics
+from taskflow.entrypoints import observability
 from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected
 from taskflow.router.broker import Router, UnknownBroker
 from taskflow.router.dead_letters import DeadLetterStore
@@ -29,6 +32,7 @@ def read_event(request: flask.Request) -> CloudEvent:
 
 def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
     app = flask.Flask("taskflow.router")
+    observability.observe_app(app, "router")
 
     @app.post("/<namespace>/<broker>")
     def ingress(namespace: str, broker: str) -> flask.Response:
@@ -47,9 +51,12 @@ def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
     @app.post("/dead-letter")
     def dead_letter() -> flask.Response:
         try:
-            dead_letters.add(read_event(flask.request))
+            letter = read_event(flask.request)
         except NotACloudEvent as error:
             return rejected(str(error))
+        dead_letters.add(letter)
+        destination = str(letter.get("knativeerrordest", "unknown"))
+        metrics.DEAD_LETTERS.labels(letter["type"], destination).inc()
         return accepted()
 
     @app.get("/dead-letters")

@@ -26,6 +26,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
+from taskflow import metrics
 from taskflow.router.eventlog import DeliveryInterrupted
 from taskflow.router.manifests import DeliverySpec, Destination, Trigger
 
@@ -67,7 +68,7 @@ class Dispatcher:
             self._dead_letter(trigger, event, url, attempt)
             return None
         try:
-            return from_http(dict(attempt.headers), attempt.body)
+            reply = from_http(dict(attempt.headers), attempt.body)
         except (CloudEventError, ValueError):
             if attempt.body:
                 log.warning(
@@ -77,7 +78,10 @@ class Dispatcher:
                     attempt.status,
                 )
                 self._dead_letter(trigger, event, url, attempt)
-            return None
+                return None
+            reply = None
+        metrics.ROUTER_DELIVERIES.labels(trigger.name, "delivered").inc()
+        return reply
 
     def _send_with_retries(self, url: str, event: CloudEvent, delivery: DeliverySpec) -> Attempt:
         retries = 0
@@ -86,6 +90,7 @@ class Dispatcher:
             if attempt.succeeded or not attempt.retryable or retries >= delivery.retry:
                 return attempt
             retries += 1
+            metrics.ROUTER_RETRIES.labels(url).inc()
             log.info(
                 "delivery of %s to %s failed (%s); retry %d/%d",
                 event["id"],
@@ -108,6 +113,7 @@ class Dispatcher:
         return Attempt(response.status_code, dict(response.headers), response.content)
 
     def _dead_letter(self, trigger: Trigger, event: CloudEvent, url: str, attempt: Attempt) -> None:
+        metrics.ROUTER_DELIVERIES.labels(trigger.name, "dead_lettered").inc()
         sink: Destination | None = trigger.delivery.dead_letter_sink
         if sink is None:
             log.error("trigger %s: dropped %s, no dead-letter sink", trigger.name, event["id"])

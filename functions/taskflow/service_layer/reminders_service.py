@@ -4,7 +4,8 @@ hand a fired reminder to the user's webhook.
 Firing is one transaction: the reminder_deliveries row (primary key task, reminder, moment) and
 the reminder.due outbox row commit together or not at all, and only while the task exists and is
 not completed. Whoever fires first (sweep, timer, another replica) wins; the others change
-nothing.
+nothing. Each firing records its lateness (fired_at - remind_at), the metric of the late-reminder
+alert.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Self
 import sqlalchemy.exc
 from cloudevents.http import CloudEvent
 
-from taskflow import catalogue
+from taskflow import catalogue, metrics
 from taskflow.adapters.reminder_schedule import (
     PendingReminder,
     ReminderKey,
@@ -61,6 +62,7 @@ def fire(uow_factory: UnitOfWorkFactory, key: ReminderKey, *, now: datetime) -> 
             uow.commit()
     except sqlalchemy.exc.IntegrityError:
         return False
+    metrics.REMINDER_LATENESS.observe((now - key.remind_at).total_seconds())
     return True
 
 
