@@ -1,0 +1,225 @@
+"""TaskFlow with every process behind its own daprd: the five functions under the
+functions-framework CLI, the web app under gunicorn (the commands of deploy/Dockerfile) and the
+local router, against the real Kafka, PostgreSQL and Dapr scheduler.
+
+Each `DaprApp` keeps its ports for its whole life, so a test can stop and restart the app (or the
+app and its sidecar) and every caller still finds it where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+START_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(condition: Callable[[], object], *, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def function_command(name: str, port: int) -> list[str]:
+    """What deploy/Dockerfile runs for a function, on a local port."""
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--source",
+        str(REPO_ROOT / "functions" / name / "main.py"),
+        "--target",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def web_command(port: int) -> list[str]:
+    """What deploy/Dockerfile runs for the web app (REST API, chat), on a local port."""
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "8",
+        "--timeout",
+        "0",
+        "taskflow.entrypoints.api:create_app()",
+    ]
+
+
+class Process:
+    """One child in its own process group (gunicorn forks workers), logging to a file."""
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+        with log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, *, crash: bool = False) -> None:
+        """SIGTERM and wait (SIGKILL when it lingers), or SIGKILL at once as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL if crash else signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+        # A forked worker may outlive its master for a moment.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+
+@dataclass
+class DaprApp:
+    """An app process and its daprd (started with scripts/dapr.sh daprd)."""
+
+    app_id: str
+    argv: Callable[[int], list[str]]
+    app_env: dict[str, str]
+    sidecar_env: dict[str, str]
+    log_dir: Path
+    app_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=free_port)
+    internal_grpc_port: int = field(default_factory=free_port)
+    app: Process | None = None
+    sidecar: Process | None = None
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def sidecar_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        """The app first: it waits for its sidecar's components (secrets) before serving, and
+        daprd waits for the app's port before it reports healthy."""
+        self.start_app(wait=False)
+        self.start_sidecar()
+        self.wait_until_app_serves()
+
+    def start_app(self, *, wait: bool = True) -> None:
+        env = {
+            **self.app_env,
+            "PYTHONUNBUFFERED": "1",
+            "DAPR_HTTP_PORT": str(self.http_port),
+            "DAPR_GRPC_PORT": str(self.grpc_port),
+        }
+        self.app = Process(self.argv(self.app_port), env, self.log_dir / f"{self.app_id}.log")
+        if wait:
+            self.wait_until_app_serves()
+
+    def start_sidecar(self) -> None:
+        command = [
+            str(REPO_ROOT / "scripts" / "dapr.sh"),
+            "daprd",
+            "--app-id",
+            self.app_id,
+            "--app-port",
+            str(self.app_port),
+            "--dapr-http-port",
+            str(self.http_port),
+            "--dapr-grpc-port",
+            str(self.grpc_port),
+            "--dapr-internal-grpc-port",
+            str(self.internal_grpc_port),
+            "--log-level",
+            "info",
+        ]
+        env = {**os.environ, **self.sidecar_env}
+        self.sidecar = Process(command, env, self.log_dir / f"{self.app_id}.daprd.log")
+        wait_for(
+            lambda: self._sidecar_healthy() or not self.sidecar.running(),
+            what=f"daprd of {self.app_id}",
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        if not self._sidecar_healthy():
+            raise RuntimeError(f"daprd of {self.app_id} did not start:\n{self.log_tail('daprd')}")
+
+    def wait_until_app_serves(self) -> None:
+        """Until GET /healthz answers: the function loaded, the web app read its secrets."""
+        wait_for(
+            lambda: self._app_answers() or not (self.app and self.app.running()),
+            what=f"{self.app_id} to serve",
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        if not self._app_answers():
+            raise RuntimeError(f"{self.app_id} did not start:\n{self.log_tail()}")
+
+    def stop_app(self, *, crash: bool = False) -> None:
+        if self.app is not None:
+            self.app.stop(crash=crash)
+            self.app = None
+
+    def stop_sidecar(self) -> None:
+        if self.sidecar is not None:
+            self.sidecar.stop()
+            self.sidecar = None
+
+    def stop(self) -> None:
+        self.stop_app()
+        self.stop_sidecar()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, kind: str = "", lines: int = 60) -> str:
+        name = f"{self.app_id}.{kind}.log" if kind else f"{self.app_id}.log"
+        path = self.log_dir / name
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _sidecar_healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.sidecar_url}/v1.0/healthz", timeout=2).status_code == 204
+        except requests.RequestException:
+            return False
+
+    def _app_answers(self) -> bool:
+        try:
+            return requests.get(f"{self.app_url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
