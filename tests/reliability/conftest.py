@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from stack import Stack, running_stack
+from test_load import UNLIMITED
 
 
 @pytest.fixture
@@ -21,3 +23,13 @@ def postgres_url(postgres_databases) -> Iterator[str]:  # type: ignore[no-untype
     url = postgres_databases.create(migrated=True)
     yield url
     postgres_databases.drop(url)
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Stack]:
+    """The whole product on SQLite, shared by a module's tests (each signs up its own users)."""
+    workdir = tmp_path_factory.mktemp("product")
+    path = workdir / "taskflow.db"
+    shutil.copyfile(sqlite_template, path)
+    with running_stack(workdir, f"sqlite:///{path}", env=UNLIMITED) as stack:
+        yield stack

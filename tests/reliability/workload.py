@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -42,6 +43,7 @@ class Tally:
     events: int = 0
     spawns: int = 0
     live_tasks: int = 0
+    reminders: int = 0
     refused: Counter[int] = field(default_factory=Counter)
 
 
@@ -63,6 +65,10 @@ class User:
         self.user_id: str = answer.json()["user_id"]
         self.token: str = answer.json()["token"]
         self.session.headers["Authorization"] = f"Bearer {self.token}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     @property
     def tasks_path(self) -> str:
@@ -134,6 +140,15 @@ class User:
         self._tasks[task["id"]] = (recurring, False)
         self.tally.live_tasks += 1
 
+    def create_with_reminder(self, seconds_ahead: float) -> int:
+        """A one-off task whose reminder falls due shortly; it is never touched afterwards."""
+        at = datetime.now(UTC) + timedelta(seconds=seconds_ahead)
+        body = {"title": f"reminded {self._serial}", "reminders": [{"at": at.isoformat()}]}
+        task = self._write("POST", self.tasks_path, 201, json=body)
+        self.tally.live_tasks += 1
+        self.tally.reminders += 1
+        return task["id"]
+
     def _update(self) -> None:
         task_id = self._pick()
         if task_id is not None:
@@ -167,15 +182,25 @@ class Listener:
     def __init__(self, url: str, user: User) -> None:
         self.user_id = user.user_id
         self.received: list[dict[str, Any]] = []
+        self.reminders: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.sio = socketio.Client(reconnection=False)
         for name in ("task.created", "task.updated", "task.completed", "task.deleted"):
             self.sio.on(name, self._record)
+        self.sio.on("reminder.due", self._record_reminder)
         self.sio.connect(url, transports=["websocket"], auth={"token": user.token}, wait_timeout=20)
 
     def _record(self, data: dict[str, Any]) -> None:
         with self._lock:
             self.received.append(data)
+
+    def _record_reminder(self, data: dict[str, Any]) -> None:
+        with self._lock:
+            self.reminders.append(data)
+
+    def reminder_event_ids(self) -> list[str]:
+        with self._lock:
+            return [data["event_id"] for data in self.reminders]
 
     def event_ids(self) -> list[str]:
         with self._lock:
@@ -183,7 +208,9 @@ class Listener:
 
     def foreign(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [data for data in self.received if data["user_id"] != self.user_id]
+            return [
+                data for data in self.received + self.reminders if data["user_id"] != self.user_id
+            ]
 
     def close(self) -> None:
         self.sio.disconnect()
@@ -195,6 +222,7 @@ class Counts:
     events: int
     audit_rows: int
     spawns: int
+    reminders_fired: int
 
 
 def expected_counts(user: User) -> Counts:
@@ -204,6 +232,7 @@ def expected_counts(user: User) -> Counts:
         events=tally.events,
         audit_rows=tally.events,
         spawns=tally.spawns,
+        reminders_fired=tally.reminders,
     )
 
 
@@ -238,12 +267,23 @@ def actual_counts(stack: Stack, user_id: str) -> Counts:
             events=len(_event_ids(connection, user_id, "task-events")),
             audit_rows=count(orm.audit_log, orm.audit_log.c.user_id == user_id),
             spawns=count(orm.tasks, orm.tasks.c.user_id == user_id, orm.tasks.c.occurrence > 1),
+            reminders_fired=count(
+                orm.reminder_deliveries, orm.reminder_deliveries.c.user_id == user_id
+            ),
         )
 
 
 def assert_exact(stack: Stack, users: list[User], listeners: list[Listener]) -> None:
     """After the load: every count is exactly what the users' writes imply, and every listener
-    got each of its user's events exactly once, and no one else's."""
+    got each of its user's events (and due reminders) exactly once, and no one else's."""
+
+    def fired() -> bool:
+        return all(
+            actual_counts(stack, user.user_id).reminders_fired >= user.tally.reminders
+            for user in users
+        )
+
+    wait_until(fired, what="every due reminder to fire", timeout=60)
     stack.wait_quiet()
     mismatches = {
         user.user_id: (expected_counts(user), actual_counts(stack, user.user_id))
@@ -254,17 +294,22 @@ def assert_exact(stack: Stack, users: list[User], listeners: list[Listener]) -> 
     updates = {
         user.user_id: sorted(task_event_ids(stack, user.user_id, "task-updates")) for user in users
     }
+    reminders = {user.user_id: user.tally.reminders for user in users}
     for user in users:
         assert len(updates[user.user_id]) == user.tally.events
 
     def delivered() -> bool:
         return all(
-            len(listener.event_ids()) >= len(updates[listener.user_id]) for listener in listeners
+            len(listener.event_ids()) >= len(updates[listener.user_id])
+            and len(listener.reminder_event_ids()) >= reminders[listener.user_id]
+            for listener in listeners
         )
 
     wait_until(delivered, what="every listener to receive its user's events", timeout=60)
     time.sleep(1.0)  # room for a duplicate that would arrive late to show up
     for listener in listeners:
         assert sorted(listener.event_ids()) == updates[listener.user_id]
+        reminder_ids = listener.reminder_event_ids()
+        assert len(reminder_ids) == len(set(reminder_ids)) == reminders[listener.user_id]
         assert listener.foreign() == []
     assert stack.dead_letters() == []
