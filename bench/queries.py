@@ -189,8 +189,12 @@ def _load(engine: sa.Engine, total: int, now: datetime) -> float:
     # A live table is vacuumed by autovacuum; right after a bulk load only an explicit VACUUM
     # sets the visibility map that lets PostgreSQL count from the index alone.
     maintenance = "VACUUM (ANALYZE)" if engine.dialect.name == "postgresql" else "ANALYZE"
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(maintenance)
+    autocommit = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with autocommit.connect() as connection:
+            connection.exec_driver_sql(maintenance)
+    finally:
+        autocommit.dispose()
     return time.perf_counter() - started
 
 
