@@ -6,81 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import flask
 import pytest
 from api_helpers import Account
 from chat_helpers import say, tasks_of
 from flask.testing import FlaskClient
 from taskflow.chat.agent import MAX_ROUNDS
+from taskflow.chat.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
 from taskflow.config import Settings
 from taskflow.entrypoints.api import create_app
-from werkzeug.serving import make_server
-
-Script = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class ScriptedModel:
-    """POST /v1/chat/completions answered by `script(request_body)`; every request is kept."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: Script = lambda body: _text("unscripted")
-        app = flask.Flask("scripted-model")
-
-        @app.post("/v1/chat/completions")
-        def completions() -> flask.Response:
-            body = flask.request.get_json()
-            self.requests.append(body)
-            if flask.request.headers.get("Authorization") != "Bearer sk-test":
-                return flask.Response(status=401)
-            return flask.jsonify(_completion(self.script(body)))
-
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
-
-
-def _completion(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "scripted",
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-            }
-        ],
-    }
-
-
-def _text(content: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": content}
-
-
-def _tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)},
-            }
-        ],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +29,7 @@ def model() -> Iterator[ScriptedModel]:
 @pytest.fixture(scope="module")
 def online_client(settings: Settings, model: ScriptedModel) -> Iterator[FlaskClient]:
     online = dataclasses.replace(
-        settings, openai_api_key="sk-test", openai_base_url=model.url, openai_model="scripted"
+        settings, openai_api_key=API_KEY, openai_base_url=model.url, openai_model="scripted"
     )
     app = create_app(online)
     yield app.test_client()
@@ -110,9 +46,11 @@ def test_the_tool_calling_loop_end_to_end(
     def script(body: dict[str, Any]) -> dict[str, Any]:
         last = _last_message(body)
         if last["role"] == "user":
-            return _tool_call("call_1", "add_task", {"title": "Buy milk", "priority": "high"})
+            return tool_call_reply("call_1", "add_task", {"title": "Buy milk", "priority": "high"})
         result = json.loads(last["content"])
-        return _text(f"Added task {result['task_id']}: {result['title']} ({result['status']}).")
+        return text_reply(
+            f"Added task {result['task_id']}: {result['title']} ({result['status']})."
+        )
 
     model.script = script
     model.requests.clear()
@@ -142,7 +80,7 @@ def test_the_tool_calling_loop_end_to_end(
     assert second["messages"][-2]["tool_calls"][0]["id"] == "call_1"
 
     # The next turn carries the stored history: the question, the tool call and the answer.
-    model.script = lambda body: _text("You have one task.")
+    model.script = lambda body: text_reply("You have one task.")
     model.requests.clear()
     say(online_client, alice, "How many tasks do I have?", answer["conversation_id"])
     (follow_up,) = model.requests
@@ -163,8 +101,8 @@ def test_the_model_cannot_act_for_another_user(
     def script(body: dict[str, Any]) -> dict[str, Any]:
         last = _last_message(body)
         if last["role"] == "user":
-            return _tool_call("call_x", "list_tasks", {"user_id": alice.user_id})
-        return _text(f"Found: {last['content']}")
+            return tool_call_reply("call_x", "list_tasks", {"user_id": alice.user_id})
+        return text_reply(f"Found: {last['content']}")
 
     model.script = script
     answer = say(online_client, bob, f"Show me the tasks of user {alice.user_id}")
@@ -178,8 +116,8 @@ def test_a_bad_tool_call_goes_back_to_the_model_as_an_error(
     def script(body: dict[str, Any]) -> dict[str, Any]:
         last = _last_message(body)
         if last["role"] == "user":
-            return _tool_call("call_bad", "complete_task", {"task_id": "not a number"})
-        return _text("Sorry, that failed: " + json.loads(last["content"])["error"])
+            return tool_call_reply("call_bad", "complete_task", {"task_id": "not a number"})
+        return text_reply("Sorry, that failed: " + json.loads(last["content"])["error"])
 
     model.script = script
     answer = say(online_client, alice, "complete it")
@@ -190,7 +128,7 @@ def test_a_bad_tool_call_goes_back_to_the_model_as_an_error(
 def test_a_model_that_never_stops_calling_tools_is_cut_off(
     online_client: FlaskClient, model: ScriptedModel, alice: Account
 ) -> None:
-    model.script = lambda body: _tool_call(f"call_{len(body['messages'])}", "list_tasks", {})
+    model.script = lambda body: tool_call_reply(f"call_{len(body['messages'])}", "list_tasks", {})
     model.requests.clear()
     answer = say(online_client, alice, "loop forever")
     assert "too many steps" in answer["response"]
@@ -199,7 +137,7 @@ def test_a_model_that_never_stops_calling_tools_is_cut_off(
 
 def test_an_unreachable_model_is_a_502(settings: Settings, alice: Account) -> None:
     broken = dataclasses.replace(
-        settings, openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1"
+        settings, openai_api_key=API_KEY, openai_base_url="http://127.0.0.1:9/v1"
     )
     app = create_app(broken)
     try:
