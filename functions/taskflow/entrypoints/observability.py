@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import flask
+import gunicorn.config
+import gunicorn.glogging
 import prometheus_client
 from opentelemetry import trace
 
@@ -74,6 +76,18 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+
+
+class GunicornJsonLogger(gunicorn.glogging.Logger):
+    """gunicorn's own lines (start-up, workers, errors) as the same JSON lines, under the service
+    name given by `--name`: `gunicorn --name api --logger-class
+    taskflow.entrypoints.observability.GunicornJsonLogger ...` (the API's image does)."""
+
+    def setup(self, cfg: gunicorn.config.Config) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter(cfg.proc_name))
 
 
 def _json_logs_unless_configured(service: str) -> None:

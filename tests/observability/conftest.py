@@ -1,0 +1,139 @@
+"""Fixtures of the observability tests that run real services: functions under the
+functions-framework CLI, the API under gunicorn as its image runs it, a broker ingress stand-in.
+
+The process and event helpers of tests/functions are loaded from there (test folders are not
+packages): `function_processes`, `function_events`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+
+from function_processes import (
+    JWT_SECRET,
+    REPO_ROOT,
+    START_TIMEOUT_SECONDS,
+    CapturingBroker,
+    FunctionProcesses,
+    free_port,
+)
+
+
+@pytest.fixture
+def start_function(tmp_path: Path) -> Iterator[FunctionProcesses]:
+    processes = FunctionProcesses(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+def broker() -> Iterator[CapturingBroker]:
+    capturing = CapturingBroker()
+    try:
+        yield capturing
+    finally:
+        capturing.close()
+
+
+@pytest.fixture
+def service_env(tmp_path: Path, broker: CapturingBroker, database_url: str) -> dict[str, str]:
+    return {
+        "BROKER_URL": broker.url,
+        "JWT_SECRET": JWT_SECRET,
+        "TASKFLOW_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+    }
+
+
+def function_log(tmp_path: Path, name: str, base_url: str) -> Path:
+    """Where FunctionProcesses writes a function's stdout and stderr."""
+    return tmp_path / f"{name}-{base_url.rsplit(':', 1)[1]}.log"
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line a service wrote; fails on the first one that is not a JSON object."""
+    lines = []
+    for text in path.read_text().splitlines():
+        if text.strip():
+            line = json.loads(text)
+            assert isinstance(line, dict), text
+            lines.append(line)
+    return lines
+
+
+# As deploy/Dockerfile's api target runs gunicorn: its own lines are JSON too.
+API_LOGGING = (
+    "--name",
+    "api",
+    "--logger-class",
+    "taskflow.entrypoints.observability.GunicornJsonLogger",
+)
+StartApi = Callable[[dict[str, str]], str]
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[StartApi]:
+    """The API under gunicorn with the command of its image (deploy/Dockerfile, target api);
+    its output goes to tmp_path/api.log."""
+    running: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str]) -> str:
+        port = free_port()
+        with (tmp_path / "api.log").open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    str(REPO_ROOT / ".venv" / "bin" / "gunicorn"),
+                    *API_LOGGING,
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "8",
+                    "--timeout",
+                    "0",
+                    "taskflow.entrypoints.api:create_app()",
+                ],
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+                start_new_session=True,
+            )
+        running.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not _healthy(base_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start:\n{(tmp_path / 'api.log').read_text()}")
+            time.sleep(0.1)
+        return base_url
+
+    try:
+        yield start
+    finally:
+        for process in running:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
