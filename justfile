@@ -65,3 +65,8 @@ logs service="":
 # Regenerate knative/, dapr/components/cluster/, eventing/pingsource.yaml and func.yaml files from the chart
 render: setup
     {{python}} deploy/render.py
+
+# Run the benchmarks (all, or some: just bench pipeline queries --backing postgres --quick); results in bench-results/
+bench *arguments: setup
+    {{python}} -c "import matplotlib" 2>/dev/null || {{venv}}/bin/pip install -q -e ".[bench]"
+    {{python}} -m bench {{arguments}}
