@@ -67,6 +67,7 @@ render: setup
     {{python}} deploy/render.py
 
 # Run the benchmarks (all, or some: just bench pipeline queries --backing postgres --quick); results in bench-results/
+[positional-arguments]
 bench *arguments: setup
     {{python}} -c "import matplotlib" 2>/dev/null || {{venv}}/bin/pip install -q -e ".[bench]"
-    {{python}} -m bench {{arguments}}
+    {{python}} -m bench "$@"
