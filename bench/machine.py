@@ -25,7 +25,7 @@ def describe(note: str) -> dict[str, Any]:
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         # Other work on the machine skews every figure: the load says how much there was.
-        "load_average_at_start": list(os.getloadavg()),
+        "load_average_at_start": load_average(),
         "note": note,
     }
 
