@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from conftest import StartApi, function_log, json_lines
+from database_state import run_command
 from function_events import a_task, post_binary, task_event
 from function_processes import REPO_ROOT, CapturingBroker, FunctionProcesses, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from taskflow import catalogue
 from taskflow.config import FUNCTIONS
+from taskflow.domain import commands
 from taskflow.router.server import RouterServer
 from werkzeug.serving import make_server
 
@@ -335,3 +338,25 @@ def test_the_router_counts_dead_letters(broker: CapturingBroker, tmp_path: Path)
     trigger = "write-audit-task-events"
     assert moved("taskflow_router_deliveries_total", trigger=trigger, outcome="dead_lettered") == 1
     assert moved("taskflow_router_deliveries_total", trigger=trigger, outcome="delivered") == 0
+
+
+def test_a_reminder_fired_late_records_its_lateness(
+    start_function: FunctionProcesses, service_env: dict[str, str], database_url: str
+) -> None:
+    remind_at = datetime.now(UTC) + timedelta(seconds=1)
+    run_command(
+        database_url,
+        commands.CreateTask(
+            user_id="alice", title="late", reminders=[{"at": remind_at.isoformat()}]
+        ),
+    )
+    late_by = timedelta(seconds=3)
+    wait_until(lambda: datetime.now(UTC) > remind_at + late_by, what="the reminder to be late")
+
+    # Down while it fell due: send-reminder catches up when it starts.
+    base_url = start_function("send_reminder", service_env)
+    assert requests.post(f"{base_url}/sweep", timeout=30).status_code == 202
+
+    sample = scrape(base_url)
+    assert sample("taskflow_reminder_lateness_seconds_count") == 1
+    assert sample("taskflow_reminder_lateness_seconds_sum") >= late_by.total_seconds()
