@@ -92,13 +92,19 @@ def run(context: Context) -> Result:
                     "met_80mib": memory["worker_rss_mib"] < GOAL_MIB,
                 }
             )
+    baseline = statistics.median(_interpreter_start_seconds() for _ in range(repeats))
     return Result(
         "cold_start",
         "functions-framework",
         rows,
-        details={"repeats": repeats, "heaviest_imports": heavy},
+        details={
+            "repeats": repeats,
+            "heaviest_imports": heavy,
+            "bare_interpreter_start_s": round(baseline, 3),
+        },
         notes=[
             "first_event_s: median of process start -> first 2xx answer to a real CloudEvent",
+            f"for scale: a bare `python -c pass` took {baseline:.3f} s on this machine then",
             "met_80mib compares the worker's RSS (the process that serves); pss_total_mib is "
             "master + worker without double-counting shared pages",
         ],
@@ -156,6 +162,12 @@ def _cold_start(name: str, env: dict[str, str], workdir: Path) -> dict[str, floa
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
+
+
+def _interpreter_start_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
 
 
 def _first_event(name: str) -> tuple[str, CloudEvent]:
