@@ -22,6 +22,8 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def postgres_url(postgres_databases) -> Iterator[str]:  # type: ignore[no-untyped-def]
     url = postgres_databases.create(migrated=True)
     yield url
+    # The fault test restarts the server: the admin pool's connections died with it.
+    postgres_databases.admin.dispose()
     postgres_databases.drop(url)
 
 
