@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -84,12 +85,23 @@ def _run_one(
         except Exception as error:  # one broken benchmark must not hide the others' figures
             print(f"-- {name} ({backing}) FAILED: {type(error).__name__}: {error}", flush=True)
             return False
+        finally:
+            _keep_product_log(context, f"{name}-{backing}")
     result.details["load_average_after"] = machine.load_average()
     result.details["quick"] = quick
     report.print_table(result)
     for path in report.save(result, results_dir, description):
         print(f"  saved {path}")
     return True
+
+
+def _keep_product_log(context: Context, stem: str) -> None:
+    """The product's output outlives the scratch folder: it explains refusals and failures."""
+    log = context.workdir / "product.log"
+    if log.exists():
+        results_dir = context.results_dir
+        results_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, results_dir / f"{stem}-product.log")
 
 
 if __name__ == "__main__":
