@@ -1,6 +1,6 @@
 """Session fixtures for the Dapr integration tests: the infrastructure of tests/infra (Kafka,
 PostgreSQL, the Dapr scheduler, started through their scripts) and TaskFlow on top of it, every
-process behind its own daprd (tests/dapr/dapr_stack.py).
+process behind its own daprd (tests/dapr/dapr_stack.py), events carried by the router over Kafka.
 
 Secrets reach the apps only through Dapr: the secrets file is in daprd's environment, never in an
 app's, and no app gets DATABASE_URL or JWT_SECRET. An app that fell back to its defaults would
@@ -87,6 +87,11 @@ class Stack:
             # Service invocation: the web app reaches create-task through its own sidecar.
             "CREATE_TASK_URL": f"{self.web.sidecar_url}/v1.0/invoke/create-task/method",
             "BROADCAST_URL": self.functions["broadcast_update"].app_url,
+            # The router over Kafka (the Knative Kafka broker's stand-in), with consumer groups
+            # of its own: a new group starts at the end of the topics.
+            "TASKFLOW_ROUTER_BACKING": "kafka",
+            "KAFKA_BOOTSTRAP": sidecar_env["KAFKA_BOOTSTRAP"],
+            "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-dapr-tests-{secrets.token_hex(4)}-",
             **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in vars(ports).items()},
         }
         for app in self.apps:

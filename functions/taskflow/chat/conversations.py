@@ -111,7 +111,8 @@ class DatabaseConversations:
 
 
 class DaprConversations:
-    """One state-store key per conversation, namespaced by user: `conversation||<user>||<id>`.
+    """One state-store key per conversation, namespaced by user: `conversation:<user>:<id>`
+    (daprd refuses keys holding `||`, its own separator: it stores `<app id>||<key>`).
 
     Ids are random 53-bit integers (exact in JavaScript) rather than a counter: a counter would
     need its own key and a compare-and-swap per new conversation. Appends read the document with
@@ -127,7 +128,7 @@ class DaprConversations:
 
     @staticmethod
     def _key(user_id: str, conversation_id: int) -> str:
-        return f"conversation||{user_id}||{conversation_id}"
+        return f"conversation:{user_id}:{conversation_id}"
 
     def start(self, user_id: str, title: str) -> int:
         conversation_id = secrets.randbelow(2**53 - 1) + 1
