@@ -1,8 +1,8 @@
 """Where a benchmark's data and events live: `--backing embedded|postgres|kafka`.
 
 - embedded: SQLite in a temporary data folder and the local router (the `just up` defaults);
-- postgres: a fresh database on the cluster of scripts/postgres.sh (started if it is not
-  running, stopped again afterwards), dropped after the benchmark, and the local router;
+- postgres: a fresh database, dropped after the benchmark, on the benchmarks' own cluster
+  (see `postgres_cluster`), and the local router;
 - kafka: the Kafka-backed router comes with issue 4; until then it is refused by name rather
   than quietly measured on something else.
 """
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -41,19 +42,30 @@ def check_available(backing: str) -> None:
 
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[str]:
-    """The admin URL of the scripts/postgres.sh cluster; stops it afterwards if it started it."""
-    running = subprocess.run([POSTGRES_SCRIPT, "status"], capture_output=True, check=False)
-    started = running.returncode != 0
+    """The admin URL of the benchmarks' own PostgreSQL cluster (scripts/postgres.sh with
+    TASKFLOW_POSTGRES_CLUSTER=bench-postgres): not the test cluster, which the fault tests stop
+    and start, and with PostgreSQL's default durability (fsync on), unlike the test cluster.
+    It is stopped afterwards when this started it."""
+    env = {
+        **os.environ,
+        "TASKFLOW_POSTGRES_CLUSTER": "bench-postgres",
+        "TASKFLOW_POSTGRES_DURABLE": "1",
+        "TASKFLOW_TEST_POSTGRES_PORT": os.environ.get("TASKFLOW_BENCH_POSTGRES_PORT", "55433"),
+    }
+
+    def script(command: str, **options: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [POSTGRES_SCRIPT, command], env=env, capture_output=True, text=True, **options
+        )
+
+    started = script("status", check=False).returncode != 0
     if started:
-        subprocess.run([POSTGRES_SCRIPT, "start"], check=True)
+        script("start", check=True)
     try:
-        env = subprocess.run(
-            [POSTGRES_SCRIPT, "env"], capture_output=True, text=True, check=True
-        ).stdout
-        yield env.strip().split("=", 1)[1]
+        yield script("env", check=True).stdout.strip().split("=", 1)[1]
     finally:
         if started:
-            subprocess.run([POSTGRES_SCRIPT, "stop"], check=False)
+            script("stop", check=False)
 
 
 @contextlib.contextmanager

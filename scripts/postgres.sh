@@ -8,16 +8,20 @@
 #
 # Uses the Debian server package (installed with apt-get when missing). The server refuses to run
 # as root, so when run as root the cluster belongs to the `postgres` OS user. It listens on
-# 127.0.0.1 only, on TASKFLOW_TEST_POSTGRES_PORT (default 55432).
+# 127.0.0.1 only, on TASKFLOW_TEST_POSTGRES_PORT (default 55432). TASKFLOW_POSTGRES_CLUSTER names
+# another cluster (its own data folder), TASKFLOW_POSTGRES_DURABLE=1 keeps fsync on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${TASKFLOW_TEST_POSTGRES_PORT:-55432}
-ROOT="$PWD/.cache/postgres"
+# Another cluster beside the test one (the benchmarks use "bench-postgres", so the fault tests
+# that stop the test cluster never stop theirs).
+CLUSTER=${TASKFLOW_POSTGRES_CLUSTER:-postgres}
+ROOT="$PWD/.cache/$CLUSTER"
 if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
     # The server runs as `postgres`, which cannot enter this checkout (say, one under /root):
     # keep the cluster where it can, one per checkout.
-    ROOT="/var/tmp/taskflow-postgres-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
+    ROOT="/var/tmp/taskflow-$CLUSTER-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
 fi
 DATA="$ROOT/data"
 SOCKETS="$ROOT/run"
@@ -95,9 +99,13 @@ start() {
     fi
     init_cluster
     # fsync off: a test cluster trades durability for speed; never copy these settings elsewhere.
+    # TASKFLOW_POSTGRES_DURABLE=1 keeps PostgreSQL's defaults (the benchmarks measure those).
+    local speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    if [ "${TASKFLOW_POSTGRES_DURABLE:-0}" = 1 ]; then
+        speed=""
+    fi
     as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $SOCKETS -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $SOCKETS $speed -c max_connections=200" \
         start >/dev/null || fail "the server did not start, see $LOG"
     # shellcheck disable=SC2119  # no options: the SQL comes on standard input
     psql_admin <<SQL
