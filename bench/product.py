@@ -25,6 +25,7 @@ from taskflow.config import Ports
 from bench.machine import REPO_ROOT
 
 READY_LINE = "Press Ctrl-C to stop."
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 PASSWORD = "benchmark password of some length"
@@ -110,6 +111,17 @@ class Product:
         answer.raise_for_status()
         body = answer.json()
         return User(body["user_id"], body["token"])
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the runner and every process below it: with
+        the machine shared, CPU per command says more than wall time (PostgreSQL's own
+        processes are not below the runner and not counted)."""
+        total_ticks = 0
+        for pid in {self.process.pid, *_descendants(self.process.pid)}:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total_ticks += int(fields[11]) + int(fields[12])
+        return total_ticks / CLOCK_TICKS
 
     def stop(self) -> None:
         """Ctrl-C, as a developer stops `just up`; whatever is left after that is killed."""
