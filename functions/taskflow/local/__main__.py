@@ -26,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from taskflow.adapters import database
 from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings
+from taskflow.local import dapr
 from taskflow.local.processes import Child, ChildSpec, answers_http, stop_all
 from taskflow.local.timers import PingTimer
 
@@ -202,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="back the event router with Kafka (KAFKA_BOOTSTRAP, else scripts/kafka.sh start)",
     )
+    parser.add_argument(
+        "--dapr",
+        action="store_true",
+        help="run every function and the web app behind its own daprd (implies --kafka and"
+        " PostgreSQL; scripts/dapr.sh builds Dapr the first time)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the table readable
@@ -209,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
     settings = replace(settings, ports=ports)
-    if arguments.kafka:
+    if arguments.kafka or arguments.dapr:
         settings = kafka_for_the_router(settings, dict(os.environ))
+    dapr_plan = None
+    if arguments.dapr:
+        settings, dapr_plan = dapr.dapr_for_the_product(settings, dict(os.environ))
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -223,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     log.info("migrating the database")
     database.migrate(settings.database_url)
     env = child_env(settings, ports, dict(os.environ))
+    specs = child_specs(ports)
+    if dapr_plan is not None:
+        env |= dapr_plan.env()
+        specs = dapr.with_sidecars(specs, dapr_plan)
     children: list[Child] = []
     web: BaseWSGIServer | None = None
     timers = [
@@ -233,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             "reminder-sweep", f"{url(ports.send_reminder)}/sweep", SWEEP_PERIOD_SECONDS, stopping
         ),
     ]
+    if dapr_plan is not None:
+        timers = []  # the cron bindings relay.yaml and reminder-sweep.yaml do their work
     try:
-        children = [Child(spec, env, REPO_ROOT) for spec in child_specs(ports)]
+        children = [Child(spec, env, REPO_ROOT) for spec in specs]
         web = start_web(settings, ports.web)
         if not wait_until_ready(children, url(ports.web), stopping):
             return 0 if stopping.is_set() else 1
