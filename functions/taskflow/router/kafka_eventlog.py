@@ -32,7 +32,6 @@ from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from taskflow.router.eventlog import PARTITION_KEY, DeliveryInterrupted, EventLogUnavailable
 from taskflow.router.eventlog import Consumer as EventConsumer
@@ -78,6 +77,25 @@ def decode(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Clou
     return from_http(http_headers, value or b"")
 
 
+class _EndOffsets:
+    """The end offset of each (topic, partition) as far as this router knows: from the
+    acknowledgements of its own produces (exact at once) and from its consumers' fetches (other
+    producers' records, within a poll)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ends: dict[tuple[str, int], int] = {}
+
+    def note(self, topic: str, partition: int, end: int) -> None:
+        with self._lock:
+            key = (topic, partition)
+            self._ends[key] = max(end, self._ends.get(key, end))
+
+    def of(self, topic: str, partition: int) -> int | None:
+        with self._lock:
+            return self._ends.get((topic, partition))
+
+
 class _PartitionWorker:
     """Delivers one partition's records to one Trigger, one after the other."""
 
@@ -108,6 +126,12 @@ class _PartitionWorker:
     def queued(self) -> int:
         with self._condition:
             return len(self._queue)
+
+    def lag(self, end: int | None) -> int:
+        with self._condition:
+            if self.finished is None or end is None:
+                return len(self._queue)
+            return max(end - self.finished, len(self._queue))
 
     def stop(self) -> None:
         """Let the delivery in flight finish, leave the queued records to the next consumer."""
@@ -166,8 +190,11 @@ class _TriggerConsumer:
     """One Trigger: a consumer group on its broker's topic, a poll thread that hands records to
     one worker per assigned partition and commits what the workers finished."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, consume: EventConsumer) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, group: str, consume: EventConsumer, ends: _EndOffsets
+    ) -> None:
         self.topic = topic
+        self._ends = ends
         self.group = group
         self._consume = consume
         self._consumer = Consumer(
@@ -209,6 +236,14 @@ class _TriggerConsumer:
             if worker.finished is not None
         }
 
+    def lag(self) -> int:
+        """Records of the assigned partitions not yet finished."""
+        with self._lock:
+            workers = list(self._workers.values())
+        return sum(
+            worker.lag(self._ends.of(self.topic, worker.partition.partition)) for worker in workers
+        )
+
     def close(self) -> None:
         self._closing.set()
         self._thread.join()
@@ -223,6 +258,7 @@ class _TriggerConsumer:
             if message is not None:
                 self._offer(message)
             self._control_flow()
+            self._note_end_offsets()
             self._commit_finished(asynchronous=True)
         with self._lock:
             workers = list(self._workers.values())
@@ -242,6 +278,17 @@ class _TriggerConsumer:
             worker = self._workers.get(message.partition())
         if worker is not None:  # else revoked meanwhile: its new owner reads it
             worker.offer(message)
+
+    def _note_end_offsets(self) -> None:
+        """The end offsets of the consumer's latest fetch: it long-polls, so they follow a
+        produce within milliseconds, without a request to Kafka. Read on this thread only: the
+        client blocked when asked from another thread while this one polled."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            _low, high = self._consumer.get_watermark_offsets(worker.partition, cached=True)
+            if high >= 0:
+                self._ends.note(self.topic, worker.partition.partition, high)
 
     def _control_flow(self) -> None:
         with self._lock:
@@ -346,8 +393,8 @@ class KafkaEventLog:
                 "linger.ms": 1,
             }
         )
-        self._admin = AdminClient({"bootstrap.servers": bootstrap})
         self._triggers: list[_TriggerConsumer] = []
+        self._ends = _EndOffsets()
         self._closing = threading.Event()
         self._delivery_reports = threading.Thread(
             target=self._serve_delivery_reports, name="kafka-producer", daemon=True
@@ -359,8 +406,9 @@ class KafkaEventLog:
         key = event.get(PARTITION_KEY)
         acknowledged: Future[None] = Future()
 
-        def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
             if error is None:
+                self._ends.note(broker, message.partition(), message.offset() + 1)
                 acknowledged.set_result(None)
             else:
                 acknowledged.set_exception(EventLogUnavailable(f"Kafka refused it: {error}"))
@@ -381,7 +429,9 @@ class KafkaEventLog:
 
     def subscribe(self, broker: str, group: str, consumer: EventConsumer, *, ordered: bool) -> None:
         self._triggers.append(
-            _TriggerConsumer(self._bootstrap, broker, f"{self._group_prefix}{group}", consumer)
+            _TriggerConsumer(
+                self._bootstrap, broker, f"{self._group_prefix}{group}", consumer, self._ends
+            )
         )
 
     def start(self) -> None:
@@ -403,30 +453,7 @@ class KafkaEventLog:
 
     def backlog(self) -> int:
         """Records in the Triggers' topics whose delivery has not finished (consumer lag)."""
-        positions = {trigger: trigger.positions() for trigger in self._triggers}
-        wanted = {
-            TopicPartition(trigger.topic, partition): OffsetSpec.latest()
-            for trigger, by_partition in positions.items()
-            for partition in by_partition
-        }
-        if not wanted:
-            return 0
-        try:
-            ends = {
-                (partition.topic, partition.partition): future.result(
-                    timeout=KAFKA_CALL_TIMEOUT_SECONDS
-                ).offset
-                for partition, future in self._admin.list_offsets(
-                    wanted, request_timeout=KAFKA_CALL_TIMEOUT_SECONDS
-                ).items()
-            }
-        except (KafkaException, FutureTimeout) as error:
-            raise EventLogUnavailable(f"cannot read the end offsets from Kafka: {error}") from None
-        return sum(
-            max(0, ends[(trigger.topic, partition)] - position)
-            for trigger, by_partition in positions.items()
-            for partition, position in by_partition.items()
-        )
+        return sum(trigger.lag() for trigger in self._triggers)
 
     def close(self) -> None:
         for trigger in self._triggers:
@@ -441,7 +468,7 @@ class KafkaEventLog:
 
     def _check_topics(self, topics: set[str]) -> None:
         try:
-            metadata = self._admin.list_topics(timeout=KAFKA_CALL_TIMEOUT_SECONDS)
+            metadata = self._producer.list_topics(timeout=KAFKA_CALL_TIMEOUT_SECONDS)
         except KafkaException as error:
             raise RuntimeError(f"Kafka at {self._bootstrap} does not answer: {error}") from None
         missing = sorted(topics - set(metadata.topics))
