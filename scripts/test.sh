@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs lint and the whole pytest suite. Starts the services the tests need (PostgreSQL) and
+# Runs lint and the whole pytest suite. Starts the services the tests need (PostgreSQL, Kafka) and
 # stops them on exit (a cluster that was already running stays up). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +12,24 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
-if ! scripts/postgres.sh status >/dev/null; then
-    scripts/postgres.sh start
-    trap 'scripts/postgres.sh stop' EXIT
-fi
+# PostgreSQL, and Kafka for tests/kafka and tests/infra; each is stopped on exit only if started
+# here (one already running stays up).
+started=()
+stop_started() {
+    local script
+    for script in "${started[@]}"; do
+        "scripts/$script" stop
+    done
+}
+trap stop_started EXIT
+for script in postgres.sh kafka.sh; do
+    if ! "scripts/$script" status >/dev/null; then
+        "scripts/$script" start
+        started+=("$script")
+    fi
+done
 eval "$(scripts/postgres.sh env)"
+eval "$(scripts/kafka.sh env)"
 
 # daprd and the Dapr scheduler for tests/infra and tests/dapr, built from the pinned release
 # (cached under .cache/dapr: a rerun skips it; a first build takes many minutes). A CI machine is
@@ -26,4 +39,7 @@ if [ "${CI:-}" = "true" ]; then
 fi
 scripts/dapr.sh build
 
-.venv/bin/python -m pytest "$@"
+# The marker selection lives here, not in pyproject's addopts: every test by default (infra,
+# kafka and dapr included); TASKFLOW_TEST_MARKERS narrows it, e.g. 'not dapr'. An -m among the
+# arguments wins (the last -m counts).
+.venv/bin/python -m pytest -m "${TASKFLOW_TEST_MARKERS:-}" "$@"

@@ -51,6 +51,15 @@ RETRY_PAUSE_SECONDS = 1.0
 MAX_RETRY_PAUSE_SECONDS = 30.0
 
 
+def client_config(bootstrap: str) -> dict[str, object]:
+    # A closed idle connection is routine; librdkafka's own messages go through Python logging.
+    return {
+        "bootstrap.servers": bootstrap,
+        "log.connection.close": False,
+        "logger": logging.getLogger("taskflow.router.librdkafka"),
+    }
+
+
 def encode(event: CloudEvent) -> tuple[list[tuple[str, bytes]], bytes]:
     """Kafka binary content mode: the HTTP binary mode's `ce-x` headers become `ce_x`."""
     http_headers, body = to_binary(event)
@@ -199,7 +208,7 @@ class _TriggerConsumer:
         self._consume = consume
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "group.id": group,
                 # Static membership: a restarted router takes its partitions back at once,
                 # instead of waiting for the killed one's session to time out.
@@ -222,19 +231,9 @@ class _TriggerConsumer:
             [self.topic],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
-            on_lost=self._on_revoke,
+            on_lost=self._on_lost,
         )
         self._thread.start()
-
-    def positions(self) -> dict[int, int]:
-        """Per assigned partition, the next offset to deliver (where known)."""
-        with self._lock:
-            workers = list(self._workers.values())
-        return {
-            worker.partition.partition: worker.finished
-            for worker in workers
-            if worker.finished is not None
-        }
 
     def lag(self) -> int:
         """Records of the assigned partitions not yet finished."""
@@ -271,8 +270,7 @@ class _TriggerConsumer:
         error = message.error()
         if error is not None:
             # librdkafka reconnects by itself; these say the broker is away for now.
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("%s: %s", self.group, error)
+            log.warning("%s: %s", self.group, error)
             return
         with self._lock:
             worker = self._workers.get(message.partition())
@@ -324,7 +322,8 @@ class _TriggerConsumer:
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is None:
             return
-        log.warning("%s: commit failed (%s); will retry", self.group, error)
+        # Retried on the next poll; info, as it repeats while Kafka is away.
+        log.info("%s: commit failed (%s); will retry", self.group, error)
         with self._lock:
             for partition in partitions:
                 worker = self._workers.get(partition.partition)
@@ -357,13 +356,22 @@ class _TriggerConsumer:
             consumer.commit(offsets=new, asynchronous=False)
         return committed
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _stop_workers(self, partitions: list[TopicPartition]) -> list[_PartitionWorker]:
         with self._lock:
-            revoked = [
+            stopped = [
                 self._workers.pop(p.partition) for p in partitions if p.partition in self._workers
             ]
-        for worker in revoked:
+        for worker in stopped:
             worker.stop()
+        return stopped
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # The group already gave these partitions away (the session timed out while Kafka was
+        # away): a commit would be refused, and their next owner redelivers the unfinished ones.
+        self._stop_workers(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = self._stop_workers(partitions)
         offsets = [
             TopicPartition(self.topic, worker.partition.partition, worker.finished)
             for worker in revoked
@@ -385,7 +393,7 @@ class KafkaEventLog:
         self._group_prefix = group_prefix
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "partitioner": "fnv1a",
