@@ -19,7 +19,7 @@ RULES: list[dict[str, Any]] = [rule for group in ALERTS["groups"] for rule in gr
 DASHBOARD = json.loads((MONITORING / "grafana" / "taskflow-dashboard.json").read_text())
 SCRAPE = yaml.safe_load((MONITORING / "prometheus" / "scrape-config.yaml").read_text())
 VALUES = yaml.safe_load((REPO_ROOT / "deploy" / "helm" / "taskflow" / "values.yaml").read_text())
-SPEC = (REPO_ROOT / "specs" / "deployment.md").read_text()
+SPEC = (REPO_ROOT / "specs" / "observability.md").read_text()
 PROMQL_WORDS = {"sum", "by", "rate", "increase", "histogram_quantile", "count", "absent", "or"}
 
 
@@ -33,7 +33,7 @@ def metric_names(expression: str) -> set[str]:
 
 
 def documented(metric: str) -> bool:
-    """taskflow_* metrics must be in the contract of specs/deployment.md."""
+    """taskflow_* metrics must be in the catalogue of specs/observability.md."""
     base = re.sub(r"_(bucket|count|sum)$", "", metric)
     return not metric.startswith("taskflow_") or f"`{base}`" in SPEC or f"`{metric}`" in SPEC
 
@@ -56,14 +56,14 @@ def test_alert_rule_is_well_formed(rule: dict[str, Any]) -> None:
     assert rule["annotations"]["summary"]
     assert re.fullmatch(r"\d+[smh]", rule["for"])
     undocumented = {name for name in metric_names(rule["expr"]) if not documented(name)}
-    assert not undocumented, f"metrics missing from specs/deployment.md: {undocumented}"
+    assert not undocumented, f"metrics missing from specs/observability.md: {undocumented}"
 
 
 @pytest.mark.parametrize("expression", dashboard_expressions())
 def test_dashboard_query_is_valid_promql(expression: str) -> None:
     promql_parser.parse(expression)
     undocumented = {name for name in metric_names(expression) if not documented(name)}
-    assert not undocumented, f"metrics missing from specs/deployment.md: {undocumented}"
+    assert not undocumented, f"metrics missing from specs/observability.md: {undocumented}"
 
 
 def test_dashboard_is_importable() -> None:
