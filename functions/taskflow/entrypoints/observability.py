@@ -1,10 +1,11 @@
 """Metrics, JSON logs and traces for every TaskFlow service (specs/observability.md).
 
 A functions-framework target is wrapped with `observed(service)`, a Flask app with
-`observe_app(app, service)`. Both answer `GET /metrics`, count every answer, time CloudEvent
-handling by type and outcome (taskflow.metrics), run each request in a server span that continues
-the trace the request carries (taskflow.tracing), and log JSON lines that carry the CloudEvent id
-and type and the trace id, so one write can be followed across functions and Dapr's spans.
+`observe_app(app, service)`, which also routes `GET /metrics` (a function's route table answers
+it: function_routes). Both count every answer, time CloudEvent handling by type and outcome
+(taskflow.metrics), run each request in a server span that continues the trace the request
+carries (taskflow.tracing), and log JSON lines that carry the CloudEvent id and type and the trace
+id, so one write can be followed across functions and Dapr's spans.
 """
 
 from __future__ import annotations
