@@ -204,3 +204,14 @@ def move_reminders(database: sa.Engine, task_id: int, remind_at: datetime) -> No
             sa.text("UPDATE task_reminders SET remind_at = :at WHERE task_id = :task_id"),
             {"at": remind_at, "task_id": task_id},
         )
+
+
+def test_a_job_callback_with_bad_data_is_refused_naming_the_field(stack: Stack) -> None:
+    answer = requests.post(
+        f"{stack.functions['send_reminder'].app_url}/job/reminder-1-r-0",
+        json={"task_id": "seven", "reminder_id": "r", "remind_at": "2026-01-01T00:00:00+00:00"},
+        timeout=10,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["field"] == "task_id"

@@ -98,19 +98,29 @@ class DaprJobReminders:
             self._scheduled[key.task_id].discard(job_name(key))
 
     def _create(self, key: ReminderKey) -> None:
+        """Like a timer, a job only cuts latency: when the scheduler cannot take it, the sweep
+        fires the reminder, and the next sweep tries to schedule it again (it is not recorded)."""
         name = job_name(key)
-        answer = self._session.post(
-            f"{self._jobs_url}/{name}",
-            json={"dueTime": key.remind_at.isoformat(), "data": job_data(key), "overwrite": True},
-            timeout=_TIMEOUT_SECONDS,
-        )
+        body = {"dueTime": key.remind_at.isoformat(), "data": job_data(key), "overwrite": True}
+        try:
+            answer = self._session.post(
+                f"{self._jobs_url}/{name}", json=body, timeout=_TIMEOUT_SECONDS
+            )
+        except requests.RequestException as error:
+            log.warning("scheduling job %s failed: %s", name, type(error).__name__)
+            return
         if answer.status_code != 204:
-            raise RuntimeError(f"scheduling job {name} failed: {answer.status_code} {answer.text}")
+            log.warning("scheduling job %s failed: %s %s", name, answer.status_code, answer.text)
+            return
         with self._lock:
             self._scheduled[key.task_id].add(name)
 
     def _delete(self, task_id: int, name: str) -> None:
-        answer = self._session.delete(f"{self._jobs_url}/{name}", timeout=_TIMEOUT_SECONDS)
+        try:
+            answer = self._session.delete(f"{self._jobs_url}/{name}", timeout=_TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            log.warning("deleting job %s failed: %s", name, type(error).__name__)
+            return
         # A job that already called back is gone: deleting it again is not an error.
         if answer.status_code not in (204, 404):
             log.warning("deleting job %s failed: %s %s", name, answer.status_code, answer.text)
