@@ -20,7 +20,8 @@ from bench.stats import summary
 
 LEVELS = (1, 10, 100)
 GOAL_P99_MS = {"embedded": 50.0, "postgres": 50.0, "kafka": 100.0}
-RATE_PER_SECOND = 10.0
+# Below what a loaded 2-core machine sustains (see throughput), so latency is not queueing.
+RATE_PER_SECOND = 4.0
 ARRIVAL_TIMEOUT_SECONDS = 60.0
 
 
@@ -33,7 +34,7 @@ class Sent:
 
 
 def run(context: Context) -> Result:
-    commands = context.scaled(300, 40)
+    commands = context.scaled(200, 40)
     rows: list[dict[str, object]] = []
     samples: dict[str, list[float]] = {}
     with context.database() as url, running_product(context.workdir, url) as product:
