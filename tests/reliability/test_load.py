@@ -11,7 +11,7 @@ from stack import running_stack
 from workload import Listener, User, assert_exact
 
 USERS = int(os.environ.get("TASKFLOW_LOAD_USERS", "50"))
-OPERATIONS_PER_USER = int(os.environ.get("TASKFLOW_LOAD_OPERATIONS", "16"))
+OPERATIONS_PER_USER = int(os.environ.get("TASKFLOW_LOAD_OPERATIONS", "12"))
 BROWSERS_PER_USER = 2
 # High enough that the harness measures the pipeline, not the limiter (tests/reliability/
 # test_rate_limits.py covers the limiter).

@@ -157,6 +157,10 @@ def _register_error_handlers(app: flask.Flask) -> None:
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
     @app.errorhandler(sa.exc.TimeoutError)
+    # pg8000 lets a reset during its connection handshake (PostgreSQL shutting down) escape as a
+    # bare ConnectionResetError, which SQLAlchemy does not wrap; the API talks to no other socket
+    # directly (create-task's client maps its own errors), so it means the database too.
+    @app.errorhandler(ConnectionError)
     def database_unavailable(error: Exception) -> flask.Response:
         log.warning("database unavailable: %s", type(error).__name__)
         return error_response(
