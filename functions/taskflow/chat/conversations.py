@@ -121,6 +121,8 @@ class DaprConversations:
     """
 
     CONFLICT_RETRIES = 5
+    # Above the sidecar's own budget for a state call (resiliency.yaml: 10 s per attempt).
+    TIMEOUT_SECONDS = 30.0
 
     def __init__(self, dapr_http_url: str, store_name: str, session: requests.Session) -> None:
         self._url = f"{dapr_http_url.rstrip('/')}/v1.0/state/{store_name}"
@@ -149,7 +151,9 @@ class DaprConversations:
         raise RuntimeError(f"conversation {conversation_id} kept changing while appending")
 
     def _load(self, user_id: str, conversation_id: int) -> tuple[dict[str, Any], str | None]:
-        response = self._session.get(f"{self._url}/{self._key(user_id, conversation_id)}")
+        response = self._session.get(
+            f"{self._url}/{self._key(user_id, conversation_id)}", timeout=self.TIMEOUT_SECONDS
+        )
         response.raise_for_status()
         if response.status_code == 204 or not response.content:
             raise ConversationNotFound(conversation_id)
@@ -159,7 +163,7 @@ class DaprConversations:
         item: dict[str, Any] = {"key": key, "value": document}
         if etag is not None:
             item |= {"etag": etag, "options": {"concurrency": "first-write"}}
-        response = self._session.post(self._url, json=[item])
+        response = self._session.post(self._url, json=[item], timeout=self.TIMEOUT_SECONDS)
         if response.status_code == 409:
             return False
         response.raise_for_status()
