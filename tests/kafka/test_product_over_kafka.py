@@ -78,6 +78,7 @@ def assert_everything_exactly_once(
 def test_a_router_killed_mid_stream_loses_and_duplicates_nothing(
     product: Product, user: User, live: LiveClient
 ) -> None:
+    assert "router backing: Kafka" in product.output()  # `just up --kafka` says where it is
     created = [user.create_task({"title": f"before {n}"}) for n in range(TASKS // 2)]
     first_router = product.router_pid()
     os.kill(first_router, signal.SIGKILL)
