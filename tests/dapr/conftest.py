@@ -22,6 +22,7 @@ import requests
 from dapr_stack import (
     DaprApp,
     Process,
+    SidecarCallRecorder,
     free_port,
     function_command,
     listening,
@@ -74,6 +75,8 @@ class Stack:
             for name in FUNCTIONS
         }
         self.web = DaprApp(WEB_APP_ID, web_command, {}, sidecar_env, self.log_dir)
+        send_reminder = self.functions["send_reminder"]
+        send_reminder.proxy = SidecarCallRecorder(send_reminder.app_port)
         ports = Ports(
             web=self.web.app_port,
             router=self.router_port,
@@ -134,6 +137,9 @@ class Stack:
             app.stop()
         if self.router is not None:
             self.router.stop()
+        for app in self.apps:
+            if app.proxy is not None:
+                app.proxy.close()
 
 
 @pytest.fixture(scope="session")

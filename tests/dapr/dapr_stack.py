@@ -15,9 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -120,6 +122,71 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class SidecarCall:
+    method: str
+    path: str
+    status: int
+
+
+class SidecarCallRecorder:
+    """Sits between a daprd and its app: forwards every call daprd makes (job callbacks, cron
+    bindings) to the app and records it with the app's answer, so a test sees what Dapr called
+    and what the app said."""
+
+    def __init__(self, app_port: int) -> None:
+        self.calls: list[SidecarCall] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler(app_port))
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def calls_to(self, prefix: str) -> list[SidecarCall]:
+        with self._lock:
+            return [call for call in self.calls if call.path.startswith(prefix)]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _handler(self, app_port: int) -> type[BaseHTTPRequestHandler]:
+        recorder = self
+
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                try:
+                    answer = requests.request(
+                        self.command,
+                        f"http://127.0.0.1:{app_port}{self.path}",
+                        data=body,
+                        headers=headers,
+                        timeout=60,
+                    )
+                    status, content = answer.status_code, answer.content
+                    content_type = answer.headers.get("Content-Type", "text/plain")
+                except requests.RequestException:
+                    status, content, content_type = 502, b"", "text/plain"
+                with recorder._lock:
+                    recorder.calls.append(SidecarCall(self.command, self.path, status))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test output is for failures."""
+
+        return Forward
+
+
 @dataclass
 class DaprApp:
     """An app process and its daprd (started with scripts/dapr.sh daprd)."""
@@ -135,6 +202,12 @@ class DaprApp:
     internal_grpc_port: int = field(default_factory=free_port)
     app: Process | None = None
     sidecar: Process | None = None
+    # When set, daprd calls the app through this proxy, which records each call.
+    proxy: SidecarCallRecorder | None = None
+
+    @property
+    def sidecar_app_port(self) -> int:
+        return self.proxy.port if self.proxy else self.app_port
 
     @property
     def app_url(self) -> str:
@@ -169,7 +242,7 @@ class DaprApp:
             "--app-id",
             self.app_id,
             "--app-port",
-            str(self.app_port),
+            str(self.sidecar_app_port),
             "--dapr-http-port",
             str(self.http_port),
             "--dapr-grpc-port",

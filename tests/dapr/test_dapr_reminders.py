@@ -114,6 +114,15 @@ def test_a_reminder_scheduled_through_the_jobs_api_fires_at_its_time(
     lateness = (fired_at - remind_at).total_seconds()
     record_property("reminder_lateness_seconds", lateness)
     print(f"Dapr job reminder lateness: {lateness:.3f} s")
+    # The scheduler called send-reminder back, and send-reminder took the call.
+    callbacks = stack.functions["send_reminder"].proxy
+    assert callbacks is not None
+    wait_for(
+        lambda: callbacks.calls_to(f"/job/{job_name(key)}"),
+        what="the job's callback",
+        timeout=FIRE_TIMEOUT_SECONDS,
+    )
+    assert [call.status for call in callbacks.calls_to(f"/job/{job_name(key)}")] == [200]
     # A one-shot job is gone once it called back.
     wait_for(
         lambda: requests.get(jobs_url, timeout=5).status_code != 200,
@@ -196,6 +205,10 @@ def test_the_cron_sweep_delivers_a_reminder_that_fell_due_while_send_reminder_wa
     )
     assert webhook_calls(recorder, missed["id"]) == 1
     assert len(deliveries(database, missed["id"])) == 1
+    # It was the cron binding that swept: the sidecar called the sweep route, and it worked.
+    proxy = send_reminder.proxy
+    assert proxy is not None
+    assert 202 in {call.status for call in proxy.calls_to("/reminder-sweep")}
 
 
 def move_reminders(database: sa.Engine, task_id: int, remind_at: datetime) -> None:
