@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from stack import Stack, running_stack
-from test_load import UNLIMITED
 
 
 @pytest.fixture
@@ -33,5 +32,5 @@ def product(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
     workdir = tmp_path_factory.mktemp("product")
     path = workdir / "taskflow.db"
     shutil.copyfile(sqlite_template, path)
-    with running_stack(workdir, f"sqlite:///{path}", env=UNLIMITED) as stack:
+    with running_stack(workdir, f"sqlite:///{path}") as stack:
         yield stack

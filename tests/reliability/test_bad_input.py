@@ -21,7 +21,7 @@ from taskflow import catalogue
 from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES
 from workload import User
 
-EXAMPLES_PER_MODE = 150
+EXAMPLES_PER_MODE = 100
 # (function, route, a CloudEvent type the route accepts)
 FUNCTION_ROUTES = [
     ("create_task", "/", catalogue.CREATE_TASK),

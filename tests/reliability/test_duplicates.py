@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stack import running_stack
-from test_load import UNLIMITED
 from workload import Listener, User, assert_exact
 
 USERS = 10
@@ -20,7 +19,7 @@ REMINDER_SECONDS_AHEAD = 4.0
 def test_every_event_delivered_three_times_has_its_effects_once(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    with running_stack(tmp_path, sqlite_url, deliveries_per_event=COPIES, env=UNLIMITED) as stack:
+    with running_stack(tmp_path, sqlite_url, deliveries_per_event=COPIES) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         socket_url = stack.url("broadcast_update")
         listeners = [Listener(socket_url, user) for user in users for _ in range(2)]

@@ -13,7 +13,6 @@ import pytest
 import requests
 from stack import Stack, running_stack, wait_until
 from taskflow.config import REPO_ROOT
-from test_load import UNLIMITED
 from workload import User, assert_exact
 
 USERS = 8
@@ -65,7 +64,7 @@ def assert_api_reports_the_database_down(stack: Stack, user: User) -> None:
 def test_killing_each_process_and_the_database_loses_nothing_and_repeats_nothing(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    with running_stack(tmp_path, postgres_url, env=UNLIMITED) as stack:
+    with running_stack(tmp_path, postgres_url) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         for user in users:
             user.create_with_reminder(seconds_ahead=8.0)

@@ -13,13 +13,10 @@ from workload import Listener, User, assert_exact
 USERS = int(os.environ.get("TASKFLOW_LOAD_USERS", "50"))
 OPERATIONS_PER_USER = int(os.environ.get("TASKFLOW_LOAD_OPERATIONS", "12"))
 BROWSERS_PER_USER = 2
-# High enough that the harness measures the pipeline, not the limiter (tests/reliability/
-# test_rate_limits.py covers the limiter).
-UNLIMITED = {"TASKFLOW_RATE_LIMIT_API": "1000000/1", "TASKFLOW_RATE_LIMIT_CHAT": "1000000/1"}
 
 
 def test_concurrent_users_leave_exact_counts(tmp_path: Path, sqlite_url: str) -> None:
-    with running_stack(tmp_path, sqlite_url, env=UNLIMITED) as stack:
+    with running_stack(tmp_path, sqlite_url) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         socket_url = stack.url("broadcast_update")
         listeners = [Listener(socket_url, user) for user in users for _ in range(BROWSERS_PER_USER)]
