@@ -7,7 +7,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stack import running_stack
+import pytest
+from stack import BACKINGS, running_stack
 from workload import Listener, User, assert_exact
 
 USERS = 10
@@ -16,10 +17,11 @@ COPIES = 3
 REMINDER_SECONDS_AHEAD = 4.0
 
 
+@pytest.mark.parametrize("backing", BACKINGS)
 def test_every_event_delivered_three_times_has_its_effects_once(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, sqlite_url: str, backing: str
 ) -> None:
-    with running_stack(tmp_path, sqlite_url, deliveries_per_event=COPIES) as stack:
+    with running_stack(tmp_path, sqlite_url, backing=backing, deliveries_per_event=COPIES) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         socket_url = stack.url("broadcast_update")
         listeners = [Listener(socket_url, user) for user in users for _ in range(2)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from stack import Stack, running_stack, wait_until
+from stack import BACKINGS, Stack, running_stack, wait_until
 from taskflow.config import REPO_ROOT
 from workload import User, assert_exact
 
@@ -61,10 +61,11 @@ def assert_api_reports_the_database_down(stack: Stack, user: User) -> None:
     assert answer.headers["Retry-After"].isdigit()
 
 
+@pytest.mark.parametrize("backing", BACKINGS)
 def test_killing_each_process_and_the_database_loses_nothing_and_repeats_nothing(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, backing: str
 ) -> None:
-    with running_stack(tmp_path, postgres_url) as stack:
+    with running_stack(tmp_path, postgres_url, backing=backing) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         for user in users:
             user.create_with_reminder(seconds_ahead=8.0)

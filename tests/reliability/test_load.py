@@ -7,7 +7,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stack import running_stack
+import pytest
+from stack import BACKINGS, running_stack
 from workload import Listener, User, assert_exact
 
 USERS = int(os.environ.get("TASKFLOW_LOAD_USERS", "50"))
@@ -15,8 +16,9 @@ OPERATIONS_PER_USER = int(os.environ.get("TASKFLOW_LOAD_OPERATIONS", "12"))
 BROWSERS_PER_USER = 2
 
 
-def test_concurrent_users_leave_exact_counts(tmp_path: Path, sqlite_url: str) -> None:
-    with running_stack(tmp_path, sqlite_url) as stack:
+@pytest.mark.parametrize("backing", BACKINGS)
+def test_concurrent_users_leave_exact_counts(tmp_path: Path, sqlite_url: str, backing: str) -> None:
+    with running_stack(tmp_path, sqlite_url, backing=backing) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         socket_url = stack.url("broadcast_update")
         listeners = [Listener(socket_url, user) for user in users for _ in range(BROWSERS_PER_USER)]
