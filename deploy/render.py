@@ -67,7 +67,7 @@ def snapshot_path(manifest: dict[str, Any]) -> Path | None:
         return Path("eventing") / "kafka" / "strimzi.yaml"
     if kind == "Configuration" and group == "dapr.io":
         return Path("dapr") / "configuration.yaml"
-    if kind == "Component" and group == "dapr.io":
+    if kind in ("Component", "Resiliency") and group == "dapr.io":
         return Path("dapr") / "components" / "cluster" / f"{name}.yaml"
     raise ValueError(f"no place for {kind} {name} among the plain manifests")
 

@@ -17,6 +17,13 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def secret_store_name() -> str:
+    """The Dapr secret store a process beside a sidecar reads its secrets from (adapters/
+    secrets.py, which settings depend on): `local-secrets` locally (dapr/components/local),
+    `kubernetes` in a cluster (set by the chart's config map)."""
+    return _env("TASKFLOW_SECRET_STORE", "local-secrets")
+
+
 # The five functions: each is the folder functions/<name>/, its functions-framework target and
 # its field in Ports; its Knative Service name is the kebab-case form (create-task).
 FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")

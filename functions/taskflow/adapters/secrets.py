@@ -1,9 +1,10 @@
 """Secret lookup, so no secret is ever hard-coded or logged.
 
 Beside a Dapr sidecar (DAPR_HTTP_PORT set) secrets come from the Dapr secret store named by
-TASKFLOW_SECRET_STORE: `local-secrets` (secretstores.local.file, dapr/components/local) by
-default, `kubernetes` in a cluster. Otherwise, or for a key the store does not hold: the
-environment, then the local secrets file (the same JSON file the local Dapr store reads).
+TASKFLOW_SECRET_STORE (config.secret_store_name: `local-secrets`, secretstores.local.file of
+dapr/components/local, by default; `kubernetes` in a cluster). Otherwise, or for a key the
+store does not hold: the environment, then the local secrets file (the same JSON file the local
+Dapr store reads).
 
 The store is read once per process with the bulk API, which works the same for both stores: the
 local file store answers one secret per key, the Kubernetes store one secret (taskflow-secrets)
@@ -20,10 +21,9 @@ from pathlib import Path
 import requests
 
 from taskflow.adapters import dapr_sidecar
+from taskflow.config import secret_store_name
 
 SECRETS_FILE_ENV = "TASKFLOW_SECRETS_FILE"
-SECRET_STORE_ENV = "TASKFLOW_SECRET_STORE"
-DEFAULT_SECRET_STORE = "local-secrets"
 _TIMEOUT_SECONDS = 10.0
 
 
@@ -42,7 +42,7 @@ def _dapr_secrets() -> dict[str, str]:
     if base_url is None:
         return {}
     dapr_sidecar.wait_until_ready(base_url)
-    store = os.environ.get(SECRET_STORE_ENV) or DEFAULT_SECRET_STORE
+    store = secret_store_name()
     answer = requests.get(f"{base_url}/v1.0/secrets/{store}/bulk", timeout=_TIMEOUT_SECONDS)
     if answer.status_code != 200:
         # The body names the store and the reason; it never holds a secret value.
