@@ -58,11 +58,7 @@ def parse_catalogued(request: flask.Request, *, accepted_types: Iterable[str]) -
     try:
         # Formats are checked too: a naive or malformed timestamp is refused here, with its field
         # named, instead of failing in the handler and being retried as a server error.
-        jsonschema.validate(
-            event.data,
-            catalogue.schema(event["type"]),
-            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-        )
+        catalogue.validate(event["type"], event.data, check_formats=True)
     except jsonschema.ValidationError as error:
         path = ".".join(str(part) for part in error.absolute_path)
         raise BadCloudEvent(error.message, field=f"data.{path}" if path else "data") from None
