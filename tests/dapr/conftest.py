@@ -100,6 +100,7 @@ class Stack:
         for app in self.apps:
             app.app_env = self.env
         self.router: Process | None = None
+        self.running = False
 
     @property
     def apps(self) -> list[DaprApp]:
@@ -131,15 +132,15 @@ class Stack:
         for app in self.apps:
             app.wait_until_app_serves()
         wait_for(lambda: listening(self.router_port), what="the router", timeout=30)
+        self.running = True
 
     def stop(self) -> None:
+        self.running = False
         for app in self.apps:
             app.stop()
         if self.router is not None:
             self.router.stop()
-        for app in self.apps:
-            if app.proxy is not None:
-                app.proxy.close()
+            self.router = None
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +160,7 @@ def product_secrets(product_database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stack(
+def stack_processes(
     kafka_bootstrap: str,
     dapr_scheduler: dict[str, str],
     product_secrets: dict[str, str],
@@ -171,11 +172,36 @@ def stack(
     secrets_file.chmod(0o600)
     sidecar_env = {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_SECRETS_FILE": str(secrets_file)}
     running = Stack(dict(os.environ), sidecar_env, root)
+    _STACKS.append(running)
     try:
         running.start()
         yield running
     finally:
         running.stop()
+        for app in running.apps:
+            if app.proxy is not None:
+                app.proxy.close()
+
+
+@pytest.fixture
+def stack(stack_processes: Stack) -> Stack:
+    """The stack, started once for all the tests here (again if a test from elsewhere ran in
+    between and pytest_runtest_teardown stopped it)."""
+    if not stack_processes.running:
+        stack_processes.start()
+    return stack_processes
+
+
+# The stacks of this session, stopped as soon as the tests of this folder are done rather than
+# at the end of the whole suite (a dozen processes would otherwise idle through every other test).
+_STACKS: list[Stack] = []
+DAPR_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or DAPR_TESTS not in Path(nextitem.path).resolve().parents:
+        for running in _STACKS:
+            running.stop()
 
 
 @pytest.fixture
