@@ -98,7 +98,7 @@ pid_of_scheduler() {
     local pid
     [ -f "$PIDFILE" ] || return 1
     pid=$(cat "$PIDFILE")
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "^$BIN/scheduler " || return 1
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "^$BIN/scheduler " || return 1
     echo "$pid"
 }
 
