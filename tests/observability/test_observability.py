@@ -53,6 +53,9 @@ def function_app(service: str, raising: bool = False) -> flask.Flask:
 
     @observability.observed(service)
     def target(request: flask.Request) -> flask.Response:
+        # As send-reminder answers Dapr's job callbacks, one path per job.
+        if request.path.startswith("/job/"):
+            return flask.Response(status=200)
         return function_routes.dispatch(request, routes)
 
     app = flask.Flask(service)
@@ -116,6 +119,15 @@ def test_unknown_paths_share_one_label(service: str) -> None:
     labels = dict(service=service, method="GET", route="unmatched", status="404")
     assert sample("taskflow_http_requests_total", **labels) == 3
     assert sample("taskflow_http_requests_total", **{**labels, "route": "/.env"}) == 0
+
+
+def test_paths_under_a_prefix_share_one_label(service: str) -> None:
+    client = function_app(service).test_client()
+    for job in ("reminder-1-r1-1767258000", "reminder-2-r1-1767258000"):
+        assert client.post(f"/job/{job}").status_code == 200
+    labels = dict(service=service, method="POST", route="/job/*", status="200")
+    assert sample("taskflow_http_requests_total", **labels) == 2
+    assert "reminder-1" not in client.get("/metrics").text
 
 
 def test_metrics_are_served_in_prometheus_format(service: str) -> None:

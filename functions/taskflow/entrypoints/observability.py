@@ -176,8 +176,7 @@ def observed(service: str) -> Callable[[Handler], Handler]:
             try:
                 with _span(service, request, attributes) as span:
                     response = _answer(handler, request)
-                    # Unknown paths share one label, so scanners cannot grow the series count.
-                    route = "unmatched" if response.status_code == 404 else request.path
+                    route = _route_label(request.path, response.status_code)
                     elapsed = time.perf_counter() - started
                     record(service, request, route, response.status_code, elapsed, span)
             finally:
@@ -187,6 +186,16 @@ def observed(service: str) -> Callable[[Handler], Handler]:
         return target
 
     return decorate
+
+
+def _route_label(path: str, status: int) -> str:
+    """A function's path as a bounded label. Unknown paths share `unmatched`, so scanners cannot
+    grow the series count; a path under a prefix keeps only its first segment (Dapr's job
+    callbacks are `/job/<job name>`, one name per reminder)."""
+    if status == 404:
+        return "unmatched"
+    first, _, rest = path.lstrip("/").partition("/")
+    return f"/{first}/*" if rest else path
 
 
 def _answer(handler: Handler, request: flask.Request) -> flask.Response:
