@@ -82,6 +82,8 @@ def dapr_for_the_product(settings: Settings, environ: dict[str, str]) -> tuple[S
         sidecars(settings.ports, int(environ.get(PORT_BASE_ENV) or DEFAULT_PORT_BASE)),
         Path(environ.get("TASKFLOW_SECRETS_FILE") or write_secrets(settings)),
     )
+    for car in plan.sidecars:
+        log.info("daprd of %s (app port %s): %s", car.app_id, car.app_port, car.url)
     web = plan.sidecar_of(WEB_APP_ID)
     assert web is not None
     settings = replace(
