@@ -4,7 +4,7 @@
 runner's own argv and environment (`taskflow.local.child_specs`, `child_env`): the router, the
 five functions, the MCP server, and the web app (here a process of its own, so it too can be
 killed), plus the runner's two timers (outbox relay, reminder sweep). Unlike the runner, nothing
-restarts by itself: a test kills (`kill`) and restarts (`restart`) each process when it chooses.
+restarts by itself: a test kills and restarts (`restart`) each process when it chooses.
 
 - `backing`: what carries the events between the functions. Only `"router"` (the local router
   and its SQLite event log) exists today; the Kafka-backed broker of issue 4 is the next value.
@@ -296,10 +296,8 @@ class Stack:
             timer.start()
         return self
 
-    def kill(self, name: str) -> None:
-        self.processes[name].kill()
-
     def restart(self, name: str) -> None:
+        """SIGKILL the process, as a crash would, start it again and wait until it answers."""
         process = self.processes[name]
         process.kill()
         process.start()

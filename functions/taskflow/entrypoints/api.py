@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 SERVICE = "api"
 MAX_REQUEST_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = "5"
+# SQLSTATE classes meaning the database cannot serve now: 08 connection exception, 57 operator
+# intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 starting up or shutting down).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
 FRONTEND_DIR = REPO_ROOT / "frontend"
 OPENAPI_FILE = REPO_ROOT / "specs" / "openapi.yaml"
 # Shown at / until the web page exists in frontend/.
@@ -78,7 +81,9 @@ def _migrate(database_url: str) -> None:
     its routes answer 503 until the database is back (create-task migrates it at its start)."""
     try:
         database.migrate(database_url)
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+    except (sa.exc.SQLAlchemyError, ConnectionError) as error:
+        if not database_unavailable(error):
+            raise
         log.warning("database unavailable at start-up, not migrated: %s", type(error).__name__)
 
 
@@ -154,14 +159,13 @@ def _register_error_handlers(app: flask.Flask) -> None:
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
-    @app.errorhandler(sa.exc.OperationalError)
-    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.DBAPIError)
     @app.errorhandler(sa.exc.TimeoutError)
-    # pg8000 lets a reset during its connection handshake (PostgreSQL shutting down) escape as a
-    # bare ConnectionResetError, which SQLAlchemy does not wrap; the API talks to no other socket
-    # directly (create-task's client maps its own errors), so it means the database too.
     @app.errorhandler(ConnectionError)
-    def database_unavailable(error: Exception) -> flask.Response:
+    def database_error(error: Exception) -> flask.Response:
+        if not database_unavailable(error):
+            log.error("database error", exc_info=error)
+            return error_response(500, "internal error")
         log.warning("database unavailable: %s", type(error).__name__)
         return error_response(
             503,
@@ -185,3 +189,31 @@ def _register_error_handlers(app: flask.Flask) -> None:
     def internal_error(_error: Exception) -> flask.Response:
         # The details are in the log; the client learns nothing about the internals.
         return error_response(500, "internal error")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether a database error means "cannot be reached now" (503, retry) rather than a bug.
+
+    - OperationalError, InterfaceError, a pool timeout: SQLAlchemy's own "unreachable" kinds.
+    - A bare ConnectionError: pg8000 lets a reset during its connection handshake (PostgreSQL
+      shutting down) escape unwrapped; the API talks to no other socket directly (create-task's
+      client maps its own errors), so it means the database too.
+    - Any driver error SQLAlchemy saw invalidate the connection, or whose SQLSTATE says the
+      server is going away or not accepting connections yet: pg8000 reports those as a plain
+      DatabaseError.
+    """
+    if isinstance(
+        error,
+        sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError | ConnectionError,
+    ):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and (
+        error.connection_invalidated
+        or _sqlstate(error.orig).startswith(UNAVAILABLE_SQLSTATE_CLASSES)
+    )
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    """The server's SQLSTATE of a driver error; pg8000 puts its fields in args[0] ({"C": ...})."""
+    fields = error.args[0] if error is not None and error.args else None
+    return str(fields.get("C", "")) if isinstance(fields, dict) else ""
