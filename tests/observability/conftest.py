@@ -7,15 +7,13 @@ packages): `function_processes`, `function_events`.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -30,6 +28,7 @@ from function_processes import (
     FunctionProcesses,
     free_port,
 )
+from service_logs import API_LOGGING, StartApi
 
 
 @pytest.fixture
@@ -58,32 +57,6 @@ def service_env(tmp_path: Path, broker: CapturingBroker, database_url: str) -> d
         "TASKFLOW_DATA_DIR": str(tmp_path),
         "DATABASE_URL": database_url,
     }
-
-
-def function_log(tmp_path: Path, name: str, base_url: str) -> Path:
-    """Where FunctionProcesses writes a function's stdout and stderr."""
-    return tmp_path / f"{name}-{base_url.rsplit(':', 1)[1]}.log"
-
-
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    """Every line a service wrote; fails on the first one that is not a JSON object."""
-    lines = []
-    for text in path.read_text().splitlines():
-        if text.strip():
-            line = json.loads(text)
-            assert isinstance(line, dict), text
-            lines.append(line)
-    return lines
-
-
-# As deploy/Dockerfile's api target runs gunicorn: its own lines are JSON too.
-API_LOGGING = (
-    "--name",
-    "api",
-    "--logger-class",
-    "taskflow.entrypoints.observability.GunicornJsonLogger",
-)
-StartApi = Callable[[dict[str, str]], str]
 
 
 @pytest.fixture
