@@ -50,6 +50,9 @@ def next_occurrence_command(completed: CloudEvent) -> CloudEvent | None:
             "user_id": user_id,
             "task_id": completed.data["task_id"],
             "completed_at": task_data.get("completed_at") or completed.data["timestamp"],
+            # The occurrence as it was completed: create-task builds the next one from it, not
+            # from the row, which the user may delete or edit before this command arrives.
+            "task_data": task_data,
         },
         user_id=user_id,
         source=SOURCE,

@@ -3,12 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from cloudevents.http import CloudEvent
 from database_state import run_command, tasks
-from function_events import BROKER_SOURCE, new_id, post_binary, post_structured, reply_event
+from function_events import (
+    BROKER_SOURCE,
+    a_recurring_task,
+    new_id,
+    post_binary,
+    post_structured,
+    reply_event,
+)
 from function_processes import wait_until
 from taskflow import catalogue
 from taskflow.domain import commands
@@ -156,12 +165,9 @@ def test_malformed_commands_are_rejected_with_a_reason(create_task_url, database
     assert tasks(database_url) == 0
 
 
-def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
-    start_function, stateless_env, create_task_url, broker, database_url
-):
-    """The whole recurrence path: create-task -> task.completed -> spawn-recurrence -> its
-    reply delivered (twice) to create-task's broker route -> one new occurrence."""
-    spawn_url = start_function("spawn_recurrence", stateless_env)
+def completed_daily_task(create_task_url: str, broker) -> tuple[dict, CloudEvent]:
+    """A daily task due tomorrow, completed through create-task: the task as created and its
+    task.completed event as the broker received it."""
     due = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
     first = invoke(
         create_task_url,
@@ -179,6 +185,25 @@ def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
         what="task.completed",
     )
     (completed,) = broker.events(catalogue.TASK_COMPLETED, catalogue.TOPIC_TASK_EVENTS)
+    return first, completed
+
+
+def next_occurrence_created(broker) -> dict:
+    """The data of the second task.created: the spawned occurrence's."""
+    wait_until(
+        lambda: len(broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)) == 2,
+        what="the next occurrence's task.created",
+    )
+    return broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)[1].data
+
+
+def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
+    start_function, stateless_env, create_task_url, broker, database_url
+):
+    """The whole recurrence path: create-task -> task.completed -> spawn-recurrence -> its
+    reply delivered (twice) to create-task's broker route -> one new occurrence."""
+    spawn_url = start_function("spawn_recurrence", stateless_env)
+    first, completed = completed_daily_task(create_task_url, broker)
 
     spawn = reply_event(post_binary(spawn_url, completed))
     for _ in range(2):
@@ -187,28 +212,82 @@ def test_completing_a_recurring_task_spawns_the_next_occurrence_exactly_once(
         assert response.content == b""
 
     assert tasks(database_url) == 2
-    wait_until(
-        lambda: len(broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)) == 2,
-        what="the next occurrence's task.created",
-    )
-    occurrence = broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)[1].data
+    occurrence = next_occurrence_created(broker)
     assert occurrence["spawned_from"] == first["id"]
     assert occurrence["task_data"]["recurrence"]["occurrence"] == 2
     assert occurrence["task_data"]["due_at"] > first["due_at"]
 
 
+def test_deleting_the_completed_occurrence_before_its_spawn_arrives_keeps_the_series(
+    start_function, stateless_env, create_task_url, broker, database_url
+):
+    """The user completes a repeating task and deletes it at once, before spawn-recurrence's
+    command reaches create-task: the next occurrence still appears, once."""
+    spawn_url = start_function("spawn_recurrence", stateless_env)
+    first, completed = completed_daily_task(create_task_url, broker)
+    spawn = reply_event(post_binary(spawn_url, completed))
+    invoke(create_task_url, catalogue.DELETE_TASK, {"user_id": "alice", "task_id": first["id"]})
+
+    for _ in range(2):
+        assert post_binary(create_task_url, spawn).status_code == 202
+
+    assert tasks(database_url) == 1
+    occurrence = next_occurrence_created(broker)
+    assert occurrence["spawned_from"] == first["id"]
+    assert occurrence["task_data"]["title"] == "stand-up"
+    assert occurrence["task_data"]["recurrence"]["occurrence"] == 2
+
+
 def test_a_refused_command_from_the_broker_is_not_retried(create_task_url, database_url):
     """A non-retryable 422 sends it to the dead-letter sink; 404 would make the broker retry."""
-    spawn = command(
-        catalogue.SPAWN_OCCURRENCE,
-        {"user_id": "alice", "task_id": 999, "completed_at": datetime.now(UTC).isoformat()},
-    )
+    complete_a_missing_task = command(catalogue.COMPLETE_TASK, {"user_id": "alice", "task_id": 999})
 
-    response = post_binary(create_task_url, spawn)
+    response = post_binary(create_task_url, complete_a_missing_task)
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "not_found"
     assert tasks(database_url) == 0
+
+
+def test_a_spawn_without_a_repeating_completed_snapshot_is_rejected(create_task_url, database_url):
+    """The schema names the part of the snapshot that is wrong, and nothing is created."""
+    task = a_recurring_task("alice", 7)
+    task.complete(now=task.created_at)
+    snapshot = task.to_dict()
+    spawn_data = {"user_id": "alice", "task_id": 7, "completed_at": snapshot["completed_at"]}
+
+    def rejection(break_it: Callable[[dict], object]) -> dict:
+        spawn = command(catalogue.SPAWN_OCCURRENCE, {**spawn_data, "task_data": dict(snapshot)})
+        # Built valid, then broken: catalogue.new_event refuses to build an invalid event.
+        break_it(spawn.data)
+        response = post_binary(create_task_url, spawn)
+        assert response.status_code == 400
+        return response.json()["error"]
+
+    not_repeating = rejection(lambda data: data["task_data"].update(recurrence=None))
+    not_completed = rejection(lambda data: data["task_data"].update(completed=False))
+    missing = rejection(lambda data: data.pop("task_data"))
+
+    assert not_repeating["field"] == "data.task_data.recurrence"
+    assert not_completed["field"] == "data.task_data.completed"
+    assert "'task_data' is a required property" in missing["reason"]
+    assert tasks(database_url) == 0
+
+
+def test_a_spawn_into_another_users_account_is_refused(
+    start_function, stateless_env, create_task_url, broker, database_url
+):
+    """A spawn command whose snapshot is someone else's task never creates a task for them."""
+    spawn_url = start_function("spawn_recurrence", stateless_env)
+    _, completed = completed_daily_task(create_task_url, broker)
+    spawn = reply_event(post_binary(spawn_url, completed))
+    forged = command(catalogue.SPAWN_OCCURRENCE, {**spawn.data, "user_id": "mallory"})
+
+    response = post_binary(create_task_url, forged)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "task_data.user_id"
+    assert tasks(database_url) == 1
 
 
 def test_the_relay_route_publishes_what_is_pending(create_task_url, broker, database_url):

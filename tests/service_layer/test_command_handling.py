@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,31 +196,102 @@ def test_skip_stop_and_snooze(session_factory):
     assert row["series_id"] is None
 
 
-def test_spawn_creates_the_next_occurrence_exactly_once(session_factory):
-    created = run(
-        session_factory,
+def completed_weekly_task(factory: sessionmaker[Session]) -> tuple[int, dict[str, Any]]:
+    """A weekly task due 2026-03-02, completed: its id and its task.completed event's data."""
+    task_id = run(
+        factory,
         commands.CreateTask(
             user_id="ann",
             title="Water plants",
             due="2026-03-02",
             recurrence={"rule": "FREQ=WEEKLY"},
         ),
-    )["task"]
-    run(session_factory, commands.CompleteTask(user_id="ann", task_id=created["id"]))
-    spawn = commands.SpawnNextOccurrence(
-        user_id="ann", task_id=created["id"], completed_at=NOW.isoformat()
+    )["task"]["id"]
+    run(factory, commands.CompleteTask(user_id="ann", task_id=task_id))
+    [completed] = [
+        row["payload"]["data"]
+        for row in rows(factory, orm.outbox, orm.outbox.c.topic == catalogue.TOPIC_TASK_EVENTS)
+        if row["type"] == catalogue.TASK_COMPLETED
+    ]
+    return task_id, completed
+
+
+def spawn_of(completed: dict[str, Any]) -> commands.SpawnNextOccurrence:
+    """The command spawn-recurrence answers the completion with."""
+    return commands.SpawnNextOccurrence(
+        user_id=completed["user_id"],
+        task_id=completed["task_id"],
+        completed_at=completed["task_data"]["completed_at"],
+        task_data=completed["task_data"],
     )
 
-    first = run(session_factory, spawn, command_id="spawn-a")
+
+def spawned_from(factory: sessionmaker[Session]) -> list[int | None]:
+    return [
+        row["payload"]["data"]["spawned_from"]
+        for row in rows(factory, orm.outbox, orm.outbox.c.topic == catalogue.TOPIC_TASK_EVENTS)
+        if row["type"] == catalogue.TASK_CREATED
+    ]
+
+
+def test_spawn_creates_the_next_occurrence_exactly_once(session_factory):
+    task_id, completed = completed_weekly_task(session_factory)
+
+    first = run(session_factory, spawn_of(completed), command_id="spawn-a")
     # A second completion event of the same occurrence brings a spawn with another id.
-    second = run(session_factory, spawn, command_id="spawn-b")
+    second = run(session_factory, spawn_of(completed), command_id="spawn-b")
 
     assert first["task"]["due_date"] == "2026-03-09"
     assert second["task"] == first["task"]
     assert len(rows(session_factory, orm.tasks)) == 2
-    created_events = [
-        row["payload"]["data"]
-        for row in rows(session_factory, orm.outbox, orm.outbox.c.topic == "task-events")
-        if row["type"] == catalogue.TASK_CREATED
-    ]
-    assert [event["spawned_from"] for event in created_events] == [None, created["id"]]
+    assert spawned_from(session_factory) == [None, task_id]
+
+
+def test_deleting_the_completed_occurrence_before_its_spawn_keeps_the_series(session_factory):
+    task_id, completed = completed_weekly_task(session_factory)
+    run(session_factory, commands.DeleteTask(user_id="ann", task_id=task_id))
+
+    spawned = run(session_factory, spawn_of(completed), command_id=f"spawn-{task_id}")
+    redelivered = run(session_factory, spawn_of(completed), command_id=f"spawn-{task_id}")
+    another_completion = run(session_factory, spawn_of(completed), command_id="spawn-other")
+
+    assert spawned["task"]["title"] == "Water plants"
+    assert spawned["task"]["due_date"] == "2026-03-09"
+    assert spawned["task"]["recurrence"]["occurrence"] == 2
+    assert redelivered == spawned
+    assert another_completion == spawned
+    [row] = rows(session_factory, orm.tasks)
+    assert (row["id"], row["occurrence"]) == (spawned["task"]["id"], 2)
+    assert spawned_from(session_factory) == [None, task_id]
+
+
+def test_editing_the_completed_occurrence_before_its_spawn_does_not_change_the_next(
+    session_factory,
+):
+    task_id, completed = completed_weekly_task(session_factory)
+    run(
+        session_factory,
+        commands.UpdateTask(
+            user_id="ann", task_id=task_id, changes={"title": "Renamed", "due": "2026-03-20"}
+        ),
+    )
+    run(session_factory, commands.StopRepeating(user_id="ann", task_id=task_id))
+
+    spawned = run(session_factory, spawn_of(completed))
+
+    assert spawned["task"]["title"] == "Water plants"
+    assert spawned["task"]["due_date"] == "2026-03-09"
+    assert spawned["task"]["recurrence"]["rule"] == "FREQ=WEEKLY"
+
+
+def test_a_spawn_whose_snapshot_is_another_users_task_is_refused(session_factory):
+    _, completed = completed_weekly_task(session_factory)
+    forged = replace(spawn_of(completed), user_id="bob")
+
+    with pytest.raises(ValidationError) as error:
+        run(session_factory, forged)
+
+    assert error.value.field == "task_data.user_id"
+    assert len(rows(session_factory, orm.tasks)) == 1
+    assert [row["user_id"] for row in rows(session_factory, orm.tasks)] == ["ann"]
+    assert spawned_from(session_factory) == [None]

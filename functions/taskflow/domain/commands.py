@@ -79,11 +79,16 @@ class SnoozeReminder(Command):
 
 @dataclass(frozen=True)
 class SpawnNextOccurrence(Command):
-    """Sent by spawn-recurrence for a completed recurring task; at most one per occurrence."""
+    """Sent by spawn-recurrence for a completed recurring task; at most one per occurrence.
+
+    `task_data` is the occurrence as it was completed (the task.completed event's snapshot): the
+    next occurrence is built from it, so deleting or editing the completed task before this
+    command arrives changes nothing."""
 
     cloudevent_type = catalogue.SPAWN_OCCURRENCE
     task_id: int
     completed_at: str
+    task_data: dict[str, Any]
 
 
 COMMANDS: dict[str, type[Command]] = {

@@ -104,8 +104,12 @@ def spawn_next_occurrence(
 ) -> Task | None:
     """Create the occurrence after the completed one, once: if it exists already (another
     completion of the same occurrence got here first), answer with it and change nothing.
-    None when the series has ended."""
-    completed = _existing_task(uow, command.user_id, command.task_id)
+    None when the series has ended.
+
+    The next occurrence is built from the command's snapshot of the completed occurrence, not
+    from its row: deleting the completed task (history clean-up) or editing it after completing
+    it does not cancel or change its successor (specs/task-domain.md, decision 8)."""
+    completed = _completed_occurrence(command)
     completed_at = _parse_completed_at(command.completed_at)
     following = completed.next_occurrence(_zone(uow, command.user_id), completed_at=completed_at)
     if following is None:
@@ -117,7 +121,7 @@ def spawn_next_occurrence(
     if existing is not None:
         return existing
     uow.tasks.add(following)
-    following.mark_created(spawned_from=completed.id)
+    following.mark_created(spawned_from=command.task_id)
     return following
 
 
@@ -139,6 +143,28 @@ def _existing_task(uow: SqlAlchemyUnitOfWork, user_id: str, task_id: int) -> Tas
     if task is None:
         raise TaskNotFound(task_id)
     return task
+
+
+def _completed_occurrence(command: commands.SpawnNextOccurrence) -> Task:
+    """The completed occurrence of the command's snapshot, refused unless it is the command's
+    own completed, repeating task: a spawn never creates a task for another user."""
+    snapshot = command.task_data
+    if snapshot.get("user_id") != command.user_id:
+        raise ValidationError("task_data.user_id", "must be the command's user_id")
+    if snapshot.get("id") != command.task_id:
+        raise ValidationError("task_data.id", "must be the command's task_id")
+    try:
+        completed = Task.from_dict(snapshot)
+    except ValidationError as error:
+        raise ValidationError(f"task_data.{error.field}", error.reason) from None
+    except (KeyError, TypeError, ValueError) as error:
+        reason = f"is not a task as Task.to_dict() gives it: {error}"
+        raise ValidationError("task_data", reason) from None
+    if not completed.completed:
+        raise ValidationError("task_data.completed", "only a completed occurrence has a next one")
+    if completed.recurrence is None:
+        raise ValidationError("task_data.recurrence", "the completed task does not repeat")
+    return completed
 
 
 def _zone(uow: SqlAlchemyUnitOfWork, user_id: str) -> ZoneInfo:
