@@ -9,11 +9,13 @@ sending the same id again returns the first answer instead of acting twice.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from typing import Any
 
 import jsonschema
 import requests
+import urllib3
 from cloudevents.conversion import to_binary
 
 from taskflow import catalogue, tracing
@@ -22,6 +24,9 @@ from taskflow.domain.commands import Command
 SOURCE = "/taskflow/api"
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 15.0
+# Resending the same CloudEvent is safe (create-task is idempotent by its id), so a brief
+# restart of create-task costs a little latency instead of an error.
+RETRY_DELAYS_SECONDS = (0.25, 1.0)
 # Idempotency keys are scoped by this namespace and the user, so two users choosing the same key
 # never share an answer.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d2e-4b7a-4f43-9a53-2f0d8f1c7a10")
@@ -46,7 +51,17 @@ class CommandTaskNotFound(CommandError):
 
 
 class CreateTaskUnavailable(CommandError):
-    """create-task could not be reached or failed; the command may be retried with the same id."""
+    """create-task did not answer the command; it may be retried with the same id.
+
+    `outcome_unknown` is True when the command may have reached create-task (a read timeout, a
+    reset connection, a 5xx): it may have been applied, so nobody may claim "nothing changed"."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
+        # A read timeout is not retried: the command may still be running, and the caller
+        # already waited READ_TIMEOUT_SECONDS.
+        self.retryable = retryable
 
 
 def command_event_id(command: Command, idempotency_key: str | None) -> str:
@@ -79,8 +94,22 @@ class CommandClient:
             raise CommandRejected(422, error.message, _field_of(error)) from None
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
+        outcome_unknown = False
+        for attempt, delay in enumerate((*RETRY_DELAYS_SECONDS, None)):
+            try:
+                return _answer(self._post(body, headers))
+            except CreateTaskUnavailable as error:
+                outcome_unknown = outcome_unknown or error.outcome_unknown
+                if delay is None or not error.retryable:
+                    raise CreateTaskUnavailable(
+                        f"{error} (after {attempt + 1} attempts)", outcome_unknown=outcome_unknown
+                    ) from None
+            time.sleep(delay)
+        raise AssertionError("the last attempt always returns or raises")
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
         try:
-            response = self._session.post(
+            return self._session.post(
                 self._url,
                 data=body,
                 headers=headers,
@@ -88,9 +117,20 @@ class CommandClient:
             )
         except requests.RequestException as error:
             raise CreateTaskUnavailable(
-                f"create-task is unreachable: {type(error).__name__}"
+                f"create-task is unreachable: {type(error).__name__}",
+                outcome_unknown=not _never_sent(error),
+                retryable=not isinstance(error, requests.ReadTimeout),
             ) from None
-        return _answer(response)
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when the connection was never made, so create-task cannot have seen the command."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
 
 
 def _field_of(error: jsonschema.ValidationError) -> str | None:
@@ -103,21 +143,25 @@ def _field_of(error: jsonschema.ValidationError) -> str | None:
 
 def _answer(response: requests.Response) -> dict[str, Any]:
     if response.status_code >= 500:
-        raise CreateTaskUnavailable(f"create-task failed with status {response.status_code}")
+        raise CreateTaskUnavailable(
+            f"create-task failed with status {response.status_code}", outcome_unknown=True
+        )
     try:
         body = response.json()
     except ValueError:
         raise CreateTaskUnavailable(
-            "create-task answered with something that is not JSON"
+            "create-task answered with something that is not JSON", outcome_unknown=True
         ) from None
     if not isinstance(body, dict):
-        raise CreateTaskUnavailable("create-task answered with an unexpected JSON shape")
+        raise CreateTaskUnavailable(
+            "create-task answered with an unexpected JSON shape", outcome_unknown=True
+        )
     error = body.get("error")
     if response.status_code >= 400 or body.get("status") == "error" or error:
         _raise_rejection(response.status_code, error if isinstance(error, dict) else {})
     task = body.get("task")
     if not isinstance(task, dict):
-        raise CreateTaskUnavailable("create-task's answer holds no task")
+        raise CreateTaskUnavailable("create-task's answer holds no task", outcome_unknown=True)
     return task
 
 

@@ -30,6 +30,7 @@ from taskflow.domain.errors import ValidationError
 from taskflow.entrypoints import accounts, chat, observability, tasks_api
 from taskflow.entrypoints.app_services import AppServices, install
 from taskflow.entrypoints.http_errors import ApiError, error_response
+from taskflow.entrypoints.request_body import IDEMPOTENCY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,28 @@ def _register_error_handlers(app: flask.Flask) -> None:
 
     @app.errorhandler(CreateTaskUnavailable)
     def create_task_unavailable(error: CreateTaskUnavailable) -> flask.Response:
-        log.warning("command not delivered: %s", error)
+        log.warning("command not confirmed: %s", error)
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        if not error.outcome_unknown:
+            return error_response(
+                503,
+                "the task service is unavailable, nothing was changed; retry shortly",
+                headers=headers,
+            )
+        key = flask.g.get("idempotency_key")
+        if key:
+            headers[IDEMPOTENCY_HEADER] = key
+        how_to_retry = (
+            f"retry with the header Idempotency-Key: {key} to get its outcome without applying "
+            "it twice"
+            if key
+            else "check your tasks before retrying"
+        )
         return error_response(
             503,
-            "the task service is unavailable, nothing was changed; retry shortly",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
+            "the task service did not confirm the change, so it may have been applied; "
+            + how_to_retry,
+            headers=headers,
         )
 
     @app.errorhandler(sa.exc.DBAPIError)

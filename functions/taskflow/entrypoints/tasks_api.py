@@ -8,6 +8,7 @@ an id that does not exist.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,8 +48,11 @@ def _user_zone(session: Session, user_id: str) -> ZoneInfo:
 def _send(command: commands.Command) -> dict[str, Any]:
     """Send the command; a client's Idempotency-Key is scoped to this method and path, so a
     retried toggle returns its first answer instead of toggling back."""
-    key = idempotency_key()
-    scoped = f"{flask.request.method} {flask.request.path}\n{key}" if key is not None else None
+    # Without the client's key we make one, so that a write whose outcome is unknown (create-task
+    # timed out) can still be retried safely: the 503 hands the key back (see api.py).
+    key = idempotency_key() or uuid.uuid4().hex
+    flask.g.idempotency_key = key
+    scoped = f"{flask.request.method} {flask.request.path}\n{key}"
     return services().commands.send(command, idempotency_key=scoped)
 
 
