@@ -1,4 +1,5 @@
-"""Fixtures of the reliability harness: a database of each kind for a whole stack."""
+"""Fixtures of the reliability harness: a database of each kind for a whole stack, and the test
+Kafka for the stacks on the Kafka backing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from infra_services import script_service
 from stack import Stack, running_stack
 
 
@@ -24,6 +26,19 @@ def postgres_url(postgres_databases) -> Iterator[str]:  # type: ignore[no-untype
     # The fault test restarts the server: the admin pool's connections died with it.
     postgres_databases.admin.dispose()
     postgres_databases.drop(url)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The Kafka of scripts/kafka.sh, started here unless it runs (then stopped afterwards)."""
+    with script_service("kafka.sh") as exports:
+        yield exports["KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture
+def kafka_bootstrap_of_backing(request: pytest.FixtureRequest, backing: str) -> str | None:
+    """Kafka's address for a test on the Kafka backing; no Kafka is started for the others."""
+    return request.getfixturevalue("kafka_bootstrap") if backing == "kafka" else None
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ five functions, the MCP server, and the web app (here a process of its own, so i
 killed), plus the runner's two timers (outbox relay, reminder sweep). Unlike the runner, nothing
 restarts by itself: a test kills and restarts (`restart`) each process when it chooses.
 
-- `backing`: what carries the events between the functions. Only `"router"` (the local router
-  and its SQLite event log) exists today; the Kafka-backed broker of issue 4 is the next value.
+- `backing`: what carries the events between the functions: `"router"` (the local router and
+  its SQLite event log) or `"kafka"` (the same router on Kafka at `kafka_bootstrap`, issue 4, with
+  consumer groups of this stack's own).
 - `deliveries_per_event`: above 1, every Trigger's subscriber is reached through a
   `DuplicatingProxy` that hands each delivery to the function that many times at once, as a
   broker redelivering after a lost acknowledgement would. The broker only knows subscriber
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -52,7 +54,12 @@ QUIET_TIMEOUT_SECONDS = 120.0
 # High enough that the harness measures the pipeline, not the limiter (test_rate_limits.py
 # covers the limiter).
 UNLIMITED = {"TASKFLOW_RATE_LIMIT_API": "1000000/1", "TASKFLOW_RATE_LIMIT_CHAT": "1000000/1"}
-BACKINGS = ("router",)  # "kafka" joins with issue 4
+BACKINGS = ("router", "kafka")
+# The load and duplicate tests stay on the SQLite router to keep the suite short; the fault test
+# runs on every backing (specs/reliability.md).
+LOAD_BACKINGS = ("router",)
+# The router's own name of each backing (`python -m taskflow.router --backing`).
+ROUTER_BACKING = {"router": "sqlite", "kafka": "kafka"}
 # The Trigger subscribers (eventing/*.yaml) a DuplicatingProxy can stand in front of.
 SUBSCRIBERS = (
     "create-task",
@@ -197,15 +204,19 @@ class Stack:
         database_url: str,
         *,
         backing: str = "router",
+        kafka_bootstrap: str | None = None,
         deliveries_per_event: int = 1,
         env: Mapping[str, str] | None = None,
     ) -> None:
         if backing not in BACKINGS:
             raise ValueError(f"unknown backing {backing!r}; known: {BACKINGS}")
+        if (backing == "kafka") != (kafka_bootstrap is not None):
+            raise ValueError("kafka_bootstrap is needed by, and only by, the kafka backing")
         self.workdir = workdir
         self.ports = Ports(**{name: free_port() for name in asdict(Ports())})
+        defaults = load_settings()
         self.settings: Settings = dataclasses.replace(
-            load_settings(),
+            defaults,
             data_dir=workdir / "data",
             database_url=database_url,
             broker_url=f"http://127.0.0.1:{self.ports.router}/taskflow",
@@ -213,6 +224,8 @@ class Stack:
             broadcast_url=self.url("broadcast_update"),
             jwt_secret=JWT_SECRET,
             ports=self.ports,
+            router_backing=ROUTER_BACKING[backing],
+            kafka_bootstrap=kafka_bootstrap or defaults.kafka_bootstrap,
         )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         base_env = {
@@ -223,6 +236,9 @@ class Stack:
         self.env = {
             **child_env(self.settings, self.ports, base_env),
             "JWT_SECRET": JWT_SECRET,
+            # A new consumer group starts at the end of its topics, so a stack of its own reads
+            # only its own events; the router keeps it across restarts, so it resumes there.
+            "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-reliability-{uuid.uuid4().hex[:8]}-",
             **(env or {}),
         }
         self.proxies: dict[str, DuplicatingProxy] = {}
@@ -348,6 +364,7 @@ def running_stack(
     database_url: str,
     *,
     backing: str = "router",
+    kafka_bootstrap: str | None = None,
     deliveries_per_event: int = 1,
     env: Mapping[str, str] = UNLIMITED,
 ) -> Iterator[Stack]:
@@ -355,6 +372,7 @@ def running_stack(
         workdir,
         database_url,
         backing=backing,
+        kafka_bootstrap=kafka_bootstrap,
         deliveries_per_event=deliveries_per_event,
         env=env,
     )

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from stack import BACKINGS, running_stack
+from stack import LOAD_BACKINGS, running_stack
 from workload import Listener, User, assert_exact
 
 USERS = 10
@@ -17,7 +17,7 @@ COPIES = 3
 REMINDER_SECONDS_AHEAD = 4.0
 
 
-@pytest.mark.parametrize("backing", BACKINGS)
+@pytest.mark.parametrize("backing", LOAD_BACKINGS)
 def test_every_event_delivered_three_times_has_its_effects_once(
     tmp_path: Path, sqlite_url: str, backing: str
 ) -> None:

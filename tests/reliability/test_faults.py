@@ -63,9 +63,11 @@ def assert_api_reports_the_database_down(stack: Stack, user: User) -> None:
 
 @pytest.mark.parametrize("backing", BACKINGS)
 def test_killing_each_process_and_the_database_loses_nothing_and_repeats_nothing(
-    tmp_path: Path, postgres_url: str, backing: str
+    tmp_path: Path, postgres_url: str, backing: str, kafka_bootstrap_of_backing: str | None
 ) -> None:
-    with running_stack(tmp_path, postgres_url, backing=backing) as stack:
+    with running_stack(
+        tmp_path, postgres_url, backing=backing, kafka_bootstrap=kafka_bootstrap_of_backing
+    ) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
         for user in users:
             user.create_with_reminder(seconds_ahead=8.0)
@@ -80,6 +82,12 @@ def test_killing_each_process_and_the_database_loses_nothing_and_repeats_nothing
                 postgres("stop")
                 try:
                     assert_api_reports_the_database_down(stack, users[0])
+                    # The outage lasts until the users meet it too, however slow their requests.
+                    wait_until(
+                        lambda: sum(user.tally.refused[503] for user in users) > 0,
+                        what="a user to be refused with a 503 during the outage",
+                        timeout=60,
+                    )
                 finally:
                     postgres("start")
                 let_load_progress(users)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from stack import BACKINGS, running_stack
+from stack import LOAD_BACKINGS, running_stack
 from workload import Listener, User, assert_exact
 
 USERS = int(os.environ.get("TASKFLOW_LOAD_USERS", "50"))
@@ -16,7 +16,7 @@ OPERATIONS_PER_USER = int(os.environ.get("TASKFLOW_LOAD_OPERATIONS", "12"))
 BROWSERS_PER_USER = 2
 
 
-@pytest.mark.parametrize("backing", BACKINGS)
+@pytest.mark.parametrize("backing", LOAD_BACKINGS)
 def test_concurrent_users_leave_exact_counts(tmp_path: Path, sqlite_url: str, backing: str) -> None:
     with running_stack(tmp_path, sqlite_url, backing=backing) as stack:
         users = [User(stack.web, seed) for seed in range(USERS)]
