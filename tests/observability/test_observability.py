@@ -42,8 +42,8 @@ def function_app(service: str, raising: bool = False) -> flask.Flask:
         if event_type.endswith("bad"):
             return flask.Response(status=400)
         reply = catalogue.new_event(
-            catalogue.SPAWN_OCCURRENCE,
-            {"user_id": "u-1", "task_id": 1, "completed_at": "2026-01-01T09:00:00+00:00"},
+            catalogue.COMPLETE_TASK,
+            {"user_id": "u-1", "task_id": 1},
             user_id="u-1",
             source="test",
         )
