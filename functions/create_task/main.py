@@ -27,7 +27,7 @@ from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, 
 from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
 from taskflow.service_layer import messagebus
 
-SOURCE = "/taskflow/create-task"
+SOURCE = catalogue.source("create-task")
 
 # A crash between a commit and its relay leaves rows pending: publish them when the worker
 # starts, before the first PingSource tick.

@@ -14,7 +14,7 @@ from cloudevents.http import CloudEvent
 from taskflow import catalogue
 from taskflow.entrypoints import cloudevents_http, function_routes, observability
 
-SOURCE = "taskflow/spawn-recurrence"
+SOURCE = catalogue.source("spawn-recurrence")
 
 
 @functions_framework.http

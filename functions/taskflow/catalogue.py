@@ -95,6 +95,11 @@ CATALOGUE: dict[str, EventType] = {
 }
 
 
+def source(service: str) -> str:
+    """The CloudEvent `source` of everything a service emits, e.g. /taskflow/create-task."""
+    return f"/taskflow/{service}"
+
+
 class UnknownEventType(ValueError):
     pass
 

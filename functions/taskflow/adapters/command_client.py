@@ -21,7 +21,7 @@ from cloudevents.conversion import to_binary
 from taskflow import catalogue, tracing
 from taskflow.domain.commands import Command
 
-SOURCE = "/taskflow/api"
+SOURCE = catalogue.source("api")
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 15.0
 # Resending the same CloudEvent is safe (create-task is idempotent by its id), so a brief

@@ -26,7 +26,7 @@ from taskflow.adapters.reminder_schedule import (
 from taskflow.domain.model import iso
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
-SOURCE = "/taskflow/send-reminder"
+SOURCE = catalogue.source("send-reminder")
 WEBHOOK_CONSUMER = "send-reminder-webhook"
 
 

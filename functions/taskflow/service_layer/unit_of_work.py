@@ -28,7 +28,7 @@ from taskflow.adapters.repository import (
 )
 from taskflow.domain import events
 
-DEFAULT_SOURCE = "/taskflow/create-task"
+DEFAULT_SOURCE = catalogue.source("create-task")
 
 
 class SqlAlchemyUnitOfWork:
