@@ -25,6 +25,8 @@
 # Below Linux's ephemeral range (32768-60999): a port in it can be held for a moment by any
 # outgoing connection, and then the scheduler fails to bind it at start-up.
 set -euo pipefail
+# shellcheck source=lib/process.sh
+source "$(dirname "$0")/lib/process.sh"
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=infra/dapr-build
@@ -40,15 +42,6 @@ SCHEDULER_METRICS_PORT=${TASKFLOW_DAPR_SCHEDULER_METRICS_PORT:-31008}
 ETCD_CLIENT_PORT=${TASKFLOW_DAPR_ETCD_CLIENT_PORT:-31009}
 ETCD_PEER_PORT=${TASKFLOW_DAPR_ETCD_PEER_PORT:-31010}
 START_TIMEOUT_SECONDS=${TASKFLOW_DAPR_START_TIMEOUT:-120}
-
-fail() {
-    echo "dapr.sh: $*" >&2
-    exit 1
-}
-
-say() {
-    echo "dapr.sh: $*" >&2
-}
 
 dapr_version() {
     sed -n 's/^[[:space:]]*github.com\/dapr\/dapr \(v[0-9.]*\).*/\1/p' "$BUILD_DIR/go.mod" | head -n 1
@@ -95,34 +88,15 @@ build() {
 }
 
 pid_of_scheduler() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE")
-    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "^$BIN/scheduler " || return 1
-    echo "$pid"
+    pid_from_file "$PIDFILE" "^$BIN/scheduler "
 }
 
 is_running() {
     pid_of_scheduler >/dev/null
 }
 
-port_is_taken() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-wait_until_healthy() {
-    local pid=$1 waited=0
-    until curl -fsS -o /dev/null "http://127.0.0.1:$SCHEDULER_HEALTHZ_PORT/healthz" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$LOG" >&2 || true
-            fail "the scheduler exited during start-up, see $LOG"
-        fi
-        if [ "$waited" -ge "$((START_TIMEOUT_SECONDS * 2))" ]; then
-            fail "the scheduler was not healthy within ${START_TIMEOUT_SECONDS}s, see $LOG"
-        fi
-        sleep 0.5
-        waited=$((waited + 1))
-    done
+scheduler_is_healthy() {
+    curl -fsS -o /dev/null "http://127.0.0.1:$SCHEDULER_HEALTHZ_PORT/healthz" 2>/dev/null
 }
 
 start_scheduler() {
@@ -130,44 +104,26 @@ start_scheduler() {
     if is_running; then
         return
     fi
-    local port
-    for port in "$SCHEDULER_PORT" "$SCHEDULER_HEALTHZ_PORT" "$SCHEDULER_METRICS_PORT" \
-        "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"; do
-        if port_is_taken "$port"; then
-            fail "port $port is taken by another process; see the TASKFLOW_DAPR_* port" \
-                "variables at the top of $0"
-        fi
-    done
+    fail_if_ports_taken "see the TASKFLOW_DAPR_* port variables at the top of $0" \
+        "$SCHEDULER_PORT" "$SCHEDULER_HEALTHZ_PORT" "$SCHEDULER_METRICS_PORT" \
+        "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"
     mkdir -p "$SCHEDULER_DIR"
-    # setsid: the scheduler outlives this script and the terminal or test session that ran it.
-    setsid "$BIN/scheduler" \
+    start_detached "$PIDFILE" "$LOG" "$BIN/scheduler" \
         --listen-address 127.0.0.1 --port "$SCHEDULER_PORT" \
         --healthz-listen-address 127.0.0.1 --healthz-port "$SCHEDULER_HEALTHZ_PORT" \
         --metrics-listen-address 127.0.0.1 --metrics-port "$SCHEDULER_METRICS_PORT" \
         --etcd-data-dir "$SCHEDULER_DIR/etcd" --etcd-client-listen-address 127.0.0.1 \
         --etcd-client-port "$ETCD_CLIENT_PORT" \
         --etcd-initial-cluster "dapr-scheduler-server-0=http://127.0.0.1:$ETCD_PEER_PORT" \
-        --identity-directory-write "$SCHEDULER_DIR/identity" \
-        >"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-    wait_until_healthy "$(cat "$PIDFILE")"
+        --identity-directory-write "$SCHEDULER_DIR/identity"
+    wait_until_ready "the scheduler" "$PIDFILE" "$LOG" "$START_TIMEOUT_SECONDS" scheduler_is_healthy
     say "scheduler running on 127.0.0.1:$SCHEDULER_PORT"
 }
 
 stop() {
-    local pid waited=0
+    local pid
     pid=$(pid_of_scheduler) || return 0
-    kill "$pid"
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$waited" -ge 40 ]; then
-            say "the scheduler ignored SIGTERM for 20s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.5
-        waited=$((waited + 1))
-    done
-    rm -f "$PIDFILE"
+    stop_process "the scheduler" "$pid" "$PIDFILE" 20
 }
 
 run_daprd() {

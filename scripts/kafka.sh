@@ -12,6 +12,8 @@
 # 127.0.0.1:TASKFLOW_KAFKA_PORT (default 59092); its controller listens on
 # TASKFLOW_KAFKA_CONTROLLER_PORT (default 59093). Everything lives under .cache/kafka.
 set -euo pipefail
+# shellcheck source=lib/process.sh
+source "$(dirname "$0")/lib/process.sh"
 cd "$(dirname "$0")/.."
 
 BROKER_PORT=${TASKFLOW_KAFKA_PORT:-59092}
@@ -26,15 +28,6 @@ CONFIG="$ROOT/server.properties"
 PIDFILE="$ROOT/kafka.pid"
 LOG="$ROOT/kafka.log"
 START_TIMEOUT_SECONDS=${TASKFLOW_KAFKA_START_TIMEOUT:-120}
-
-fail() {
-    echo "kafka.sh: $*" >&2
-    exit 1
-}
-
-say() {
-    echo "kafka.sh: $*" >&2
-}
 
 apt_install() {
     [ "$(id -u)" -eq 0 ] || fail "$1 is missing; run: sudo apt-get install $1"
@@ -113,36 +106,16 @@ format_storage() {
 }
 
 pid_of_broker() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE")
-    # The pid must still be our broker, not a recycled number.
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $CONFIG" || return 1
-    echo "$pid"
+    pid_from_file "$PIDFILE" "kafka.Kafka $CONFIG"
 }
 
 is_running() {
     pid_of_broker >/dev/null
 }
 
-port_is_taken() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-wait_until_serving() {
-    local pid=$1 waited=0
-    # The broker logs this line once both listeners are up and it has joined its own quorum.
-    until grep -q "Kafka Server started" "$LOG" 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$LOG" >&2 || true
-            fail "the broker exited during start-up, see $LOG"
-        fi
-        if [ "$waited" -ge "$START_TIMEOUT_SECONDS" ]; then
-            fail "the broker did not start within ${START_TIMEOUT_SECONDS}s, see $LOG"
-        fi
-        sleep 1
-        waited=$((waited + 1))
-    done
+# The broker logs this line once both listeners are up and it has joined its own quorum.
+broker_has_started() {
+    grep -q "Kafka Server started" "$LOG" 2>/dev/null
 }
 
 # The topic names come from the catalogue, their one home.
@@ -174,38 +147,22 @@ start() {
         create_topics
         return
     fi
-    for port in "$BROKER_PORT" "$CONTROLLER_PORT"; do
-        if port_is_taken "$port"; then
-            fail "port $port is taken by another process; set TASKFLOW_KAFKA_PORT and" \
-                "TASKFLOW_KAFKA_CONTROLLER_PORT to free ports"
-        fi
-    done
+    fail_if_ports_taken "set TASKFLOW_KAFKA_PORT and TASKFLOW_KAFKA_CONTROLLER_PORT to free ports" \
+        "$BROKER_PORT" "$CONTROLLER_PORT"
     render_config
     format_storage
-    # setsid: the broker outlives this script and the terminal or test session that ran it.
-    setsid "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-        -Djava.awt.headless=true -cp "$LIB/*" kafka.Kafka "$CONFIG" >"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-    wait_until_serving "$(cat "$PIDFILE")"
+    start_detached "$PIDFILE" "$LOG" "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC \
+        -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -cp "$LIB/*" kafka.Kafka "$CONFIG"
+    wait_until_ready "the broker" "$PIDFILE" "$LOG" "$START_TIMEOUT_SECONDS" broker_has_started
     create_topics
     say "Kafka running on 127.0.0.1:$BROKER_PORT"
 }
 
 stop() {
-    local pid waited=0
+    local pid
     pid=$(pid_of_broker) || return 0
-    kill "$pid"
     # A controlled shutdown flushes the logs; it takes a few seconds.
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$waited" -ge 60 ]; then
-            say "the broker ignored SIGTERM for 30s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.5
-        waited=$((waited + 1))
-    done
-    rm -f "$PIDFILE"
+    stop_process "the broker" "$pid" "$PIDFILE" 30
 }
 
 case "${1:-}" in
