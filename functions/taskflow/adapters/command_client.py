@@ -19,6 +19,7 @@ import urllib3
 from cloudevents.conversion import to_binary
 
 from taskflow import catalogue, tracing
+from taskflow.adapters import http_session
 from taskflow.domain.commands import Command
 
 SOURCE = catalogue.source("api")
@@ -74,7 +75,8 @@ def command_event_id(command: Command, idempotency_key: str | None) -> str:
 class CommandClient:
     def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
         self._url = base_url.rstrip("/") + "/commands"
-        self._session = session or requests.Session()
+        # Without one, each calling thread keeps its own connection to create-task.
+        self._session = session
 
     def send(self, command: Command, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Return create-task's `task` (the task as it now is); raise a CommandError otherwise.
@@ -109,7 +111,7 @@ class CommandClient:
 
     def _post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
         try:
-            return self._session.post(
+            return (self._session or http_session.for_this_thread()).post(
                 self._url,
                 data=body,
                 headers=headers,

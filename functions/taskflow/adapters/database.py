@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -72,6 +73,10 @@ def declared_in_metadata(
 
 
 def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Config:
+    # Alembic is imported here, not at module level: every function imports this module, and
+    # alembic costs ~0.1 s of each one's start (specs/benchmarks.md, cold_start).
+    from alembic.config import Config
+
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -85,6 +90,8 @@ def migrate(url: str) -> None:
     """Upgrade the database at `url` to the newest revision. Safe to call from several processes
     at once: PostgreSQL serialises them with an advisory lock, SQLite with BEGIN IMMEDIATE (see
     migrations/env.py)."""
+    from alembic import command
+
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

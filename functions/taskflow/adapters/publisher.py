@@ -11,6 +11,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from taskflow import tracing
+from taskflow.adapters import http_session
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -30,7 +31,9 @@ class HttpPublisher:
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=self.timeout)
+            response = http_session.for_this_thread().post(
+                url, data=body, headers=headers, timeout=self.timeout
+            )
         except requests.RequestException as error:
             raise PublishError(f"broker {url} unreachable: {type(error).__name__}") from error
         if not 200 <= response.status_code < 300:

@@ -27,6 +27,7 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
 from taskflow import metrics
+from taskflow.adapters import http_session
 from taskflow.router.eventlog import DeliveryInterrupted
 from taskflow.router.manifests import DeliverySpec, Destination, Trigger
 
@@ -105,7 +106,7 @@ class Dispatcher:
     def _post(self, url: str, event: CloudEvent, timeout: float) -> Attempt:
         headers, body = to_binary(event)
         try:
-            response = requests.post(
+            response = http_session.for_this_thread().post(
                 url, data=body, headers={**headers, "Prefer": "reply"}, timeout=timeout
             )
         except requests.RequestException as error:

@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 Consumer = Callable[[CloudEvent], None]
 PARTITION_KEY = "partitionkey"
 WORKERS_PER_SUBSCRIPTION = 8
+# How long acknowledgements alone may wait to share one commit (a lost one is only a redelivery).
+ACKNOWLEDGEMENT_BATCH_SECONDS = 0.02
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -157,49 +159,68 @@ class _Subscription:
         self._workers.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class _PendingAppend:
+    broker: str
+    event: CloudEvent
+    stored: str
+    subscriptions: list[_Subscription]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
 class SqliteEventLog:
-    """The event log in one SQLite file (WAL, synchronous FULL: a commit survives a crash of the
-    process and of the machine). One router per file: a second would hand out the same events."""
+    """The event log in one SQLite file, in WAL mode. One router per file: a second would hand
+    out the same events.
+
+    One writer thread owns every write and commits in groups: the appends and acknowledgements
+    that arrived while the previous commit ran go into the next transaction together, so the
+    ingress threads share one fsync instead of queueing for one each. A transaction holding an
+    append commits with `synchronous=FULL` (it survives a crash of the machine) before `append`
+    returns and the ingress answers 202. A transaction of acknowledgements alone commits with
+    `synchronous=NORMAL`: no fsync, yet it survives a crash of the router (WAL); only a crash of
+    the machine may undo it, which hands the delivery out again, as at-least-once allows (every
+    consumer absorbs a redelivery by CloudEvent id). The next FULL commit syncs it anyway."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the ingress threads and the workers, behind one lock: every
-        # statement is short, and it keeps appends and their hand-out in one order.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._synchronous = ""
+        # Held by the writer's transactions and by start(): left-over events are handed out
+        # before any event appended after them.
+        self._db_lock = threading.Lock()
+        self._queued = threading.Condition()
+        self._appends: list[_PendingAppend] = []
+        self._acknowledgements: list[tuple[str, int]] = []
+        self._closing = False
         self._subscriptions: dict[str, list[_Subscription]] = {}
+        self._writer = threading.Thread(target=self._write_forever, name="event-log", daemon=True)
+        self._writer.start()
 
     def append(self, broker: str, event: CloudEvent) -> None:
-        with self._lock:
-            subscriptions = self._subscriptions.get(broker, [])
-            if not subscriptions:
-                return  # no Trigger on this broker: no one would ever read it
-            with self._transaction():
-                position = self._db.execute(
-                    "INSERT INTO events (broker, event) VALUES (?, ?)",
-                    (broker, to_json(event).decode()),
-                ).lastrowid
-                assert position is not None
-                self._db.executemany(
-                    "INSERT INTO pending_deliveries (subscription, position) VALUES (?, ?)",
-                    [(subscription.group, position) for subscription in subscriptions],
-                )
-            for subscription in subscriptions:
-                subscription.offer(_Entry(position, event))
+        subscriptions = self._subscriptions.get(broker, [])
+        if not subscriptions:
+            return  # no Trigger on this broker: no one would ever read it
+        pending = _PendingAppend(broker, event, to_json(event).decode(), subscriptions)
+        with self._queued:
+            if self._closing:
+                raise EventLogUnavailable("the router is stopping")
+            self._appends.append(pending)
+            self._queued.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
 
     def subscribe(self, broker: str, group: str, consumer: Consumer, *, ordered: bool) -> None:
         subscription = _Subscription(group, consumer, self._acknowledge, ordered=ordered)
-        with self._lock:
-            self._subscriptions.setdefault(broker, []).append(subscription)
+        self._subscriptions.setdefault(broker, []).append(subscription)
 
     def start(self) -> None:
-        with self._lock:
-            for subscriptions in self._subscriptions.values():
-                for subscription in subscriptions:
-                    self._hand_out_left_over(subscription)
+        with self._db_lock:
+            for subscription in self._all_subscriptions():
+                self._hand_out_left_over(subscription)
 
     def _hand_out_left_over(self, subscription: _Subscription) -> None:
         left_over = self._db.execute(
@@ -218,29 +239,91 @@ class SqliteEventLog:
             )
 
     def backlog(self) -> int:
-        with self._lock:
-            subscriptions = [s for group in self._subscriptions.values() for s in group]
-        return sum(subscription.backlog for subscription in subscriptions)
+        return sum(subscription.backlog for subscription in self._all_subscriptions())
 
     def close(self) -> None:
-        with self._lock:
-            subscriptions = [s for group in self._subscriptions.values() for s in group]
-        for subscription in subscriptions:
+        for subscription in self._all_subscriptions():
             subscription.close()
-        with self._lock:
-            self._db.close()
+        with self._queued:
+            self._closing = True
+            self._queued.notify()
+        self._writer.join()
+        self._db.close()
+
+    def _all_subscriptions(self) -> list[_Subscription]:
+        return [s for group in self._subscriptions.values() for s in group]
 
     def _acknowledge(self, group: str, position: int) -> None:
-        with self._lock, self._transaction():
-            self._db.execute(
-                "DELETE FROM pending_deliveries WHERE subscription = ? AND position = ?",
-                (group, position),
-            )
-            self._db.execute(
-                "DELETE FROM events WHERE position = ? AND NOT EXISTS"
-                " (SELECT 1 FROM pending_deliveries WHERE position = ?)",
-                (position, position),
-            )
+        with self._queued:
+            self._acknowledgements.append((group, position))
+            self._queued.notify()
+
+    def _write_forever(self) -> None:
+        while True:
+            with self._queued:
+                while not (self._appends or self._acknowledgements or self._closing):
+                    self._queued.wait()
+                if not self._appends and not self._closing:
+                    # Acknowledgements may wait a moment for company; an append never waits.
+                    self._queued.wait(ACKNOWLEDGEMENT_BATCH_SECONDS)
+                appends, self._appends = self._appends, []
+                acknowledgements, self._acknowledgements = self._acknowledgements, []
+                closing = self._closing
+            if appends or acknowledgements:
+                self._commit(appends, acknowledgements)
+            if closing:
+                return
+
+    def _commit(
+        self, appends: list[_PendingAppend], acknowledgements: list[tuple[str, int]]
+    ) -> None:
+        with self._db_lock:
+            try:
+                self._set_synchronous("FULL" if appends else "NORMAL")
+                with self._transaction():
+                    positions = [self._insert(pending) for pending in appends]
+                    self._delete_finished(acknowledgements)
+            except sqlite3.Error as error:
+                log.exception(
+                    "event log commit failed; %d acknowledgements dropped", len(acknowledgements)
+                )
+                for pending in appends:
+                    pending.error = EventLogUnavailable(f"event log: {error}")
+                    pending.done.set()
+                return
+            # In position order, before the next group: each key's queue keeps append order.
+            for pending, position in zip(appends, positions, strict=True):
+                for subscription in pending.subscriptions:
+                    subscription.offer(_Entry(position, pending.event))
+        for pending in appends:
+            pending.done.set()
+
+    def _insert(self, pending: _PendingAppend) -> int:
+        position = self._db.execute(
+            "INSERT INTO events (broker, event) VALUES (?, ?)", (pending.broker, pending.stored)
+        ).lastrowid
+        assert position is not None
+        self._db.executemany(
+            "INSERT INTO pending_deliveries (subscription, position) VALUES (?, ?)",
+            [(subscription.group, position) for subscription in pending.subscriptions],
+        )
+        return position
+
+    def _delete_finished(self, acknowledgements: list[tuple[str, int]]) -> None:
+        self._db.executemany(
+            "DELETE FROM pending_deliveries WHERE subscription = ? AND position = ?",
+            acknowledgements,
+        )
+        self._db.executemany(
+            "DELETE FROM events WHERE position = ? AND NOT EXISTS"
+            " (SELECT 1 FROM pending_deliveries WHERE position = ?)",
+            [(position, position) for position in {position for _, position in acknowledgements}],
+        )
+
+    def _set_synchronous(self, level: str) -> None:
+        if level != self._synchronous:
+            self._db.execute(f"PRAGMA synchronous={level}")
+            self._synchronous = level
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
