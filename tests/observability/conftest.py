@@ -1,8 +1,9 @@
 """Fixtures of the observability tests that run real services: functions under the
 functions-framework CLI, the API under gunicorn as its image runs it, a broker ingress stand-in.
 
-The process and event helpers of tests/functions are loaded from there (test folders are not
-packages): `function_processes`, `function_events`.
+The fixtures and helpers of tests/functions are loaded from there (test folders are not
+packages): `function_fixtures` (start_function, broker, function_env), `function_processes`,
+`function_events`.
 """
 
 from __future__ import annotations
@@ -20,43 +21,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from function_processes import (
-    JWT_SECRET,
-    REPO_ROOT,
-    START_TIMEOUT_SECONDS,
-    CapturingBroker,
-    FunctionProcesses,
-    free_port,
-)
+from function_fixtures import broker, function_env, start_function, stateless_env
+from function_processes import REPO_ROOT, START_TIMEOUT_SECONDS, free_port
 from service_logs import API_LOGGING, StartApi
 
-
-@pytest.fixture
-def start_function(tmp_path: Path) -> Iterator[FunctionProcesses]:
-    processes = FunctionProcesses(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
-
-
-@pytest.fixture
-def broker() -> Iterator[CapturingBroker]:
-    capturing = CapturingBroker()
-    try:
-        yield capturing
-    finally:
-        capturing.close()
-
-
-@pytest.fixture
-def service_env(tmp_path: Path, broker: CapturingBroker, database_url: str) -> dict[str, str]:
-    return {
-        "BROKER_URL": broker.url,
-        "JWT_SECRET": JWT_SECRET,
-        "TASKFLOW_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": database_url,
-    }
+__all__ = ["broker", "function_env", "start_function", "stateless_env"]
 
 
 @pytest.fixture

@@ -88,10 +88,10 @@ HANDLED: dict[str, tuple[str, Callable[[], CloudEvent], int]] = {
 
 @pytest.mark.parametrize("name", sorted(HANDLED))
 def test_a_handled_event_moves_the_function_metrics_and_is_logged_with_its_ids(
-    name: str, start_function: FunctionProcesses, service_env: dict[str, str], tmp_path: Path
+    name: str, start_function: FunctionProcesses, function_env: dict[str, str], tmp_path: Path
 ) -> None:
     path, make_event, status = HANDLED[name]
-    base_url = start_function(name, service_env)
+    base_url = start_function(name, function_env)
     service = name.replace("_", "-")
     event = traced(make_event())
 
@@ -116,9 +116,9 @@ def test_a_handled_event_moves_the_function_metrics_and_is_logged_with_its_ids(
 
 
 def test_a_rejected_and_a_failing_event_are_told_apart(
-    start_function: FunctionProcesses, service_env: dict[str, str]
+    start_function: FunctionProcesses, function_env: dict[str, str]
 ) -> None:
-    base_url = start_function("write_audit", service_env)
+    base_url = start_function("write_audit", function_env)
     not_a_task_event = catalogue.new_event(
         catalogue.REMINDER_DUE,
         {
@@ -135,7 +135,7 @@ def test_a_rejected_and_a_failing_event_are_told_apart(
     )
     assert post_binary(base_url, not_a_task_event).status_code == 400
     # An unreachable database is the failure a broker retries.
-    broken = {**service_env, "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:1/none"}
+    broken = {**function_env, "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:1/none"}
     broken_url = start_function("write_audit", broken)
     event = task_event(catalogue.TASK_CREATED, a_task("alice", 7))
     assert post_binary(broken_url, event).status_code == 500
@@ -151,13 +151,13 @@ def test_a_rejected_and_a_failing_event_are_told_apart(
 def product(
     start_api: StartApi,
     start_function: FunctionProcesses,
-    service_env: dict[str, str],
+    function_env: dict[str, str],
     broker: CapturingBroker,
     tmp_path: Path,
 ) -> Iterator[Product]:
     """API (gunicorn) -> create-task -> outbox -> router (eventing/ manifests) -> write-audit;
     the router's other subscribers are the capturing stand-in."""
-    write_audit_url = start_function("write_audit", service_env)
+    write_audit_url = start_function("write_audit", function_env)
     others = {name.replace("_", "-"): broker.url for name in FUNCTIONS}
     router = RouterServer(
         REPO_ROOT / "eventing",
@@ -166,9 +166,9 @@ def product(
     ).start()
     try:
         create_task_url = start_function(
-            "create_task", {**service_env, "BROKER_URL": f"{router.url}/taskflow"}
+            "create_task", {**function_env, "BROKER_URL": f"{router.url}/taskflow"}
         )
-        api_url = start_api({**service_env, "CREATE_TASK_URL": create_task_url})
+        api_url = start_api({**function_env, "CREATE_TASK_URL": create_task_url})
         yield Product(
             api_url=api_url,
             router_url=router.url,
@@ -273,7 +273,10 @@ def test_the_api_starts_the_trace_of_a_request_that_carries_none(product: Produc
 
 
 def test_tokens_and_passwords_never_reach_the_logs(
-    product: Product, start_function: FunctionProcesses, service_env: dict[str, str], tmp_path: Path
+    product: Product,
+    start_function: FunctionProcesses,
+    function_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     user_id, auth = product.sign_up()
     product.create_task(user_id, auth, "secrets stay secret")
@@ -288,7 +291,7 @@ def test_tokens_and_passwords_never_reach_the_logs(
         requests.get(f"{product.api_url}/api/me?token={SECRET_TOKEN}", timeout=10).status_code
         == 401
     )
-    write_audit_url = start_function("write_audit", service_env)
+    write_audit_url = start_function("write_audit", function_env)
     event = task_event(catalogue.TASK_CREATED, a_task(user_id, 7))
     headers, body = to_binary(event)
     answer = requests.post(write_audit_url, data=body, headers={**headers, **leaked}, timeout=10)
@@ -350,7 +353,7 @@ def test_the_router_counts_dead_letters(broker: CapturingBroker, tmp_path: Path)
 
 
 def test_a_reminder_fired_late_records_its_lateness(
-    start_function: FunctionProcesses, service_env: dict[str, str], database_url: str
+    start_function: FunctionProcesses, function_env: dict[str, str], database_url: str
 ) -> None:
     remind_at = datetime.now(UTC) + timedelta(seconds=1)
     run_command(
@@ -363,7 +366,7 @@ def test_a_reminder_fired_late_records_its_lateness(
     wait_until(lambda: datetime.now(UTC) > remind_at + late_by, what="the reminder to be late")
 
     # Down while it fell due: send-reminder catches up when it starts.
-    base_url = start_function("send_reminder", service_env)
+    base_url = start_function("send_reminder", function_env)
     assert requests.post(f"{base_url}/sweep", timeout=30).status_code == 202
 
     sample = scrape(base_url)
