@@ -73,3 +73,38 @@ def test_func_yaml_spec_version_is_the_pinned_funcs_latest_migration() -> None:
     assert f'{{"{render.FUNC_SPEC_VERSION}", ' in migrations.split("var migrations")[-1]
     last = migrations.rsplit('{"', 1)[1].split('"', 1)[0]
     assert last == render.FUNC_SPEC_VERSION
+
+
+def workload_environments(helm: Path, *settings: str) -> dict[str, dict[str, str]]:
+    """Each Knative Service's environment as `helm template` renders it: its own `env` values and
+    the ConfigMaps it loads whole."""
+    command = [str(helm), "template", "taskflow", str(CHART), "--namespace", "taskflow"]
+    for setting in settings:
+        command += ["--set", setting]
+    documents = [doc for doc in yaml.safe_load_all(deploy_toolchain.run(command).stdout) if doc]
+    config_maps = {
+        doc["metadata"]["name"]: doc["data"] for doc in documents if doc["kind"] == "ConfigMap"
+    }
+    environments = {}
+    for service in (
+        doc for doc in documents if doc["kind"] == "Service" and "serving" in doc["apiVersion"]
+    ):
+        (container,) = service["spec"]["template"]["spec"]["containers"]
+        environment = {}
+        for source in container.get("envFrom", []):
+            environment.update(config_maps[source["configMapRef"]["name"]])
+        environment.update(
+            {env["name"]: env["value"] for env in container["env"] if "value" in env}
+        )
+        environments[service["metadata"]["name"]] = environment
+    return environments
+
+
+def test_span_export_is_off_unless_an_endpoint_is_set(helm: Path) -> None:
+    default = workload_environments(helm)
+    assert default and all(env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "" for env in default.values())
+
+    endpoint = "http://otel-collector.observability.svc.cluster.local:4318"
+    configured = workload_environments(helm, f"tracing.otlpEndpoint={endpoint}")
+    assert set(configured) == set(default)
+    assert {env["OTEL_EXPORTER_OTLP_ENDPOINT"] for env in configured.values()} == {endpoint}
