@@ -1,10 +1,11 @@
-"""Where a benchmark's data and events live: `--backing embedded|postgres|kafka`.
+"""Where a benchmark's data and events live: `--backing embedded|kafka|postgres`.
 
 - embedded: SQLite in a temporary data folder and the local router (the `just up` defaults);
-- postgres: a fresh database, dropped after the benchmark, on the benchmarks' own cluster
-  (see `postgres_cluster`), and the local router;
-- kafka: the Kafka-backed router comes with issue 4; until then it is refused by name rather
-  than quietly measured on something else.
+- kafka: a fresh PostgreSQL database, dropped after the benchmark, on the benchmarks' own cluster
+  (see `postgres_cluster`), and the router's event log on the benchmarks' own Kafka (see
+  `kafka_broker`) with consumer groups of the benchmark's own (`just up --kafka` on PostgreSQL);
+- postgres: the same fresh PostgreSQL database and the local router: it tells the database's
+  share of the kafka figures from the event log's.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from sqlalchemy.engine import make_url
 
 from bench.machine import REPO_ROOT
 
-BACKINGS = ("embedded", "postgres", "kafka")
-AVAILABLE = ("embedded", "postgres")
+BACKINGS = ("embedded", "kafka", "postgres")
+# The issue's pair: the embedded defaults, and PostgreSQL + Kafka.
+DEFAULT = ("embedded", "kafka")
+ON_POSTGRES = ("kafka", "postgres")
 POSTGRES_SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"
+KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
 
 
 class BackingUnavailable(RuntimeError):
@@ -31,13 +35,19 @@ class BackingUnavailable(RuntimeError):
 
 
 def check_available(backing: str) -> None:
-    if backing == "kafka":
-        raise BackingUnavailable(
-            "--backing kafka is not available yet: issue 4 (the Kafka-backed router, "
-            "scripts/kafka.sh) has to land first; use --backing embedded or postgres"
-        )
-    if backing not in AVAILABLE:
+    if backing not in BACKINGS:
         raise BackingUnavailable(f"--backing {backing!r}: use one of {', '.join(BACKINGS)}")
+
+
+def router(backing: str, kafka_bootstrap: str | None) -> tuple[dict[str, str], list[str]]:
+    """The settings and arguments of `python -m taskflow.local` for the backing's router. On
+    Kafka each benchmark has consumer groups of its own: a new group starts at the end of the
+    topics, so no benchmark sees the events of an earlier one."""
+    if backing != "kafka":
+        return {}, []
+    assert kafka_bootstrap is not None, "the kafka backing needs the broker's address"
+    groups = f"taskflow-bench-{uuid.uuid4().hex[:10]}-"
+    return {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_KAFKA_GROUP_PREFIX": groups}, ["--kafka"]
 
 
 @contextlib.contextmanager
@@ -69,6 +79,39 @@ def postgres_cluster() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def kafka_broker() -> Iterator[str]:
+    """The bootstrap address of the benchmarks' own Kafka (scripts/kafka.sh with
+    TASKFLOW_KAFKA_INSTANCE=bench-kafka, on ports of its own): not the test broker, which the
+    fault tests stop and start. Its ports sit below the kernel's ephemeral range, where the free
+    ports that tests and benchmarks bind (port 0) never land. It is stopped afterwards when this
+    started it."""
+    env = {
+        **os.environ,
+        "TASKFLOW_KAFKA_INSTANCE": "bench-kafka",
+        "TASKFLOW_KAFKA_PORT": os.environ.get("TASKFLOW_BENCH_KAFKA_PORT", "29192"),
+        "TASKFLOW_KAFKA_CONTROLLER_PORT": os.environ.get(
+            "TASKFLOW_BENCH_KAFKA_CONTROLLER_PORT", "29193"
+        ),
+    }
+
+    def script(command: str, **options: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KAFKA_SCRIPT, command], env=env, capture_output=True, text=True, **options
+        )
+
+    started = script("status", check=False).returncode != 0
+    # `start` on a running broker only creates any missing topic.
+    starting = script("start", check=False)
+    if starting.returncode != 0:
+        raise BackingUnavailable(f"scripts/kafka.sh start failed:\n{starting.stderr[-2000:]}")
+    try:
+        yield script("env", check=True).stdout.strip().removeprefix("export KAFKA_BOOTSTRAP=")
+    finally:
+        if started:
+            script("stop", check=False)
+
+
+@contextlib.contextmanager
 def database(backing: str, workdir: Path, admin_url: str | None) -> Iterator[str]:
     """A database URL of the backing's kind that exists only for one benchmark (not migrated:
     the product migrates it at start-up, as `just up` does)."""
@@ -76,7 +119,7 @@ def database(backing: str, workdir: Path, admin_url: str | None) -> Iterator[str
         (workdir / "data").mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{workdir / 'data' / 'taskflow.db'}"
         return
-    assert admin_url is not None, "the postgres backing needs the cluster's admin URL"
+    assert admin_url is not None, f"the {backing} backing needs the cluster's admin URL"
     with postgres_database(admin_url) as url:
         yield url
 

@@ -17,7 +17,7 @@ from typing import Any
 from taskflow.chat.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
 
 from bench.context import Context
-from bench.product import Product, User, running_product
+from bench.product import Product, User
 from bench.report import Result
 from bench.stats import summary
 
@@ -46,7 +46,7 @@ def run(context: Context) -> Result:
     samples: dict[str, list[float]] = {}
     env = {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": model.url, "OPENAI_MODEL": "scripted"}
     try:
-        with context.database() as url, running_product(context.workdir, url, env) as product:
+        with context.product(env) as product:
             user = product.sign_up()
             for label, script in SCENARIOS.items():
                 model.script = script

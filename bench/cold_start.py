@@ -34,10 +34,10 @@ from taskflow.adapters.database import migrate
 from taskflow.config import FUNCTIONS
 from taskflow.domain.model import Task
 from taskflow.domain.recurrence import Recurrence
+from taskflow.local.launch import free_port
 
 from bench.context import Context
 from bench.machine import REPO_ROOT
-from bench.product import free_port
 from bench.report import Result
 
 GOAL_SECONDS = 1.0

@@ -13,8 +13,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from taskflow.local.launch import wait_until
+
 from bench.context import Context
-from bench.product import LiveClient, Product, User, running_product, wait_until
+from bench.product import LiveClient, Product, User
 from bench.report import Result
 from bench.stats import summary
 
@@ -37,7 +39,7 @@ def run(context: Context) -> Result:
     commands = context.scaled(200, 40)
     rows: list[dict[str, object]] = []
     samples: dict[str, list[float]] = {}
-    with context.database() as url, running_product(context.workdir, url) as product:
+    with context.product() as product:
         users = [product.sign_up() for _ in range(max(LEVELS))]
         clients = [LiveClient(product.url("broadcast_update"), user) for user in users]
         try:

@@ -14,9 +14,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from taskflow.domain.model import REMINDERS_MAX
+from taskflow.local.launch import wait_until
 
 from bench.context import Context
-from bench.product import LiveClient, running_product, wait_until
+from bench.product import LiveClient
 from bench.report import Result
 from bench.stats import summary
 
@@ -31,7 +32,7 @@ def run(context: Context) -> Result:
     reminders = context.scaled(1000, 200)
     tasks = reminders // REMINDERS_MAX
     rows: list[dict[str, object]] = []
-    with context.database() as url, running_product(context.workdir, url) as product:
+    with context.product() as product:
         users = [product.sign_up() for _ in range(USERS)]
         clients = [LiveClient(product.url("broadcast_update"), user) for user in users]
         try:

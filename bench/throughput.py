@@ -20,7 +20,7 @@ from taskflow.adapters import orm
 from taskflow.adapters.database import make_engine
 
 from bench.context import Context
-from bench.product import LiveClient, Product, User, running_product
+from bench.product import LiveClient, Product, User
 from bench.report import Result
 
 STEPS_PER_SECOND = (2, 5, 10, 20, 40, 80, 160)
@@ -44,8 +44,8 @@ def run(context: Context) -> Result:
     step_seconds = context.scaled(15, 5)
     steps = STEPS_PER_SECOND if not context.quick else STEPS_PER_SECOND[:2]
     rows: list[dict[str, object]] = []
-    with context.database() as url, running_product(context.workdir, url) as product:
-        engine = make_engine(url)
+    with context.product() as product:
+        engine = make_engine(product.database_url)
         try:
             for rate in steps:
                 row = _step(product, engine, rate, step_seconds)

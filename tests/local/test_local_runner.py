@@ -8,14 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,43 +16,9 @@ import requests
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from taskflow.config import REPO_ROOT, Ports
+from taskflow.local.launch import STOP_TIMEOUT_SECONDS, LaunchedRunner, descendants, wait_until
 
-START_TIMEOUT_SECONDS = 120.0
-STOP_TIMEOUT_SECONDS = 30.0
-READY_LINE = "Press Ctrl-C to stop."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from /proc (children live in their own sessions)."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            children[parent].append(int(stat.parent.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children[todo.pop()]:
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+WAIT_SECONDS = 30.0
 
 
 def running(pid: int) -> bool:
@@ -70,64 +29,13 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-class Runner:
-    def __init__(self, tmp_path: Path) -> None:
-        self.ports = Ports(**{name: free_port() for name in asdict(Ports())})
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
-        }
-        env |= {f"TASKFLOW_PORT_{name.upper()}": str(p) for name, p in asdict(self.ports).items()}
-        env |= {"TASKFLOW_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskflow.local"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.known_children: set[int] = set()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, name)}"
-
-    def wait_ready(self) -> None:
-        wait_until(
-            lambda: READY_LINE in self.output() or self.process.poll() is not None,
-            what="the runner to start",
-            timeout=START_TIMEOUT_SECONDS,
-        )
-        assert READY_LINE in self.output(), self.output()
-        self.known_children = descendants(self.process.pid)
-
-    def kill_everything(self) -> None:
-        for pid in self.known_children | descendants(self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        self.process.wait()
-
-
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    started = Runner(tmp_path)
+def runner(tmp_path: Path) -> Iterator[LaunchedRunner]:
+    started = LaunchedRunner(tmp_path)
     try:
         yield started
     finally:
-        started.kill_everything()
+        started.stop()
 
 
 def sign_up(web: str) -> tuple[str, dict[str, str]]:
@@ -150,7 +58,7 @@ async def completed_task_ids_over_mcp(mcp_url: str, auth: dict[str, str]) -> lis
     return [task["id"] for task in result.structured_content["result"]]
 
 
-def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> None:
+def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: LaunchedRunner) -> None:
     runner.wait_ready()
     for name in ("web", "router", "create_task", "send_reminder", "write_audit"):
         assert runner.url(name) in runner.output()  # the table says where everything is
@@ -184,11 +92,12 @@ def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> N
         listing = requests.get(f"{web}/api/{user}/tasks?status=all", headers=auth, timeout=10)
         return listing.json()["total"]
 
-    wait_until(lambda: occurrences() == 2, what="the next occurrence")
+    wait_until(lambda: occurrences() == 2, what="the next occurrence", timeout=WAIT_SECONDS)
     history = f"{web}/api/{user}/tasks/{task_id}/history"
     wait_until(
         lambda: len(requests.get(history, headers=auth, timeout=10).json()["items"]) == 2,
         what="the audit trail",
+        timeout=WAIT_SECONDS,
     )
     assert requests.get(f"{runner.url('router')}/dead-letters", timeout=5).json() == []
 
@@ -197,7 +106,7 @@ def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> N
     assert requests.post(mcp, json={}, timeout=10).status_code == 401
     assert asyncio.run(completed_task_ids_over_mcp(mcp, auth)) == [task_id]
 
-    children = runner.known_children
+    children = runner.children
     # The router, the MCP server and five functions (each forks a gunicorn worker).
     assert len(children) >= 7
     runner.process.send_signal(signal.SIGINT)
@@ -205,7 +114,7 @@ def test_up_runs_the_product_and_ctrl_c_stops_every_process(runner: Runner) -> N
     assert [pid for pid in children if running(pid)] == []
 
 
-def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: Runner) -> None:
+def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: LaunchedRunner) -> None:
     runner.wait_ready()
     audit = runner.url("write_audit")
 
@@ -223,7 +132,9 @@ def test_a_child_that_dies_is_restarted_once_then_the_runner_stops(runner: Runne
         return True
 
     kill_write_audit()
-    wait_until(lambda: "restarting it (once)" in runner.output(), what="the restart")
+    wait_until(
+        lambda: "restarting it (once)" in runner.output(), what="the restart", timeout=WAIT_SECONDS
+    )
     wait_until(answers, what="write-audit to answer again", timeout=60)
 
     children = descendants(runner.process.pid)

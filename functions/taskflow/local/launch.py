@@ -1,0 +1,119 @@
+"""`python -m taskflow.local` started from outside, the way the tests and the benchmarks drive it:
+every port free, the settings of the caller's shell kept out, its output in a file, stopped with
+Ctrl-C as a developer stops `just up`, and nothing of it left running afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from taskflow.config import REPO_ROOT, Ports
+
+READY_LINE = "Press Ctrl-C to stop."
+START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 30.0
+# Settings a developer's shell may hold that would point the launched product elsewhere.
+INHERITED_SETTINGS = ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], *, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (the runner's children live in their own
+    sessions, so a process group does not cover them)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children[parent].append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children[todo.pop()]:
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+class LaunchedRunner:
+    """One `python -m taskflow.local <arguments>` on free ports, with its data folder in
+    `workdir/data` and its output in `workdir/product.log`; `env` adds or overrides settings."""
+
+    def __init__(
+        self, workdir: Path, env: Mapping[str, str] | None = None, arguments: Sequence[str] = ()
+    ) -> None:
+        self.ports = Ports(**{name: free_port() for name in asdict(Ports())})
+        self.log_path = workdir / "product.log"
+        child_env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
+        child_env |= {
+            f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in asdict(self.ports).items()
+        }
+        child_env |= {
+            "TASKFLOW_DATA_DIR": str(workdir / "data"),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "taskflow.local", *arguments],
+                env=child_env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        # Known once ready: a child that died since is still looked for when cleaning up.
+        self.children: set[int] = set()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.ports, name)}"
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until the runner prints its table; an exit before that raises, with its output."""
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the runner exited:\n{self.output()[-4000:]}")
+            return READY_LINE in self.output()
+
+        wait_until(ready, what="the runner to start", timeout=timeout)
+        self.children = descendants(self.process.pid)
+
+    def stop(self) -> int:
+        """Ctrl-C, then whatever is left is killed; the runner's exit code."""
+        self.children |= descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        code = self.process.wait()
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return code
