@@ -11,6 +11,9 @@
 # The broker is org.apache.kafka:kafka_2.13 from Maven (infra/kafka/pom.xml) run with Java 17+ on
 # 127.0.0.1:TASKFLOW_KAFKA_PORT (default 59092); its controller listens on
 # TASKFLOW_KAFKA_CONTROLLER_PORT (default 59093). Everything lives under .cache/kafka.
+# TASKFLOW_KAFKA_INSTANCE names another broker beside it (its own data, log and pid under
+# .cache/<instance>; the jars stay shared): the benchmarks use "bench-kafka", so the fault tests
+# that stop the test broker never stop theirs.
 set -euo pipefail
 # shellcheck source=lib/process.sh
 source "$(dirname "$0")/lib/process.sh"
@@ -21,8 +24,9 @@ CONTROLLER_PORT=${TASKFLOW_KAFKA_CONTROLLER_PORT:-59093}
 PARTITIONS=3
 POM=infra/kafka/pom.xml
 TEMPLATE=infra/kafka/server.properties.template
-ROOT="$PWD/.cache/kafka"
-LIB="$ROOT/lib"
+JARS_ROOT="$PWD/.cache/kafka"
+LIB="$JARS_ROOT/lib"
+ROOT="$PWD/.cache/${TASKFLOW_KAFKA_INSTANCE:-kafka}"
 DATA="$ROOT/data"
 CONFIG="$ROOT/server.properties"
 PIDFILE="$ROOT/kafka.pid"
@@ -76,9 +80,9 @@ fetch_jars() {
     rm -rf "$LIB"
     mkdir -p "$LIB"
     # Maven's own repository lives in the cache too, so the whole download stays in one place.
-    mvn -q -B -f "$POM" -Dmaven.repo.local="$ROOT/m2" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$LIB" >"$ROOT/maven.log" 2>&1 ||
-        fail "Maven could not fetch the Kafka jars, see $ROOT/maven.log"
+    mvn -q -B -f "$POM" -Dmaven.repo.local="$JARS_ROOT/m2" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$LIB" >"$JARS_ROOT/maven.log" 2>&1 ||
+        fail "Maven could not fetch the Kafka jars, see $JARS_ROOT/maven.log"
     touch "$stamp"
 }
 
