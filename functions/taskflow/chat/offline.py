@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from taskflow.chat import intents
 from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.reply import Reply
-from taskflow.chat.tools import TaskTools
+from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
 from taskflow.domain.model import Priority
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
@@ -33,6 +33,12 @@ EXAMPLES = (
     '"snooze task 2 for 30 minutes"',
 )
 HELP = "You can say, for example: " + ", ".join(EXAMPLES) + "."
+# Not "that did not work": the change may have been applied, and asking again could apply it twice.
+UNCONFIRMED = (
+    "I can't tell whether that worked: the task service did not confirm it, so it may have been "
+    'applied. Your task list will show it ("show my tasks"); check it before asking again, so '
+    "it is not done twice."
+)
 # Which tasks a reference by words may mean, per action: you complete what is open, reopen what
 # is done, and may delete or change anything.
 _REF_STATUS = {
@@ -82,6 +88,8 @@ class OfflineAssistant:
             reply.text = self._answer(intent, reply)
         except _EndOfTurn as answer:
             reply.text = answer.text
+        except ChangeNotConfirmed:
+            reply.text = UNCONFIRMED
         except ToolError as error:
             reply.text = f"That did not work: {error}"
         return reply

@@ -42,6 +42,18 @@ from taskflow.domain.errors import ValidationError
 LIST_LIMIT_MAX = 100
 
 
+class ChangeNotConfirmed(ToolError):
+    """create-task may have applied the change, but its answer was lost. Saying "it failed" would
+    invite the user (or the model) to ask again, which sends a new command and could apply the
+    change twice; the task list tells what happened."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the task service did not confirm the change, so it may have been applied; list the "
+            "tasks to see whether it was before trying again (a retry could apply it twice)"
+        )
+
+
 class ReminderSpec(TypedDict):
     """Give `at` (an ISO 8601 date-time) or `before_minutes` (minutes before the due)."""
 
@@ -270,8 +282,12 @@ class TaskTools:
             raise ToolError(f"task {task_id} not found") from None
         except CommandRejected as error:
             raise ToolError(str(error)) from None
-        except CreateTaskUnavailable:
-            raise ToolError("the task service is unavailable; try again shortly") from None
+        except CreateTaskUnavailable as error:
+            if error.outcome_unknown:
+                raise ChangeNotConfirmed() from None
+            raise ToolError(
+                "the task service is unavailable, nothing was changed; try again shortly"
+            ) from None
 
 
 def _outcome(task: Mapping[str, Any], status: str) -> dict[str, Any]:
