@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 
 import jsonschema
-import requests
 import urllib3
 from cloudevents.conversion import to_binary
 
@@ -73,10 +72,9 @@ def command_event_id(command: Command, idempotency_key: str | None) -> str:
 
 
 class CommandClient:
-    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str) -> None:
         self._url = base_url.rstrip("/") + "/commands"
-        # Without one, each calling thread keeps its own connection to create-task.
-        self._session = session
+        self._http = http_session.connection_pool()
 
     def send(self, command: Command, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Return create-task's `task` (the task as it now is); raise a CommandError otherwise.
@@ -109,30 +107,22 @@ class CommandClient:
             time.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
+    def _post(self, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
         try:
-            return (self._session or http_session.for_this_thread()).post(
+            return self._http.request(
+                "POST",
                 self._url,
-                data=body,
+                body=body,
                 headers=headers,
-                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
             )
-        except requests.RequestException as error:
+        except urllib3.exceptions.HTTPError as error:
             raise CreateTaskUnavailable(
                 f"create-task is unreachable: {type(error).__name__}",
-                outcome_unknown=not _never_sent(error),
-                retryable=not isinstance(error, requests.ReadTimeout),
+                # Refused or timed out while connecting: create-task never saw the command.
+                outcome_unknown=not isinstance(error, urllib3.exceptions.ConnectTimeoutError),
+                retryable=not isinstance(error, urllib3.exceptions.ReadTimeoutError),
             ) from None
-
-
-def _never_sent(error: requests.RequestException) -> bool:
-    """True when the connection was never made, so create-task cannot have seen the command."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(error, requests.ConnectionError) and isinstance(
-        reason, urllib3.exceptions.NewConnectionError
-    )
 
 
 def _field_of(error: jsonschema.ValidationError) -> str | None:
@@ -143,10 +133,10 @@ def _field_of(error: jsonschema.ValidationError) -> str | None:
     return ".".join(str(part) for part in path) or None
 
 
-def _answer(response: requests.Response) -> dict[str, Any]:
-    if response.status_code >= 500:
+def _answer(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
+    if response.status >= 500:
         raise CreateTaskUnavailable(
-            f"create-task failed with status {response.status_code}", outcome_unknown=True
+            f"create-task failed with status {response.status}", outcome_unknown=True
         )
     try:
         body = response.json()
@@ -159,8 +149,8 @@ def _answer(response: requests.Response) -> dict[str, Any]:
             "create-task answered with an unexpected JSON shape", outcome_unknown=True
         )
     error = body.get("error")
-    if response.status_code >= 400 or body.get("status") == "error" or error:
-        _raise_rejection(response.status_code, error if isinstance(error, dict) else {})
+    if response.status >= 400 or body.get("status") == "error" or error:
+        _raise_rejection(response.status, error if isinstance(error, dict) else {})
     task = body.get("task")
     if not isinstance(task, dict):
         raise CreateTaskUnavailable("create-task's answer holds no task", outcome_unknown=True)

@@ -6,7 +6,7 @@ with the namespace and each Kafka topic is a Broker of the same name (specs/even
 
 from __future__ import annotations
 
-import requests
+import urllib3
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
@@ -24,6 +24,7 @@ class HttpPublisher:
     def __init__(self, broker_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.broker_url = broker_url.rstrip("/")
         self.timeout = timeout
+        self._http = http_session.connection_pool()
 
     def publish(self, topic: str, event: CloudEvent) -> None:
         """Deliver `event` to the broker of `topic`; raise PublishError unless it answers 2xx."""
@@ -31,13 +32,13 @@ class HttpPublisher:
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
         try:
-            response = http_session.for_this_thread().post(
-                url, data=body, headers=headers, timeout=self.timeout
+            response = self._http.request(
+                "POST", url, body=body, headers=headers, timeout=self.timeout
             )
-        except requests.RequestException as error:
+        except urllib3.exceptions.HTTPError as error:
             raise PublishError(f"broker {url} unreachable: {type(error).__name__}") from error
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status < 300:
             raise PublishError(
-                f"broker {url} refused event {event['id']}: {response.status_code} "
-                f"{response.text[:200]}"
+                f"broker {url} refused event {event['id']}: {response.status} "
+                f"{response.data[:200].decode(errors='replace')}"
             )

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import requests
+import urllib3
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
@@ -59,6 +59,7 @@ class Dispatcher:
     def __init__(self, addresses: Mapping[str, str], stopping: threading.Event) -> None:
         self._addresses = dict(addresses)
         self._stopping = stopping
+        self._http = http_session.connection_pool()
 
     def dispatch(self, trigger: Trigger, event: CloudEvent) -> CloudEvent | None:
         """Deliver `event` to the Trigger's subscriber; return the reply event, if one came.
@@ -106,12 +107,12 @@ class Dispatcher:
     def _post(self, url: str, event: CloudEvent, timeout: float) -> Attempt:
         headers, body = to_binary(event)
         try:
-            response = http_session.for_this_thread().post(
-                url, data=body, headers={**headers, "Prefer": "reply"}, timeout=timeout
+            response = self._http.request(
+                "POST", url, body=body, headers={**headers, "Prefer": "reply"}, timeout=timeout
             )
-        except requests.RequestException as error:
+        except urllib3.exceptions.HTTPError as error:
             return Attempt(status=None, headers={}, body=b"", error=type(error).__name__)
-        return Attempt(response.status_code, dict(response.headers), response.content)
+        return Attempt(response.status, dict(response.headers), response.data)
 
     def _dead_letter(self, trigger: Trigger, event: CloudEvent, url: str, attempt: Attempt) -> None:
         metrics.ROUTER_DELIVERIES.labels(trigger.name, "dead_lettered").inc()
