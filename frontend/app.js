@@ -152,14 +152,15 @@ async function refreshTasks() {
   if (!state.api) return;
   try {
     const page = await state.api.listTasks(listParams());
-    renderTasks(page.items, page.total);
+    renderTasks(page.items, page.total_exact === false ? `${page.total}+` : page.total);
   } catch (error) {
     toast(`Could not load tasks: ${error.message}`, "error");
   }
 }
 
-function renderTasks(tasks, total) {
-  $("task-count").textContent = `(${total})`;
+// `count` is the number of matches, or "1000+" when there are more than the API counts.
+function renderTasks(tasks, count) {
+  $("task-count").textContent = `(${count})`;
   $("empty").hidden = tasks.length > 0;
   $("task-list").replaceChildren(...tasks.map(taskItem));
   $("task-list").dataset.loaded = "true";

@@ -329,6 +329,43 @@ def test_list_filters_sort_and_pages(client, carols_tasks):
     page = _list(client, carol, sort="title", order="desc", page=2, page_size=4)
     assert (page["total"], page["page"], page["page_size"]) == (6, 2, 4)
     assert _titles(page) == ["buy bread", "alpha report"]
+    assert (page["total_exact"], page["has_more"], page["next_cursor"]) == (True, False, None)
+
+
+def test_cursors_page_through_every_task_once_and_back(client, carols_tasks):
+    carol = carols_tasks
+    expected = _titles(_list(client, carol, sort="priority", order="desc"))
+    seen, cursor = [], None
+    while True:
+        params = {"sort": "priority", "order": "desc", "page_size": 4}
+        page = _list(client, carol, **params, **({"cursor": cursor} if cursor else {}))
+        seen += _titles(page)
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    assert seen == expected
+
+    last = _list(client, carol, sort="priority", order="desc", page="last", page_size=4)
+    assert (_titles(last), last["has_more"], last["page"]) == (expected[2:], False, None)
+    before = _list(
+        client, carol, sort="priority", order="desc", cursor=last["prev_cursor"], page_size=4
+    )
+    assert _titles(before) == expected[:2]
+    assert before["prev_cursor"] is None
+
+
+def test_a_cursor_only_fits_the_list_it_came_from(client, carols_tasks):
+    carol = carols_tasks
+    cursor = _list(client, carol, sort="title", page_size=2)["next_cursor"]
+    for params, field in [
+        ({"cursor": cursor, "sort": "due"}, "cursor"),
+        ({"cursor": cursor, "sort": "title", "order": "desc"}, "cursor"),
+        ({"cursor": cursor, "sort": "title", "page": "2"}, "page"),
+        ({"cursor": cursor[:-3] + "!!!"}, "cursor"),
+    ]:
+        response = client.get(carol.tasks_url, query_string=params, headers=carol.headers)
+        assert response.status_code == 422, params
+        assert response.get_json()["error"]["field"] == field
 
 
 @pytest.mark.parametrize(
@@ -342,6 +379,8 @@ def test_list_filters_sort_and_pages(client, carols_tasks):
         ({"due_from": "someday"}, "due_from"),
         ({"priority": "urgent"}, "priority"),
         ({"colour": "red"}, "colour"),
+        ({"page": "first"}, "page"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
 def test_bad_list_parameters_are_422_naming_the_parameter(client, alice, params, field):

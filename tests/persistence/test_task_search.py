@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from taskflow.adapters import orm
 from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
-from taskflow.adapters.task_queries import TaskQuery, audit_history, get_task, list_tasks
+from taskflow.adapters.task_queries import (
+    TOTAL_CAP,
+    Page,
+    TaskQuery,
+    audit_history,
+    get_task,
+    list_tasks,
+)
 from taskflow.domain import commands
 from taskflow.domain.errors import ValidationError
 from taskflow.service_layer import messagebus
@@ -179,6 +187,93 @@ def test_pages_are_stable_and_counted(tasks):
     assert {page.total for page in pages} == {5}
 
 
+def page_of(factory: sessionmaker[Session], **params: str) -> Page:
+    with factory() as session:
+        query = TaskQuery.from_params(params, BERLIN, NOW)
+        return list_tasks(session, "ann", query, BERLIN, NOW)
+
+
+@pytest.mark.parametrize("sort", ["due", "priority", "title", "created", "updated"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_cursors_give_every_task_once_in_order_both_ways(tasks, sort, order):
+    """Ties (two tasks of priority none) and tasks without a due included."""
+    expected = titles(tasks, sort=sort, order=order)
+    forward, cursor = [], None
+    while True:
+        page = page_of(tasks, sort=sort, order=order, page_size="2", **_cursor(cursor))
+        forward += [item["title"] for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    backward, cursor = [], None
+    while True:
+        paging = _cursor(cursor) or {"page": "last"}
+        page = page_of(tasks, sort=sort, order=order, page_size="2", **paging)
+        backward = [item["title"] for item in page.items] + backward
+        cursor = page.prev_cursor
+        if cursor is None:
+            break
+
+    assert forward == expected
+    assert backward == expected
+
+
+def _cursor(cursor: str | None) -> dict[str, str]:
+    return {"cursor": cursor} if cursor else {}
+
+
+def test_the_last_page_is_the_end_of_the_list(tasks):
+    last = page_of(tasks, page="last", page_size="2")
+
+    assert [item["title"] for item in last.items] == [DENTIST, REPORT]
+    assert (last.has_more, last.next_cursor, last.page) == (False, None, None)
+    assert (last.total, last.total_exact) == (5, True)
+
+
+def test_the_count_stops_at_the_cap(database_url):
+    """More matches than TOTAL_CAP: the total says "at least that many"; a filter that leaves
+    fewer gives the exact number again."""
+    engine = make_engine(database_url)
+    created = NOW - timedelta(days=1)
+    rows = [
+        {
+            "user_id": "many",
+            "title": f"task {n}" + (" rare" if n % 500 == 0 else ""),
+            "priority": "high" if n % 100 == 0 else "none",
+            "priority_rank": 3 if n % 100 == 0 else 0,
+            "tags": [],
+            "reminders": [],
+            "created_at": created,
+            "updated_at": created,
+        }
+        for n in range(TOTAL_CAP + 5)
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(orm.tasks), rows)
+        with Session(engine) as session:
+
+            def page(**params: str) -> Page:
+                query = TaskQuery.from_params(params, BERLIN, NOW)
+                return list_tasks(session, "many", query, BERLIN, NOW)
+
+            everything = page()
+            last = page(page="last", sort="title")
+            high = page(priority="high")
+            rare = page(search="rare")
+    finally:
+        engine.dispose()
+
+    assert (everything.total, everything.total_exact, everything.has_more) == (
+        TOTAL_CAP,
+        False,
+        True,
+    )
+    assert (last.total, last.total_exact, len(last.items)) == (TOTAL_CAP, False, 20)
+    assert (high.total, high.total_exact) == (11, True)
+    assert (rare.total, rare.total_exact, len(rare.items)) == (3, True, 3)
+
+
 def test_a_user_sees_only_their_own_tasks(tasks):
     assert titles(tasks, user_id="bob", search="groceries") == ["Buy groceries for bob"]
     assert titles(tasks, user_id="bob", tags="home") == ["Buy groceries for bob"]
@@ -214,6 +309,9 @@ def test_items_are_the_full_task(tasks):
         ({"tags": "no spaces"}, "tags"),
         ({"search": "!!!"}, "search"),
         ({"prio": "high"}, "prio"),
+        ({"page": "first"}, "page"),
+        ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ({"cursor": "%%%"}, "cursor"),
     ],
 )
 def test_bad_parameters_are_named(params, field):

@@ -98,11 +98,22 @@ tasks = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.CheckConstraint("NOT (due_at IS NOT NULL AND due_date IS NOT NULL)", name="one_due"),
-    sa.Index("ix_tasks_user_due_sort", "user_id", "due_sort_at"),
-    sa.Index("ix_tasks_user_completed", "user_id", "completed"),
-    sa.Index("ix_tasks_user_created", "user_id", "created_at"),
-    sa.Index("ix_tasks_user_updated", "user_id", "updated_at"),
-    sa.Index("ix_tasks_user_priority", "user_id", "priority_rank"),
+    # One index per sort, ending in the id tie-break, so a page is a short walk of one index in
+    # either direction (specs/search.md, Paging); the title's is below (an expression).
+    sa.Index("ix_tasks_user_due_sort_id", "user_id", "due_sort_at", "id"),
+    sa.Index("ix_tasks_user_priority_id", "user_id", "priority_rank", "id"),
+    sa.Index("ix_tasks_user_created_id", "user_id", "created_at", "id"),
+    sa.Index("ix_tasks_user_updated_id", "user_id", "updated_at", "id"),
+    # The frequent filters: pending/completed (and overdue) by due, repeating tasks by due.
+    sa.Index("ix_tasks_user_completed_due_sort_id", "user_id", "completed", "due_sort_at", "id"),
+    sa.Index(
+        "ix_tasks_user_recurring_due_sort_id",
+        "user_id",
+        "due_sort_at",
+        "id",
+        postgresql_where=sa.text("recurrence_rule IS NOT NULL"),
+        sqlite_where=sa.text("recurrence_rule IS NOT NULL"),
+    ),
     # Each occurrence of a series exists at most once, however often its spawn is delivered.
     sa.Index(
         "uq_tasks_series_occurrence",
@@ -114,6 +125,8 @@ tasks = sa.Table(
     ),
 )
 
+sa.Index("ix_tasks_user_title_id", tasks.c.user_id, sa.func.lower(tasks.c.title), tasks.c.id)
+
 task_tags = sa.Table(
     "task_tags",
     metadata,
@@ -122,7 +135,8 @@ task_tags = sa.Table(
     ),
     sa.Column("user_id", sa.String(64), nullable=False),
     sa.Column("tag", sa.String(64), primary_key=True),
-    sa.Index("ix_task_tags_user_tag", "user_id", "tag"),
+    # Covers the tag filters: (user, tag) -> task ids from the index alone.
+    sa.Index("ix_task_tags_user_tag_task", "user_id", "tag", "task_id"),
 )
 
 task_reminders = sa.Table(

@@ -1,13 +1,20 @@
 """The read side: search, filter, sort and page a user's tasks in the database.
 
 Every filter is SQL over indexed columns and the full-text index (PostgreSQL tsvector + GIN,
-SQLite FTS5), never a scan in Python. specs/search.md describes the parameters and their rules.
+SQLite FTS5), never a scan in Python. Pages are read by keyset (a cursor holding the last row's
+sort value and id) along one index per sort, and the total is counted up to TOTAL_CAP, so a
+user with 100,000 tasks pays for one page, not for all of them. specs/search.md describes the
+parameters and their rules.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -29,6 +36,10 @@ Order = Literal["asc", "desc"]
 
 PAGE_SIZE_MAX = 100
 PAGE_SIZE_DEFAULT = 20
+LAST_PAGE = "last"
+# Counting every match costs a read of every match; beyond this many, "more than TOTAL_CAP" is
+# all a list needs to show.
+TOTAL_CAP = 1000
 # Letters and digits only: whatever else the user types (quotes, AND, *, :, &) cannot reach the
 # query syntax of FTS5 or tsquery.
 SEARCH_WORD = re.compile(r"[^\W_]+")
@@ -55,8 +66,11 @@ class TaskQuery:
     recurring: bool | None = None
     sort: Sort = "due"
     order: Order = "asc"
-    page: int = 1
+    # A page number (OFFSET: fine near the start) or "last" (the end, read backwards).
+    page: int | Literal["last"] = 1
     page_size: int = PAGE_SIZE_DEFAULT
+    # Where the page starts instead: next_cursor or prev_cursor of an earlier answer.
+    cursor: Cursor | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], tz: ZoneInfo, now: datetime) -> TaskQuery:
@@ -73,6 +87,18 @@ class TaskQuery:
         search = (text["search"] or "").strip() or None
         if search and not SEARCH_WORD.search(search):
             raise ValidationError("search", "needs at least one letter or digit")
+        sort = _choice("sort", text["sort"], Sort, "due")
+        order = _choice("order", text["order"], Order, "asc")
+        cursor = Cursor.decode(text["cursor"]) if text["cursor"] else None
+        if cursor is not None:
+            if text["page"]:
+                raise ValidationError("page", "cannot be sent with cursor: the cursor is the page")
+            if (cursor.sort, cursor.order) != (sort, order):
+                raise ValidationError(
+                    "cursor",
+                    f"belongs to sort={cursor.sort}&order={cursor.order}: "
+                    "send it with the sort and order of the list it came from",
+                )
         return cls(
             search=search,
             status=_choice("status", text["status"], Status, "all"),
@@ -85,10 +111,11 @@ class TaskQuery:
             due_today=_flag("due_today", text["due_today"]) or False,
             no_date=_flag("no_date", text["no_date"]) or False,
             recurring=_flag("recurring", text["recurring"]),
-            sort=_choice("sort", text["sort"], Sort, "due"),
-            order=_choice("order", text["order"], Order, "asc"),
-            page=_integer("page", text["page"], 1, 1, None),
+            sort=sort,
+            order=order,
+            page=_page(text["page"]),
             page_size=_integer("page_size", text["page_size"], PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX),
+            cursor=cursor,
         )
 
 
@@ -96,41 +123,256 @@ PARAMETERS = tuple(TaskQuery.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """A position in one sort of the list: just after (or, `before`, just before) the task with
+    this sort value and id. Sent to clients as an opaque string."""
+
+    sort: Sort
+    order: Order
+    before: bool
+    value: datetime | int | str | None
+    task_id: int
+
+    def encode(self) -> str:
+        value = iso(self.value) if isinstance(self.value, datetime) else self.value
+        direction = "before" if self.before else "after"
+        text = json.dumps([self.sort, self.order, direction, value, self.task_id])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor `encode` made; anything else raises ValidationError naming `cursor`."""
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            sort, order, direction, value, task_id = json.loads(
+                base64.urlsafe_b64decode(padded.encode("ascii"))
+            )
+            if sort not in get_args(Sort) or order not in get_args(Order):
+                raise ValueError("unknown sort")
+            if direction not in ("before", "after") or type(task_id) is not int:
+                raise ValueError("bad position")
+            return cls(sort, order, direction == "before", _sort_value(sort, value), task_id)
+        except (ValueError, TypeError, UnicodeError, binascii.Error):
+            raise ValidationError(
+                "cursor", "is not a cursor of this list: send next_cursor or prev_cursor as given"
+            ) from None
+
+
+def _sort_value(sort: Sort, value: Any) -> datetime | int | str | None:
+    if sort == "priority" and type(value) is int:
+        return value
+    if sort == "title" and isinstance(value, str):
+        return value
+    if sort == "due" and value is None:
+        return None
+    if sort in ("due", "created", "updated") and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("naive moment")
+        return moment
+    raise ValueError(f"{value!r} is not a {sort} value")
+
+
+@dataclass(frozen=True)
 class Page:
+    """One page of a list. `total` counts the matches up to TOTAL_CAP (`total_exact` is false
+    when there are more); `page` is None when the page was not reached by number."""
+
     items: list[dict[str, Any]]
     total: int
-    page: int
+    total_exact: bool
+    page: int | None
     page_size: int
+    has_more: bool
+    next_cursor: str | None
+    prev_cursor: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "items": self.items,
             "total": self.total,
+            "total_exact": self.total_exact,
             "page": self.page,
             "page_size": self.page_size,
+            "has_more": self.has_more,
+            "next_cursor": self.next_cursor,
+            "prev_cursor": self.prev_cursor,
         }
 
 
+@dataclass(frozen=True)
+class _Window:
+    """The rows of a page in the list's order, and whether tasks lie before and after it."""
+
+    rows: Sequence[sa.RowMapping]
+    more_before: bool
+    more_after: bool
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What a page walks: each match's id and sort value, under these conditions."""
+
+    task_id: sa.ColumnElement[int]
+    value: sa.ColumnElement[Any]
+    conditions: list[sa.ColumnElement[bool]]
+    nullable: bool
+
+
 def list_tasks(db: Database, user_id: str, query: TaskQuery, tz: ZoneInfo, now: datetime) -> Page:
-    tasks = orm.tasks
-    conditions = [tasks.c.user_id == user_id, *_filters(db, user_id, query, tz, now)]
-    total = db.execute(sa.select(sa.func.count()).select_from(tasks).where(*conditions)).scalar()
-    direction = sa.asc if query.order == "asc" else sa.desc
-    sort_column = SORT_COLUMNS[query.sort]
-    rows = db.execute(
-        sa.select(tasks)
-        .where(*conditions)
-        # Tasks without a due come last whichever the direction; the id keeps pages stable.
-        .order_by(direction(sort_column).nulls_last(), direction(tasks.c.id))
-        .limit(query.page_size)
-        .offset((query.page - 1) * query.page_size)
-    ).mappings()
+    conditions = [orm.tasks.c.user_id == user_id, *_filters(db, user_id, query, tz, now)]
+    # The planner cannot tell how many tasks a searched prefix matches (it guesses hundreds), so
+    # it may walk a sort's index hoping to meet matches soon while a rare word has a handful.
+    # Counting first tells: when the matches are few, they are gathered from the text index
+    # first and only they are sorted.
+    counted = _count(db, conditions) if query.search else None
+    keys = _keys(conditions, query, gathered=counted is not None and counted[1])
+    if query.cursor is not None:
+        window, number = _keyset(db, keys, query, query.cursor), None
+    elif query.page == LAST_PAGE:
+        window, number = _keyset(db, keys, query, None, backwards=True), None
+    elif query.page > 1:
+        window, number = _numbered(db, keys, query, query.page), query.page
+    else:
+        window, number = _keyset(db, keys, query, None), 1
+    if counted is None:
+        more = window.more_before or window.more_after
+        counted = _count(db, conditions) if more else (len(window.rows), True)
+    first, last = (window.rows[0], window.rows[-1]) if window.rows else (None, None)
     return Page(
-        items=[task_from_row(row).to_dict() for row in rows],
-        total=int(total or 0),
-        page=query.page,
+        items=[task_from_row(row).to_dict() for row in window.rows],
+        total=counted[0],
+        total_exact=counted[1],
+        page=number,
         page_size=query.page_size,
+        has_more=window.more_after,
+        next_cursor=_cursor(query, last, before=False) if window.more_after else None,
+        prev_cursor=_cursor(query, first, before=True) if window.more_before else None,
     )
+
+
+def _count(db: Database, conditions: list[sa.ColumnElement[bool]]) -> tuple[int, bool]:
+    """The number of matches up to TOTAL_CAP, and whether that is all of them."""
+    capped = sa.select(orm.tasks.c.id).where(*conditions).limit(TOTAL_CAP + 1).subquery()
+    counted = int(db.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
+    return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
+
+
+def _keys(conditions: list[sa.ColumnElement[bool]], query: TaskQuery, *, gathered: bool) -> _Keys:
+    tasks = orm.tasks
+    value = SORT_COLUMNS[query.sort]
+    nullable = query.sort in NULLABLE_SORTS
+    if not gathered:
+        return _Keys(tasks.c.id, value, conditions, nullable)
+    # MATERIALIZED: the matches are found on their own (by the text index), then walked.
+    matching = (
+        sa.select(tasks.c.id, value.label(SORT_VALUE))
+        .where(*conditions)
+        .cte("matching")
+        .prefix_with("MATERIALIZED")
+    )
+    return _Keys(matching.c.id, matching.c[SORT_VALUE], [], nullable)
+
+
+def _rows(db: Database, keys: sa.Select[Any], descending: bool) -> list[sa.RowMapping]:
+    """The tasks of a page whose ids and sort values `keys` selects: the keys come from an
+    index alone, and only the page's rows are read from the table."""
+    page = keys.subquery("page")
+    direction = sa.desc if descending else sa.asc
+    statement = (
+        sa.select(orm.tasks, page.c[SORT_VALUE])
+        .join(page, orm.tasks.c.id == page.c.id)
+        .order_by(direction(page.c[SORT_VALUE]).nulls_last(), direction(page.c.id))
+    )
+    return list(db.execute(statement).mappings())
+
+
+def _cursor(query: TaskQuery, row: sa.RowMapping | None, *, before: bool) -> str | None:
+    if row is None:
+        return None
+    return Cursor(query.sort, query.order, before, row[SORT_VALUE], row["id"]).encode()
+
+
+def _numbered(db: Database, keys: _Keys, query: TaskQuery, number: int) -> _Window:
+    """Page `number` by OFFSET: the database walks every match before it, so deep pages cost
+    what they skip (cursors and page=last do not)."""
+    descending = query.order == "desc"
+    direction = sa.desc if descending else sa.asc
+    rows = _rows(
+        db,
+        sa.select(keys.task_id.label("id"), keys.value.label(SORT_VALUE))
+        .where(*keys.conditions)
+        # Tasks without a due come last whichever the direction; the id keeps pages stable.
+        .order_by(direction(keys.value).nulls_last(), direction(keys.task_id))
+        .limit(query.page_size + 1)
+        .offset((number - 1) * query.page_size),
+        descending,
+    )
+    return _Window(rows[: query.page_size], True, len(rows) > query.page_size)
+
+
+def _keyset(
+    db: Database, keys: _Keys, query: TaskQuery, cursor: Cursor | None, *, backwards: bool = False
+) -> _Window:
+    """The page after the cursor (or from the start), or before it (or from the end) when the
+    cursor points backwards: one more row than the page is read to learn whether more follow."""
+    backwards = backwards or (cursor is not None and cursor.before)
+    start = (cursor.value, cursor.task_id) if cursor is not None else None
+    descending = (query.order == "desc") != backwards
+    rows = _walk(db, keys, start, descending, backwards, query.page_size + 1)
+    page, further = rows[: query.page_size], len(rows) > query.page_size
+    if backwards:
+        return _Window(page[::-1], further, cursor is not None)
+    return _Window(page, cursor is not None, further)
+
+
+def _walk(
+    db: Database,
+    keys: _Keys,
+    start: tuple[Any, int] | None,
+    descending: bool,
+    backwards: bool,
+    limit: int,
+) -> list[sa.RowMapping]:
+    """Up to `limit` rows strictly after `start` (a sort value and id), walking the list's order
+    (or its reverse, `backwards`). Tasks without a due are a segment of their own, last in the
+    list's order: each segment is a range of one index, `(user_id, sort value, id)`, walked in
+    one direction without sorting, which NULLS LAST in one ORDER BY would not allow."""
+    follows = operator.lt if descending else operator.gt
+    direction = sa.desc if descending else sa.asc
+    segments = [False, True] if keys.nullable else [False]
+    if backwards:
+        segments.reverse()
+    if start is not None:
+        # Resume in the start's own segment: the ones before it in this walk are done.
+        segments = segments[segments.index(start[0] is None) :]
+    rows: list[sa.RowMapping] = []
+    for without_value in segments:
+        where = list(keys.conditions)
+        if without_value:
+            where.append(keys.value.is_(None))
+            order = [direction(keys.task_id)]
+            if start is not None:
+                where.append(follows(keys.task_id, start[1]))
+        else:
+            if keys.nullable:
+                where.append(keys.value.is_not(None))
+            order = [direction(keys.value), direction(keys.task_id)]
+            if start is not None:
+                # A row-value comparison: one index range on (value, id), ties included.
+                position = sa.tuple_(sa.literal(start[0], keys.value.type), sa.literal(start[1]))
+                where.append(follows(sa.tuple_(keys.value, keys.task_id), position))
+        page_keys = (
+            sa.select(keys.task_id.label("id"), keys.value.label(SORT_VALUE))
+            .where(*where)
+            .order_by(*order)
+            .limit(limit - len(rows))
+        )
+        rows += _rows(db, page_keys, descending)
+        if len(rows) >= limit:
+            break
+        start = None
+    return rows
 
 
 def get_task(db: Database, user_id: str, task_id: int) -> dict[str, Any] | None:
@@ -166,6 +408,7 @@ def audit_history(db: Database, user_id: str, task_id: int) -> list[dict[str, An
     ]
 
 
+SORT_VALUE = "sort_value"
 SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     "due": orm.tasks.c.due_sort_at,
     "priority": orm.tasks.c.priority_rank,
@@ -173,6 +416,7 @@ SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     "created": orm.tasks.c.created_at,
     "updated": orm.tasks.c.updated_at,
 }
+NULLABLE_SORTS = {"due"}
 
 
 def _filters(
@@ -184,9 +428,10 @@ def _filters(
         completed = sa.true() if query.status == "completed" else sa.false()
         conditions.append(tasks.c.completed == completed)
     if query.priority:
-        conditions.append(tasks.c.priority.in_([p.value for p in query.priority]))
+        # The rank, not the name: (user_id, priority_rank, id) is indexed.
+        conditions.append(tasks.c.priority_rank.in_([p.rank for p in query.priority]))
     if query.tags:
-        conditions.append(tasks.c.id.in_(_tagged(user_id, query.tags, query.tags_mode)))
+        conditions += _tagged(user_id, query.tags, query.tags_mode)
     if query.due_from or query.due_to:
         conditions.append(_due_between(query.due_from, query.due_to, tz))
     if query.overdue:
@@ -204,31 +449,43 @@ def _filters(
     return conditions
 
 
-def _tagged(user_id: str, tags: tuple[str, ...], mode: TagsMode) -> sa.Select[Any]:
+def _tagged(user_id: str, tags: tuple[str, ...], mode: TagsMode) -> list[sa.ColumnElement[bool]]:
+    """Any tag: one lookup of (user, tags) -> ids; all tags: one such lookup per tag, each a
+    range of the index (user_id, tag, task_id), which the database can probe per task while
+    walking a page instead of grouping every tagged task first."""
     task_tags = orm.task_tags
-    having = sa.select(task_tags.c.task_id).where(
-        task_tags.c.user_id == user_id, task_tags.c.tag.in_(tags)
-    )
-    if mode == "all":
-        # (task_id, tag) is the key, so counting rows counts distinct tags.
-        having = having.group_by(task_tags.c.task_id).having(sa.func.count() == len(tags))
-    return having
+    groups = [tags] if mode == "any" else [(tag,) for tag in tags]
+    return [
+        orm.tasks.c.id.in_(
+            sa.select(task_tags.c.task_id).where(
+                task_tags.c.user_id == user_id, task_tags.c.tag.in_(group)
+            )
+        )
+        for group in groups
+    ]
 
 
 def _due_between(
     start: datetime | None, end: datetime | None, tz: ZoneInfo
 ) -> sa.ColumnElement[bool]:
+    """Timed tasks due in [start, end) and all-day tasks whose day overlaps it. Both kinds also
+    lie in a range of due_sort_at (a timed due is its moment, an all-day due ends at the next
+    local midnight), which is what the index (user_id, due_sort_at, id) reads; the exact test
+    then runs on those rows only."""
     tasks = orm.tasks
     timed: list[sa.ColumnElement[bool]] = [tasks.c.due_at.is_not(None)]
     all_day: list[sa.ColumnElement[bool]] = [tasks.c.due_date.is_not(None)]
+    indexed: list[sa.ColumnElement[bool]] = []
     if start is not None:
         timed.append(tasks.c.due_at >= start)
         all_day.append(tasks.c.due_date >= start.astimezone(tz).date())
+        indexed.append(tasks.c.due_sort_at >= start)
     if end is not None:
         timed.append(tasks.c.due_at < end)
         last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
         all_day.append(tasks.c.due_date <= last_day)
-    return sa.or_(sa.and_(*timed), sa.and_(*all_day))
+        indexed.append(tasks.c.due_sort_at <= max(end, end_of_day(last_day, tz)))
+    return sa.and_(*indexed, sa.or_(sa.and_(*timed), sa.and_(*all_day)))
 
 
 def _matches(db: Database, search: str) -> sa.ColumnElement[bool]:
@@ -310,6 +567,15 @@ def _integer(name: str, value: str | None, default: int, low: int, high: int | N
         limits = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise ValidationError(name, f"must be {limits}")
     return number
+
+
+def _page(value: str | None) -> int | Literal["last"]:
+    if value is not None and value.lower() == LAST_PAGE:
+        return LAST_PAGE
+    try:
+        return _integer("page", value, 1, 1, None)
+    except ValidationError:
+        raise ValidationError("page", "must be a whole number from 1, or last") from None
 
 
 def _due_bound(name: str, value: str | None, tz: ZoneInfo, *, end: bool) -> datetime | None:
