@@ -241,7 +241,8 @@ def test_the_count_stops_at_the_cap(database_url):
             "title": f"task {n}" + (" rare" if n % 500 == 0 else ""),
             "priority": "high" if n % 100 == 0 else "none",
             "priority_rank": 3 if n % 100 == 0 else 0,
-            "tags": [],
+            "tags": ["home", "work"],
+            "tags_text": "home work",
             "reminders": [],
             "created_at": created,
             "updated_at": created,
@@ -251,6 +252,15 @@ def test_the_count_stops_at_the_cap(database_url):
     try:
         with engine.begin() as connection:
             connection.execute(sa.insert(orm.tasks), rows)
+            ids = connection.execute(sa.select(orm.tasks.c.id)).scalars().all()
+            connection.execute(
+                sa.insert(orm.task_tags),
+                [
+                    {"task_id": task_id, "user_id": "many", "tag": tag}
+                    for task_id in ids
+                    for tag in ("home", "work")
+                ],
+            )
         with Session(engine) as session:
 
             def page(**params: str) -> Page:
@@ -261,6 +271,10 @@ def test_the_count_stops_at_the_cap(database_url):
             last = page(page="last", sort="title")
             high = page(priority="high")
             rare = page(search="rare")
+            # Many matches of a search or of several tags: walked along the order, tested per row.
+            first_titles = [task["title"] for task in everything.items]
+            common = page(search="task")
+            both_tags = page(tags="home,work", tags_mode="all")
     finally:
         engine.dispose()
 
@@ -272,6 +286,9 @@ def test_the_count_stops_at_the_cap(database_url):
     assert (last.total, last.total_exact, len(last.items)) == (TOTAL_CAP, False, 20)
     assert (high.total, high.total_exact) == (11, True)
     assert (rare.total, rare.total_exact, len(rare.items)) == (3, True, 3)
+    for walked in (common, both_tags):
+        assert (walked.total, walked.total_exact) == (TOTAL_CAP, False)
+        assert [task["title"] for task in walked.items] == first_titles
 
 
 def test_a_user_sees_only_their_own_tasks(tasks):

@@ -105,7 +105,15 @@ tasks = sa.Table(
     sa.Index("ix_tasks_user_created_id", "user_id", "created_at", "id"),
     sa.Index("ix_tasks_user_updated_id", "user_id", "updated_at", "id"),
     # The frequent filters: pending/completed (and overdue) by due, repeating tasks by due.
-    sa.Index("ix_tasks_user_completed_due_sort_id", "user_id", "completed", "due_sort_at", "id"),
+    # priority_rank after the unique id changes no order; "pending, high" counts from the index.
+    sa.Index(
+        "ix_tasks_user_completed_due_sort_id",
+        "user_id",
+        "completed",
+        "due_sort_at",
+        "id",
+        "priority_rank",
+    ),
     sa.Index(
         "ix_tasks_user_recurring_due_sort_id",
         "user_id",

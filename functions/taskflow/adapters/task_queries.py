@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from taskflow.adapters import orm
@@ -220,13 +221,17 @@ class _Keys:
 
 
 def list_tasks(db: Database, user_id: str, query: TaskQuery, tz: ZoneInfo, now: datetime) -> Page:
-    conditions = [orm.tasks.c.user_id == user_id, *_filters(db, user_id, query, tz, now)]
-    # The planner cannot tell how many tasks a searched prefix matches (it guesses hundreds), so
-    # it may walk a sort's index hoping to meet matches soon while a rare word has a handful.
-    # Counting first tells: when the matches are few, they are gathered from the text index
-    # first and only they are sorted.
-    counted = _count(db, conditions) if query.search else None
-    keys = _keys(conditions, query, gathered=counted is not None and counted[1])
+    owned = orm.tasks.c.user_id == user_id
+    conditions = [owned, *_filters(db, user_id, query, tz, now)]
+    counted = _count(db, conditions) if _estimated_poorly(query) else None
+    if counted is None:
+        keys = _keys(conditions, query)
+    elif counted[1]:
+        # Few matches: gather them first (from the text or tag index), then sort only them.
+        keys = _gathered(conditions, query)
+    else:
+        # Over TOTAL_CAP matches: a walk along the sort meets a page of them soon.
+        keys = _keys([owned, *_filters(db, user_id, query, tz, now, walking=True)], query)
     if query.cursor is not None:
         window, number = _keyset(db, keys, query, query.cursor), None
     elif query.page == LAST_PAGE:
@@ -258,20 +263,31 @@ def _count(db: Database, conditions: list[sa.ColumnElement[bool]]) -> tuple[int,
     return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
 
 
-def _keys(conditions: list[sa.ColumnElement[bool]], query: TaskQuery, *, gathered: bool) -> _Keys:
-    tasks = orm.tasks
+def _estimated_poorly(query: TaskQuery) -> bool:
+    """Filters whose number of matches PostgreSQL's planner cannot estimate: a searched prefix
+    (it guesses hundreds for a word with eleven matches, or with thousands) and several tags
+    at once (it multiplies each tag's share as if tags were independent). With a wrong guess
+    it walks a sort's index hoping to meet matches soon while there are a handful, or gathers
+    and sorts thousands while a short walk would do. Counting first tells which is right."""
+    return bool(query.search) or (query.tags_mode == "all" and len(query.tags) > 1)
+
+
+def _keys(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Keys:
     value = SORT_COLUMNS[query.sort]
-    nullable = query.sort in NULLABLE_SORTS
-    if not gathered:
-        return _Keys(tasks.c.id, value, conditions, nullable)
-    # MATERIALIZED: the matches are found on their own (by the text index), then walked.
+    return _Keys(orm.tasks.c.id, value, conditions, query.sort in NULLABLE_SORTS)
+
+
+def _gathered(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Keys:
+    """The matches found on their own (MATERIALIZED: planned without the page's order and
+    limit, so by the text or tag index), then walked."""
+    value = SORT_COLUMNS[query.sort]
     matching = (
-        sa.select(tasks.c.id, value.label(SORT_VALUE))
+        sa.select(orm.tasks.c.id, value.label(SORT_VALUE))
         .where(*conditions)
         .cte("matching")
         .prefix_with("MATERIALIZED")
     )
-    return _Keys(matching.c.id, matching.c[SORT_VALUE], [], nullable)
+    return _Keys(matching.c.id, matching.c[SORT_VALUE], [], query.sort in NULLABLE_SORTS)
 
 
 def _rows(db: Database, keys: sa.Select[Any], descending: bool) -> list[sa.RowMapping]:
@@ -420,9 +436,19 @@ NULLABLE_SORTS = {"due"}
 
 
 def _filters(
-    db: Database, user_id: str, query: TaskQuery, tz: ZoneInfo, now: datetime
+    db: Database,
+    user_id: str,
+    query: TaskQuery,
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    walking: bool = False,
 ) -> list[sa.ColumnElement[bool]]:
+    """The query's conditions. `walking` (many matches, known from the count): on PostgreSQL,
+    search words and several tags are tested on each row the walk meets, in forms no index
+    serves, so the planner cannot choose to gather every match instead."""
     tasks = orm.tasks
+    walk_test = walking and _dialect(db) == "postgresql"
     conditions: list[sa.ColumnElement[bool]] = []
     if query.status != "all":
         completed = sa.true() if query.status == "completed" else sa.false()
@@ -430,7 +456,11 @@ def _filters(
     if query.priority:
         # The rank, not the name: (user_id, priority_rank, id) is indexed.
         conditions.append(tasks.c.priority_rank.in_([p.rank for p in query.priority]))
-    if query.tags:
+    if query.tags and walk_test and query.tags_mode == "all":
+        # tasks.tags holds the same normalised tags as task_tags, in the row the walk reads.
+        every_tag = sa.cast(sa.literal(json.dumps(list(query.tags)), sa.Text), JSONB)
+        conditions.append(sa.cast(tasks.c.tags, JSONB).op("@>")(every_tag))
+    elif query.tags:
         conditions += _tagged(user_id, query.tags, query.tags_mode)
     if query.due_from or query.due_to:
         conditions.append(_due_between(query.due_from, query.due_to, tz))
@@ -445,7 +475,7 @@ def _filters(
         rule = tasks.c.recurrence_rule
         conditions.append(rule.is_not(None) if query.recurring else rule.is_(None))
     if query.search:
-        conditions.append(_matches(db, query.search))
+        conditions.append(_matches(db, query.search, walking=walk_test))
     return conditions
 
 
@@ -488,15 +518,18 @@ def _due_between(
     return sa.and_(*indexed, sa.or_(sa.and_(*timed), sa.and_(*all_day)))
 
 
-def _matches(db: Database, search: str) -> sa.ColumnElement[bool]:
+def _matches(db: Database, search: str, *, walking: bool = False) -> sa.ColumnElement[bool]:
     """Every word of `search` must start a word of the title, description or tags ("gro"
-    finds "groceries")."""
+    finds "groceries"). `walking`: ts_match_vq, the function behind @@, which no index serves."""
     words = [word.lower() for word in SEARCH_WORD.findall(search)]
     if _dialect(db) == "postgresql":
-        tsquery = " & ".join(f"{word}:*" for word in words)
-        return sa.literal_column("tasks.search_vector").op("@@")(
-            sa.func.to_tsquery(sa.literal_column("'simple'"), tsquery)
+        vector = sa.literal_column("tasks.search_vector")
+        tsquery = sa.func.to_tsquery(
+            sa.literal_column("'simple'"), " & ".join(f"{word}:*" for word in words)
         )
+        if walking:
+            return sa.func.ts_match_vq(vector, tsquery, type_=sa.Boolean)
+        return vector.op("@@")(tsquery)
     fts_query = " ".join(f'"{word}"*' for word in words)
     matching = sa.text("SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :fts_query").bindparams(
         fts_query=fts_query

@@ -37,7 +37,12 @@ NEW_INDEXES: dict[str, tuple[list[str | sa.TextClause], str | None]] = {
     "ix_tasks_user_title_id": (["user_id", sa.text("lower(title)"), "id"], None),
     "ix_tasks_user_created_id": (["user_id", "created_at", "id"], None),
     "ix_tasks_user_updated_id": (["user_id", "updated_at", "id"], None),
-    "ix_tasks_user_completed_due_sort_id": (["user_id", "completed", "due_sort_at", "id"], None),
+    # priority_rank after the unique id changes no order: it lets "pending, high" be counted
+    # from the index alone.
+    "ix_tasks_user_completed_due_sort_id": (
+        ["user_id", "completed", "due_sort_at", "id", "priority_rank"],
+        None,
+    ),
     "ix_tasks_user_recurring_due_sort_id": (
         ["user_id", "due_sort_at", "id"],
         "recurrence_rule IS NOT NULL",
