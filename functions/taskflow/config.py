@@ -6,6 +6,7 @@ in-process event router on localhost. Production sets the variables (Knative env
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,6 +76,21 @@ class RateLimit:
         return limit
 
 
+# An address range whose proxies' X-Forwarded-For entries are believed (client_address.py).
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """`"127.0.0.0/8,10.0.0.0/8"`: comma-separated CIDR ranges."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise ValueError(
+            f"TASKFLOW_TRUSTED_PROXIES holds CIDR ranges such as 10.0.0.0/8: {error}"
+        ) from None
+
+
 # Where the local router keeps accepted events (specs/eventing.md): a SQLite file in the data
 # folder, or the Kafka topics of the brokers.
 ROUTER_BACKINGS = ("sqlite", "kafka")
@@ -112,6 +128,14 @@ class Settings:
     # Per-user limits of the web app (REST API and chat); each web worker keeps its own buckets.
     api_rate_limit: RateLimit = RateLimit(600, 60)
     chat_rate_limit: RateLimit = RateLimit(20, 60)
+    # Sign-up and login attempts naming one email, and from one client address (the guard
+    # against password guessing and mass sign-up), and the MCP server's requests per user.
+    auth_email_rate_limit: RateLimit = RateLimit(10, 300)
+    auth_client_rate_limit: RateLimit = RateLimit(200, 3600)
+    mcp_rate_limit: RateLimit = RateLimit(300, 60)
+    # Proxies in front of the web app (a cluster's ingress, activator and queue-proxy): the
+    # client address is the first one, from the right of X-Forwarded-For, outside these ranges.
+    trusted_proxies: tuple[Network, ...] = LOOPBACK
     # OTLP/HTTP collector that receives the services' spans (e.g. http://otel-collector:4318);
     # empty: no export, only trace ids travel (specs/observability.md).
     otlp_endpoint: str = ""
@@ -151,6 +175,10 @@ def load_settings() -> Settings:
         dapr_state_store=_env("TASKFLOW_STATE_STORE", "statestore"),
         api_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_API", "600/60")),
         chat_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_CHAT", "20/60")),
+        auth_email_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_AUTH_EMAIL", "10/300")),
+        auth_client_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_AUTH_CLIENT", "200/3600")),
+        mcp_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_MCP", "300/60")),
+        trusted_proxies=parse_networks(_env("TASKFLOW_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:59092"),

@@ -5,6 +5,7 @@ authentication, never from the arguments."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -43,10 +44,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def mcp_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _http_server(settings: Settings, log_dir: Path, **extra_env: str) -> Iterator[str]:
+    """The MCP server's streamable HTTP transport as its own process; yields its /mcp URL."""
     port = _free_port()
-    log_path: Path = tmp_path_factory.mktemp("mcp") / "mcp-http.log"
+    log_path = log_dir / "mcp-http.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -57,7 +59,7 @@ def mcp_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 "--port",
                 str(port),
             ],
-            env=_server_env(settings),
+            env=_server_env(settings, **extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
@@ -72,6 +74,12 @@ def mcp_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def mcp_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _http_server(settings, tmp_path_factory.mktemp("mcp")) as url:
+        yield url
 
 
 def _http_client(url: str, token: str) -> Client:
@@ -138,21 +146,48 @@ def test_stdio_server_refuses_to_start_without_a_valid_token(settings: Settings)
     assert b"TASKFLOW_TOKEN" in process.stderr
 
 
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+def _initialize(url: str, token: str | None = None) -> requests.Response:
+    auth = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return requests.post(url, json=INITIALIZE, headers=ACCEPT | auth, timeout=10)
+
+
 def test_http_transport_needs_a_bearer_token(mcp_url: str) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
-    headers = {"Accept": "application/json, text/event-stream"}
-    assert requests.post(mcp_url, json=initialize, headers=headers, timeout=10).status_code == 401
-    bad = {**headers, "Authorization": "Bearer forged"}
-    assert requests.post(mcp_url, json=initialize, headers=bad, timeout=10).status_code == 401
+    assert _initialize(mcp_url).status_code == 401
+    assert _initialize(mcp_url, "forged").status_code == 401
+
+
+def test_http_requests_are_limited_per_user(
+    settings: Settings, tmp_path: Path, alice: Account, bob: Account
+) -> None:
+    with _http_server(settings, tmp_path, TASKFLOW_RATE_LIMIT_MCP="3/3600") as url:
+        for _ in range(3):
+            assert _initialize(url, alice.token).status_code == 200
+        refused = _initialize(url, alice.token)
+        assert refused.status_code == 429
+        retry_after = int(refused.headers["Retry-After"])
+        assert retry_after >= 1
+        error = refused.json()["error"]
+        assert error["retry_after_seconds"] == retry_after
+        assert "mcp" in error["reason"]
+
+        # Another user is not slowed down, and requests without a valid token spend nothing.
+        assert _initialize(url, bob.token).status_code == 200
+        for _ in range(5):
+            assert _initialize(url, "forged").status_code == 401
+        assert _initialize(url, bob.token).status_code == 200
 
 
 def test_http_tools_keep_each_user_to_their_own_tasks(

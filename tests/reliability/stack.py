@@ -53,7 +53,10 @@ START_TIMEOUT_SECONDS = 60.0
 QUIET_TIMEOUT_SECONDS = 120.0
 # High enough that the harness measures the pipeline, not the limiter (test_rate_limits.py
 # covers the limiter).
-UNLIMITED = {"TASKFLOW_RATE_LIMIT_API": "1000000/1", "TASKFLOW_RATE_LIMIT_CHAT": "1000000/1"}
+UNLIMITED = {
+    f"TASKFLOW_RATE_LIMIT_{scope}": "1000000/1"
+    for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
+}
 BACKINGS = ("router", "kafka")
 # The load and duplicate tests stay on the SQLite router to keep the suite short; the fault test
 # runs on every backing (specs/reliability.md).

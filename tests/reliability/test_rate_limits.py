@@ -1,6 +1,7 @@
-"""Per-user rate limits: past the limit a user gets 429 with Retry-After and a body saying when
-to retry, other users are unaffected, and the user is admitted again once the time has passed.
-The limiter's clock is driven by the test, never by sleeping."""
+"""Rate limits: past the limit a user (or, at sign-up and login, an email or a client address)
+gets 429 with Retry-After and a body saying when to retry, other users and clients are
+unaffected, and the caller is admitted again once the time has passed. The limiter's clock is
+driven by the test, never by sleeping."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from taskflow.adapters import rate_limit
 from taskflow.config import RateLimit, load_settings
 from taskflow.entrypoints.api import create_app
 from taskflow.entrypoints.app_services import install, services
+from werkzeug.test import TestResponse
 
 API_LIMIT = RateLimit(5, 60)  # a token every 12 s; a chat turn spends one too
 CHAT_LIMIT = RateLimit(2, 60)  # a token every 30 s
+AUTH_EMAIL_LIMIT = RateLimit(3, 60)  # an attempt every 20 s per email
+AUTH_CLIENT_LIMIT = RateLimit(8, 60)  # an attempt every 7.5 s per client address
+PASSWORD = "long enough pw"
 
 
 class Clock:
@@ -41,7 +46,13 @@ def client(tmp_path: Path, sqlite_url: str, clock: Clock) -> Iterator[FlaskClien
     app = create_app(settings)
     with app.app_context():
         limiter = rate_limit.RateLimiter(
-            {rate_limit.API: API_LIMIT, rate_limit.CHAT: CHAT_LIMIT}, clock=clock
+            {
+                rate_limit.API: API_LIMIT,
+                rate_limit.CHAT: CHAT_LIMIT,
+                rate_limit.AUTH_EMAIL: AUTH_EMAIL_LIMIT,
+                rate_limit.AUTH_CLIENT: AUTH_CLIENT_LIMIT,
+            },
+            clock=clock,
         )
         install(app, dataclasses.replace(services(), rate_limiter=limiter))
         engine = services().engine
@@ -49,9 +60,14 @@ def client(tmp_path: Path, sqlite_url: str, clock: Clock) -> Iterator[FlaskClien
     engine.dispose()
 
 
-def sign_up(client: FlaskClient) -> tuple[str, dict[str, str]]:
-    email = f"limited-{uuid.uuid4().hex[:8]}@example.org"
-    answer = client.post("/api/auth/signup", json={"email": email, "password": "long enough pw"})
+def new_email() -> str:
+    return f"limited-{uuid.uuid4().hex[:8]}@example.org"
+
+
+def sign_up(client: FlaskClient, email: str | None = None) -> tuple[str, dict[str, str]]:
+    answer = client.post(
+        "/api/auth/signup", json={"email": email or new_email(), "password": PASSWORD}
+    )
     assert answer.status_code == 201, answer.get_json()
     body = answer.get_json()
     return body["user_id"], {"Authorization": f"Bearer {body['token']}"}
@@ -123,3 +139,63 @@ def test_a_rate_limit_setting_is_requests_per_seconds():
     for bad in ("600", "0/60", "10/0", "ten/60", "1/2/3"):
         with pytest.raises(ValueError, match="REQUESTS/SECONDS"):
             RateLimit.parse(bad)
+
+
+def login(client: FlaskClient, email: str, password: str, address: str = "") -> TestResponse:
+    """A login from the client `address` (as the trusted proxy in front reports it)."""
+    headers = {"X-Forwarded-For": address} if address else {}
+    return client.post(
+        "/api/auth/login", json={"email": email, "password": password}, headers=headers
+    )
+
+
+def test_login_attempts_are_limited_per_email(client, clock):
+    alice_email, bob_email = new_email(), new_email()
+    sign_up(client, alice_email)
+    sign_up(client, bob_email)  # each sign-up spent one attempt of its email
+    for _ in range(AUTH_EMAIL_LIMIT.requests - 1):
+        assert login(client, alice_email, "wrong password!").status_code == 401
+
+    # Even the right password is refused now, from any client, and no password is checked.
+    refused = login(client, alice_email.upper(), PASSWORD, address="198.51.100.7")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "20"
+    error = refused.get_json()["error"]
+    assert error["retry_after_seconds"] == 20
+    assert "per email" in error["reason"] and "retry after 20 s" in error["reason"]
+
+    assert login(client, bob_email, PASSWORD).status_code == 200
+
+    clock.now += 20
+    assert login(client, alice_email, PASSWORD).status_code == 200
+
+
+def test_sign_up_and_login_are_limited_per_client_address(client, clock):
+    mallory, carol = "203.0.113.9", "198.51.100.23"
+    for _ in range(AUTH_CLIENT_LIMIT.requests):
+        assert login(client, new_email(), "guessed password", address=mallory).status_code == 401
+
+    refused = client.post(
+        "/api/auth/signup",
+        json={"email": new_email(), "password": PASSWORD},
+        headers={"X-Forwarded-For": mallory},
+    )
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "8"
+    assert "per client" in refused.get_json()["error"]["reason"]
+    # A client cannot pick a fresh bucket by writing its own X-Forwarded-For entry: only the
+    # entry the trusted proxy appended (the rightmost) counts.
+    spoofed = login(client, new_email(), "guessed password", address=f"192.0.2.1, {mallory}")
+    assert spoofed.status_code == 429
+
+    email = new_email()
+    answer = client.post(
+        "/api/auth/signup",
+        json={"email": email, "password": PASSWORD},
+        headers={"X-Forwarded-For": carol},
+    )
+    assert answer.status_code == 201
+    assert login(client, email, PASSWORD, address=carol).status_code == 200
+
+    clock.now += 8
+    assert login(client, new_email(), "guessed password", address=mallory).status_code == 401

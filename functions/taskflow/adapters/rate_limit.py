@@ -1,4 +1,6 @@
-"""Per-user rate limits of the web app: one token bucket per (user, scope), kept in memory.
+"""Rate limits of the web app and the MCP server: one token bucket per (key, scope), kept in
+memory. The key is the user for authenticated requests, the email or the client address for
+sign-up and login.
 
 A bucket holds up to `requests` tokens and refills at `requests / per_seconds` a second; a
 request takes one token or is refused with the seconds until one is back. The state lives in the
@@ -12,11 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from taskflow.config import RateLimit
 
 API = "api"  # every authenticated request of the web app
 CHAT = "chat"  # a chat turn, on top of API: it may call a paid language model
+AUTH_EMAIL = "sign-up/login per email"  # an attempt naming this email
+AUTH_CLIENT = "sign-up/login per client"  # an attempt from this client address
+MCP = "mcp"  # a request to the MCP server's HTTP transport
 
 # Buckets of users who went quiet are dropped once this many exist, so memory stays bounded.
 MAX_BUCKETS = 100_000
@@ -28,6 +34,17 @@ class RateLimited(Exception):
         self.scope = scope
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON body of the 429 (the Retry-After header carries the same seconds)."""
+        return {
+            "error": {
+                "reason": f"too many requests: at most {self.limit.requests} {self.scope} "
+                f"requests per {self.limit.per_seconds:g} s; retry after "
+                f"{self.retry_after_seconds} s",
+                "retry_after_seconds": self.retry_after_seconds,
+            }
+        }
 
 
 @dataclass
@@ -48,16 +65,16 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
-    def admit(self, user_id: str, scope: str) -> None:
-        """Take one token of the user's bucket for `scope`, or raise RateLimited."""
+    def admit(self, key: str, scope: str) -> None:
+        """Take one token of the key's bucket for `scope`, or raise RateLimited."""
         limit = self._limits[scope]
         refill_per_second = limit.requests / limit.per_seconds
         with self._lock:
             now = self._clock()
-            bucket = self._buckets.get((user_id, scope))
+            bucket = self._buckets.get((key, scope))
             if bucket is None:
                 self._make_room(now)
-                bucket = self._buckets[(user_id, scope)] = _Bucket(limit.requests, now)
+                bucket = self._buckets[(key, scope)] = _Bucket(limit.requests, now)
             bucket.tokens = min(
                 limit.requests, bucket.tokens + (now - bucket.updated_at) * refill_per_second
             )

@@ -16,13 +16,14 @@ import flask
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from taskflow.adapters import passwords, tokens
+from taskflow.adapters import passwords, rate_limit, tokens
 from taskflow.adapters.repository import User, normalise_email
 from taskflow.adapters.user_accounts import UserAccounts
 from taskflow.domain.errors import ValidationError
 from taskflow.domain.inputs import parse_timezone
 from taskflow.entrypoints.app_services import services
 from taskflow.entrypoints.auth import current_user_id, require_user
+from taskflow.entrypoints.client_address import client_address
 from taskflow.entrypoints.http_errors import ApiError, invalid
 from taskflow.entrypoints.request_body import json_body
 
@@ -90,6 +91,20 @@ def _webhook_url(value: Any) -> str | None:
     return value.strip()
 
 
+def _admit_attempt(email: str) -> None:
+    """Spend one sign-up/login attempt of the client and one of the email, or raise RateLimited
+    (429): before any password is hashed, so guessing costs the guesser, not the server."""
+    limiter = services().rate_limiter
+    request = flask.request
+    client = client_address(
+        request.remote_addr,
+        request.headers.getlist("X-Forwarded-For"),
+        services().settings.trusted_proxies,
+    )
+    limiter.admit(client, rate_limit.AUTH_CLIENT)
+    limiter.admit(email, rate_limit.AUTH_EMAIL)
+
+
 def _token_for(user_id: str) -> str:
     settings = services().settings
     return tokens.issue(
@@ -115,6 +130,7 @@ def signup() -> tuple[flask.Response, int]:
     email = _email(_text_field(body, "email"))
     password = _password(_text_field(body, "password"))
     timezone = _timezone(body.get("timezone") or DEFAULT_TIMEZONE)
+    _admit_attempt(email)
     user = User(
         id=uuid.uuid4().hex,
         email=email,
@@ -137,6 +153,7 @@ def login() -> flask.Response:
     body = _allowed_fields(json_body(), {"email", "password"})
     email = _text_field(body, "email")
     password = _text_field(body, "password")
+    _admit_attempt(normalise_email(email))
     with Session(services().engine) as session:
         user = UserAccounts(session).get_by_email(email)
     # Hashing takes a while: done outside any transaction, which on SQLite would hold the write

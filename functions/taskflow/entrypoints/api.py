@@ -65,7 +65,12 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             commands=CommandClient(settings.create_task_url),
             now=lambda: datetime.now(UTC),
             rate_limiter=rate_limit.RateLimiter(
-                {rate_limit.API: settings.api_rate_limit, rate_limit.CHAT: settings.chat_rate_limit}
+                {
+                    rate_limit.API: settings.api_rate_limit,
+                    rate_limit.CHAT: settings.chat_rate_limit,
+                    rate_limit.AUTH_EMAIL: settings.auth_email_rate_limit,
+                    rate_limit.AUTH_CLIENT: settings.auth_client_rate_limit,
+                }
             ),
         ),
     )
@@ -137,18 +142,9 @@ def _register_error_handlers(app: flask.Flask) -> None:
 
     @app.errorhandler(rate_limit.RateLimited)
     def rate_limited(error: rate_limit.RateLimited) -> flask.Response:
-        seconds = error.retry_after_seconds
-        response = flask.jsonify(
-            {
-                "error": {
-                    "reason": f"too many requests: at most {error.limit.requests} {error.scope} "
-                    f"requests per {error.limit.per_seconds:g} s; retry after {seconds} s",
-                    "retry_after_seconds": seconds,
-                }
-            }
-        )
+        response = flask.jsonify(error.answer())
         response.status_code = 429
-        response.headers["Retry-After"] = str(seconds)
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
         return response
 
     @app.errorhandler(CreateTaskUnavailable)

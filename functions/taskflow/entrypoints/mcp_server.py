@@ -8,7 +8,8 @@ Two transports, one set of tools (chat/tools.py):
 - streamable HTTP, for networked clients: `python -m taskflow.entrypoints.mcp_server --http`
   serves http://127.0.0.1:8106/mcp (port: settings.ports.mcp). Every request needs
   `Authorization: Bearer <jwt>` (the REST API's token): 401 without a valid one; each call's
-  tools act for the token's user.
+  tools act for the token's user, and each request spends one token of that user's MCP rate
+  limit (429 with Retry-After past it, as the REST API answers).
 
 Its own port rather than a path of the web app: the SDK's transport is an ASGI (Starlette) app
 and the web app is WSGI (Flask); running them side by side avoids an ASGI/WSGI bridge.
@@ -28,8 +29,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from taskflow.adapters import database, tokens
+from taskflow.adapters import database, rate_limit, tokens
 from taskflow.adapters.command_client import CommandClient
 from taskflow.chat.tools import TaskTools, database_task_reader, tool_functions
 from taskflow.config import Settings, load_settings
@@ -89,13 +92,49 @@ def user_of_request() -> str:
     return access.subject
 
 
+class RateLimitedPerUser:
+    """Spends one token of the bearer token's user per HTTP request, before the SDK sees it, or
+    answers 429 with Retry-After. A request without a valid token spends nothing: the SDK
+    answers it 401."""
+
+    def __init__(self, app: ASGIApp, limiter: rate_limit.RateLimiter, secret: str) -> None:
+        self._app = app
+        self._limiter = limiter
+        self._secret = secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user_id = self._user_of(scope) if scope["type"] == "http" else None
+        if user_id is not None:
+            try:
+                self._limiter.admit(user_id, rate_limit.MCP)
+            except rate_limit.RateLimited as error:
+                refusal = JSONResponse(
+                    error.answer(),
+                    status_code=429,
+                    headers={"Retry-After": str(error.retry_after_seconds)},
+                )
+                await refusal(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+    def _user_of(self, scope: Scope) -> str | None:
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        try:
+            return tokens.verify(tokens.bearer_token(authorization), secret=self._secret)
+        except tokens.InvalidToken:
+            return None
+
+
 def http_app(settings: Settings, host: str, public_url: str) -> Starlette:
     server = build_server(
         settings, user_of_request, verifier=JwtVerifier(settings.jwt_secret), public_url=public_url
     )
     # Stateless: no session lives in this process, so any replica can answer any request. The
     # host decides the SDK's DNS-rebinding guard (on for a loopback host).
-    return server.streamable_http_app(stateless_http=True, json_response=True, host=host)
+    app = server.streamable_http_app(stateless_http=True, json_response=True, host=host)
+    limiter = rate_limit.RateLimiter({rate_limit.MCP: settings.mcp_rate_limit})
+    app.add_middleware(RateLimitedPerUser, limiter=limiter, secret=settings.jwt_secret)
+    return app
 
 
 def stdio_user(settings: Settings) -> str:
