@@ -1,5 +1,8 @@
-"""The outbox relay publishes what committed writes left behind, in order, and loses nothing when
-the broker is down or the process dies between the commit and the publish."""
+"""The outbox relay publishes what committed writes left behind, in order within each topic, and
+loses nothing when the broker is down or the process dies between the commit and the publish.
+
+The topics' streams go out side by side (service_layer/outbox_relay.py), so the order to check is
+each topic's own: that is what each broker's Triggers see."""
 
 from __future__ import annotations
 
@@ -38,6 +41,14 @@ def pending(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
         return [(m.topic, m.event["id"]) for m in uow.outbox.pending(1000)]
 
 
+def by_topic(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Event ids per topic, in the order given."""
+    streams: dict[str, list[str]] = {}
+    for topic, event_id in rows:
+        streams.setdefault(topic, []).append(event_id)
+    return streams
+
+
 def published(ingress: Ingress) -> list[tuple[str, str]]:
     """(topic, event id) of every event the broker ingress accepted, in arrival order."""
     return [
@@ -46,13 +57,18 @@ def published(ingress: Ingress) -> list[tuple[str, str]]:
 
 
 class Ingress:
-    """A broker ingress that answers with the statuses it is given, then 202. A hanging one
-    holds every request (`entered` is set) until `release` is set."""
+    """A broker ingress that answers each topic's requests with the statuses it is given for that
+    topic, then 202. A hanging one holds every request (`entered` is set) until `release` is
+    set."""
 
     def __init__(
-        self, subscribers: Subscribers, statuses: list[int] | None = None, *, hang: bool = False
+        self,
+        subscribers: Subscribers,
+        statuses: dict[str, list[int]] | None = None,
+        *,
+        hang: bool = False,
     ) -> None:
-        self._statuses = list(statuses or [])
+        self._statuses = {topic: list(codes) for topic, codes in (statuses or {}).items()}
         self._lock = threading.Lock()
         self._accepted: list[Delivery] = []
         self.entered = threading.Event()
@@ -68,7 +84,8 @@ class Ingress:
         self.entered.set()
         self.release.wait()
         with self._lock:
-            code = self._statuses.pop(0) if self._statuses else 202
+            codes = self._statuses.get(delivery.path.rsplit("/", 1)[1], [])
+            code = codes.pop(0) if codes else 202
             if code == 202:
                 self._accepted.append(delivery)
         return Response(status=code)
@@ -88,7 +105,7 @@ def test_pending_events_are_published_in_commit_order_once(
     ingress = Ingress(subscribers)
 
     assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 6
-    assert published(ingress) == waiting
+    assert by_topic(published(ingress)) == by_topic(waiting)
     ann_titles = [
         d.event.data["task_data"]["title"]
         for d in ingress.accepted()
@@ -115,7 +132,7 @@ def test_a_broker_outage_between_commit_and_publish_loses_nothing(
 
     ingress = Ingress(subscribers)
     assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 2
-    assert published(ingress) == waiting
+    assert by_topic(published(ingress)) == by_topic(waiting)
     assert pending(session_factory) == []
 
 
@@ -125,17 +142,19 @@ def test_a_refused_publish_stops_the_run_and_the_next_run_resumes_there(
     for title in ["first", "second"]:
         create_task(session_factory, "ann", title)
     waiting = pending(session_factory)
-    ingress = Ingress(subscribers, statuses=[202, 503])
+    events, updates = catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES
+    first, second = by_topic(waiting)[events]
+    ingress = Ingress(subscribers, statuses={events: [503]})
 
     with pytest.raises(PublishError, match="503"):
         relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher)
-    # Only the first row went out; the refused one and everything after it stay pending, so
-    # nothing of ann's overtakes the refused event.
-    assert published(ingress) == waiting[:1]
-    assert pending(session_factory) == waiting[1:]
+    # The refused row and the one after it on its topic stay pending, so nothing of ann's
+    # overtakes the refused event there; the other topic's stream went on.
+    assert by_topic(published(ingress)) == {updates: by_topic(waiting)[updates]}
+    assert pending(session_factory) == [(events, first), (events, second)]
 
-    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 3
-    assert published(ingress) == waiting
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 2
+    assert by_topic(published(ingress)) == by_topic(waiting)
 
 
 def test_two_relays_at_once_publish_every_event(
@@ -191,9 +210,10 @@ def test_a_hanging_broker_blocks_neither_writes_nor_other_relays(
 
     # The running relay also publishes the write that committed while it held the relay lock.
     assert relayed == [4]
-    assert published(ingress) == waiting
-    assert [d.event.data["task_data"]["title"] for d in ingress.accepted()][::2] == [
-        "published first",
-        "written while the broker hangs",
-    ]
+    assert by_topic(published(ingress)) == by_topic(waiting)
+    assert [
+        d.event.data["task_data"]["title"]
+        for d in ingress.accepted()
+        if d.path.endswith(catalogue.TOPIC_TASK_EVENTS)
+    ] == ["published first", "written while the broker hangs"]
     assert pending(session_factory) == []
