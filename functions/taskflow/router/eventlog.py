@@ -277,26 +277,28 @@ class SqliteEventLog:
     def _commit(
         self, appends: list[_PendingAppend], acknowledgements: list[tuple[str, int]]
     ) -> None:
-        with self._db_lock:
-            try:
+        try:
+            with self._db_lock:
                 self._set_synchronous("FULL" if appends else "NORMAL")
                 with self._transaction():
                     positions = [self._insert(pending) for pending in appends]
                     self._delete_finished(acknowledgements)
-            except sqlite3.Error as error:
-                log.exception(
-                    "event log commit failed; %d acknowledgements dropped", len(acknowledgements)
-                )
-                for pending in appends:
-                    pending.error = EventLogUnavailable(f"event log: {error}")
-                    pending.done.set()
-                return
-            # In position order, before the next group: each key's queue keeps append order.
-            for pending, position in zip(appends, positions, strict=True):
-                for subscription in pending.subscriptions:
-                    subscription.offer(_Entry(position, pending.event))
-        for pending in appends:
-            pending.done.set()
+                # In position order, before the next group: each key's queue keeps append order.
+                for pending, position in zip(appends, positions, strict=True):
+                    for subscription in pending.subscriptions:
+                        subscription.offer(_Entry(position, pending.event))
+        except Exception as error:
+            # The writer must outlive any failure, or every later append would wait forever.
+            log.exception(
+                "event log commit failed: %d events refused, %d acknowledgements dropped",
+                len(appends),
+                len(acknowledgements),
+            )
+            for pending in appends:
+                pending.error = EventLogUnavailable(f"event log: {error}")
+        finally:
+            for pending in appends:
+                pending.done.set()
 
     def _insert(self, pending: _PendingAppend) -> int:
         position = self._db.execute(
