@@ -222,6 +222,18 @@ def _cursor(cursor: str | None) -> dict[str, str]:
     return {"cursor": cursor} if cursor else {}
 
 
+def test_a_cursor_is_a_place_in_the_order_whatever_the_filters(tasks):
+    after_groceries = page_of(tasks, page_size="2").next_cursor  # Rent, Buy groceries
+    assert after_groceries is not None
+
+    def after(**params: str) -> list[str]:
+        return [item["title"] for item in page_of(tasks, cursor=after_groceries, **params).items]
+
+    assert after() == [MOM, DENTIST, REPORT]
+    assert after(status="pending") == [MOM, REPORT]
+    assert after(no_date="true") == [REPORT]
+
+
 def test_the_last_page_is_the_end_of_the_list(tasks):
     last = page_of(tasks, page="last", page_size="2")
 

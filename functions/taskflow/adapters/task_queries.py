@@ -217,7 +217,8 @@ class _Keys:
     task_id: sa.ColumnElement[int]
     value: sa.ColumnElement[Any]
     conditions: list[sa.ColumnElement[bool]]
-    nullable: bool
+    # The segments in the list's order: True for the tasks without a sort value (no due).
+    segments: tuple[bool, ...]
 
 
 def list_tasks(db: Database, user_id: str, query: TaskQuery, tz: ZoneInfo, now: datetime) -> Page:
@@ -273,8 +274,13 @@ def _estimated_poorly(query: TaskQuery) -> bool:
 
 
 def _keys(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Keys:
-    value = SORT_COLUMNS[query.sort]
-    return _Keys(orm.tasks.c.id, value, conditions, query.sort in NULLABLE_SORTS)
+    return _Keys(orm.tasks.c.id, SORT_COLUMNS[query.sort], conditions, _segments(query))
+
+
+def _segments(query: TaskQuery) -> tuple[bool, ...]:
+    if query.sort not in NULLABLE_SORTS:
+        return (False,)
+    return (True,) if query.no_date else (False, True)
 
 
 def _gathered(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Keys:
@@ -287,7 +293,7 @@ def _gathered(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Ke
         .cte("matching")
         .prefix_with("MATERIALIZED")
     )
-    return _Keys(matching.c.id, matching.c[SORT_VALUE], [], query.sort in NULLABLE_SORTS)
+    return _Keys(matching.c.id, matching.c[SORT_VALUE], [], _segments(query))
 
 
 def _rows(db: Database, keys: sa.Select[Any], descending: bool) -> list[sa.RowMapping]:
@@ -356,27 +362,31 @@ def _walk(
     one direction without sorting, which NULLS LAST in one ORDER BY would not allow."""
     follows = operator.lt if descending else operator.gt
     direction = sa.desc if descending else sa.asc
-    segments = [False, True] if keys.nullable else [False]
+    segments = list(keys.segments)
     if backwards:
         segments.reverse()
     if start is not None:
-        # Resume in the start's own segment: the ones before it in this walk are done.
-        segments = segments[segments.index(start[0] is None) :]
+        # Resume in the start's own segment: the ones before it in this walk are done (dated
+        # tasks come before undated ones in the list's order).
+        rank = {False: 0, True: 1} if not backwards else {True: 0, False: 1}
+        segments = [s for s in segments if rank[s] >= rank[start[0] is None]]
     rows: list[sa.RowMapping] = []
     for without_value in segments:
         where = list(keys.conditions)
+        # The start lies in this segment: continue after it; a later segment starts afresh.
+        after = start if start is not None and (start[0] is None) == without_value else None
         if without_value:
             where.append(keys.value.is_(None))
             order = [direction(keys.task_id)]
-            if start is not None:
-                where.append(follows(keys.task_id, start[1]))
+            if after is not None:
+                where.append(follows(keys.task_id, after[1]))
         else:
-            if keys.nullable:
+            if True in keys.segments:  # the undated tasks are walked apart
                 where.append(keys.value.is_not(None))
             order = [direction(keys.value), direction(keys.task_id)]
-            if start is not None:
+            if after is not None:
                 # A row-value comparison: one index range on (value, id), ties included.
-                position = sa.tuple_(sa.literal(start[0], keys.value.type), sa.literal(start[1]))
+                position = sa.tuple_(sa.literal(after[0], keys.value.type), sa.literal(after[1]))
                 where.append(follows(sa.tuple_(keys.value, keys.task_id), position))
         page_keys = (
             sa.select(keys.task_id.label("id"), keys.value.label(SORT_VALUE))
@@ -387,7 +397,6 @@ def _walk(
         rows += _rows(db, page_keys, descending)
         if len(rows) >= limit:
             break
-        start = None
     return rows
 
 
