@@ -103,10 +103,11 @@ class SqlAlchemyTaskRepository:
 
     def add(self, task: Task) -> None:
         """Insert the task and give it its id (needed by the events it records next)."""
-        row = task_to_row(task, self._zone(task.user_id))
+        zone = self._zone(task.user_id)
+        row = task_to_row(task, zone)
         statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
         task.id = self.session.execute(statement).scalar_one()
-        self._write_children(task)
+        self._write_children(task, zone)
         self._remember(task)
 
     def get(self, user_id: str, task_id: int) -> Task | None:
@@ -137,7 +138,8 @@ class SqlAlchemyTaskRepository:
     def save(self, task: Task) -> None:
         """Write the task's current state over its row, tags and reminder schedule."""
         assert task.id is not None, "save() is for tasks that were added"
-        row = task_to_row(task, self._zone(task.user_id))
+        zone = self._zone(task.user_id)
+        row = task_to_row(task, zone)
         self.session.execute(
             sa.update(orm.tasks)
             .where(orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id)
@@ -145,7 +147,7 @@ class SqlAlchemyTaskRepository:
         )
         for table in (orm.task_tags, orm.task_reminders):
             self.session.execute(sa.delete(table).where(table.c.task_id == task.id))
-        self._write_children(task)
+        self._write_children(task, zone)
 
     def delete(self, task: Task) -> None:
         """Remove the task; its tag and reminder rows go with it (ON DELETE CASCADE)."""
@@ -169,14 +171,14 @@ class SqlAlchemyTaskRepository:
     def _zone(self, user_id: str) -> ZoneInfo:
         return ZoneInfo(self.users.timezone(user_id))
 
-    def _write_children(self, task: Task) -> None:
+    def _write_children(self, task: Task, zone: ZoneInfo) -> None:
         if task.tags:
             self.session.execute(
                 sa.insert(orm.task_tags),
                 [{"task_id": task.id, "user_id": task.user_id, "tag": tag} for tag in task.tags],
             )
         # A completed task has nothing left to remind of: the sweep need not even see it.
-        schedule = [] if task.completed else reminder_times(task, self._zone(task.user_id))
+        schedule = [] if task.completed else reminder_times(task, zone)
         if schedule:
             self.session.execute(
                 sa.insert(orm.task_reminders),
