@@ -19,20 +19,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from dapr_stack import (
-    DaprApp,
-    Process,
-    SidecarCallRecorder,
-    free_port,
-    function_command,
-    listening,
-    wait_for,
-    web_command,
-)
+from dapr_stack import DaprApp, Process, SidecarCallRecorder, free_port, listening, wait_for
 from sqlalchemy.engine import make_url
 from taskflow.config import FUNCTIONS, Ports
 
 INFRA_TESTS = Path(__file__).resolve().parents[1] / "infra"
+# The commands of deploy/Dockerfile live with the process helpers of tests/functions.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+
+from function_processes import function_command, web_command  # noqa: E402
 
 
 def _infra_fixtures() -> object:

@@ -1,6 +1,7 @@
 """TaskFlow with every process behind its own daprd: the five functions under the
-functions-framework CLI, the web app under gunicorn (the commands of deploy/Dockerfile) and the
-local router, against the real Kafka, PostgreSQL and Dapr scheduler.
+functions-framework CLI, the web app under gunicorn (the commands of deploy/Dockerfile, from
+tests/functions/function_processes.py) and the local router, against the real Kafka, PostgreSQL
+and the Dapr scheduler.
 
 Each `DaprApp` keeps its ports for its whole life, so a test can stop and restart the app (or the
 app and its sidecar) and every caller still finds it where it was.
@@ -14,7 +15,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +25,6 @@ from pathlib import Path
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20.0
 
@@ -57,37 +56,6 @@ def wait_for(condition: Callable[[], object], *, what: str, timeout: float) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.1)
-
-
-def function_command(name: str, port: int) -> list[str]:
-    """What deploy/Dockerfile runs for a function, on a local port."""
-    return [
-        str(VENV_BIN / "functions-framework"),
-        "--source",
-        str(REPO_ROOT / "functions" / name / "main.py"),
-        "--target",
-        name,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-
-
-def web_command(port: int) -> list[str]:
-    """What deploy/Dockerfile runs for the web app (REST API, chat), on a local port."""
-    return [
-        str(VENV_BIN / "gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-        "--timeout",
-        "0",
-        "taskflow.entrypoints.api:create_app()",
-    ]
 
 
 class Process:

@@ -6,6 +6,8 @@ of tests/functions/conftest.py and by other test folders).
   `processes.stop(base_url)` kills it (and its gunicorn worker) as a crash would.
 - `CapturingBroker`: an HTTP server standing in for the broker ingress `{BROKER_URL}/{topic}`;
   it records every CloudEvent it receives.
+- `function_command(name, port)`, `web_command(port, *options)`: what deploy/Dockerfile runs for
+  a function and for the web app, on a local port.
 - `wait_until(condition, what=...)`, `free_port()`.
 """
 
@@ -26,7 +28,7 @@ from pathlib import Path
 from cloudevents.http import CloudEvent, from_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_FRAMEWORK = REPO_ROOT / ".venv" / "bin" / "functions-framework"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
 JWT_SECRET = "functions-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 30.0
 WAIT_TIMEOUT_SECONDS = 15.0
@@ -36,6 +38,39 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def function_command(name: str, port: int) -> list[str]:
+    """What deploy/Dockerfile runs for a function, on a local port."""
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--source",
+        str(REPO_ROOT / "functions" / name / "main.py"),
+        "--target",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def web_command(port: int, *options: str) -> list[str]:
+    """What deploy/Dockerfile runs for the web app (REST API, chat), on a local port; `options`
+    are more gunicorn options."""
+    return [
+        str(VENV_BIN / "gunicorn"),
+        *options,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "8",
+        "--timeout",
+        "0",
+        "taskflow.entrypoints.api:create_app()",
+    ]
 
 
 def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS):
@@ -60,17 +95,7 @@ class FunctionProcesses:
         log_path = self._log_dir / f"{name}-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [
-                    str(FUNCTIONS_FRAMEWORK),
-                    "--source",
-                    str(REPO_ROOT / "functions" / name / "main.py"),
-                    "--target",
-                    name,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
+                function_command(name, port),
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 from function_fixtures import broker, function_env, start_function, stateless_env
-from function_processes import REPO_ROOT, START_TIMEOUT_SECONDS, free_port
+from function_processes import REPO_ROOT, START_TIMEOUT_SECONDS, free_port, web_command
 from service_logs import API_LOGGING, StartApi
 
 __all__ = ["broker", "function_env", "start_function", "stateless_env"]
@@ -38,19 +38,7 @@ def start_api(tmp_path: Path) -> Iterator[StartApi]:
         port = free_port()
         with (tmp_path / "api.log").open("wb") as log:
             process = subprocess.Popen(
-                [
-                    str(REPO_ROOT / ".venv" / "bin" / "gunicorn"),
-                    *API_LOGGING,
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "8",
-                    "--timeout",
-                    "0",
-                    "taskflow.entrypoints.api:create_app()",
-                ],
+                web_command(port, *API_LOGGING),
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
