@@ -195,12 +195,15 @@ def page_of(factory: sessionmaker[Session], **params: str) -> Page:
 
 @pytest.mark.parametrize("sort", ["due", "priority", "title", "created", "updated"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_cursors_give_every_task_once_in_order_both_ways(tasks, sort, order):
-    """Ties (two tasks of priority none) and tasks without a due included."""
-    expected = titles(tasks, sort=sort, order=order)
+@pytest.mark.parametrize("search", [{}, {"search": "r"}])  # few matches: gathered first
+def test_cursors_give_every_task_once_in_order_both_ways(tasks, sort, order, search):
+    """Ties (two tasks of priority none) and tasks without a due included ("r" finds Pay rent,
+    due, and Write report, without a due)."""
+    expected = titles(tasks, sort=sort, order=order, **search)
+    size = "1" if search else "2"
     forward, cursor = [], None
     while True:
-        page = page_of(tasks, sort=sort, order=order, page_size="2", **_cursor(cursor))
+        page = page_of(tasks, sort=sort, order=order, page_size=size, **search, **_cursor(cursor))
         forward += [item["title"] for item in page.items]
         cursor = page.next_cursor
         if cursor is None:
@@ -208,7 +211,7 @@ def test_cursors_give_every_task_once_in_order_both_ways(tasks, sort, order):
     backward, cursor = [], None
     while True:
         paging = _cursor(cursor) or {"page": "last"}
-        page = page_of(tasks, sort=sort, order=order, page_size="2", **paging)
+        page = page_of(tasks, sort=sort, order=order, page_size=size, **search, **paging)
         backward = [item["title"] for item in page.items] + backward
         cursor = page.prev_cursor
         if cursor is None:
@@ -216,6 +219,7 @@ def test_cursors_give_every_task_once_in_order_both_ways(tasks, sort, order):
 
     assert forward == expected
     assert backward == expected
+    assert len(expected) == (2 if search else 5)
 
 
 def _cursor(cursor: str | None) -> dict[str, str]:
