@@ -5,30 +5,15 @@ it: the REST API and a Socket.IO client of broadcast-update."""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import requests
 import socketio
-from taskflow.config import REPO_ROOT, Ports
-
-START_TIMEOUT_SECONDS = 120.0
-READY_LINE = "Press Ctrl-C to stop."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from taskflow.local.launch import LaunchedRunner, descendants, free_port
 
 
 def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 60.0) -> None:
@@ -41,60 +26,15 @@ def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 6
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from /proc (the runner's children have their own sessions)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-class Product:
+class Product(LaunchedRunner):
     """`python -m taskflow.local --kafka` with its own ports, data folder and consumer groups."""
 
     def __init__(self, tmp_path: Path, kafka_bootstrap: str, group_prefix: str) -> None:
-        self.ports = Ports(**{name: free_port() for name in asdict(Ports())})
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if name not in ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
-        }
-        env |= {f"TASKFLOW_PORT_{name.upper()}": str(p) for name, p in asdict(self.ports).items()}
-        env |= {
-            "TASKFLOW_DATA_DIR": str(tmp_path / "data"),
-            "PYTHONUNBUFFERED": "1",
-            "KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "TASKFLOW_KAFKA_GROUP_PREFIX": group_prefix,
-        }
-        self._log_path = tmp_path / "product.log"
-        self._log = self._log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskflow.local", "--kafka"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            tmp_path,
+            {"KAFKA_BOOTSTRAP": kafka_bootstrap, "TASKFLOW_KAFKA_GROUP_PREFIX": group_prefix},
+            ["--kafka"],
         )
-
-    def output(self) -> str:
-        return self._log_path.read_text(errors="replace")
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, name)}"
-
-    def wait_ready(self) -> None:
-        wait_until(
-            lambda: READY_LINE in self.output() or self.process.poll() is not None,
-            what="the product to start",
-            timeout=START_TIMEOUT_SECONDS,
-        )
-        assert READY_LINE in self.output(), self.output()[-4000:]
 
     def router_pid(self) -> int:
         (pid,) = [
@@ -117,19 +57,6 @@ class Product:
 
     def dead_letters(self) -> list[dict]:
         return requests.get(f"{self.url('router')}/dead-letters", timeout=5).json()
-
-    def stop(self) -> None:
-        children = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self._log.close()
 
 
 def _cmdline(pid: int) -> bytes:
