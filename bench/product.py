@@ -46,9 +46,12 @@ class Product(LaunchedRunner):
         env = {
             "DATABASE_URL": database_url,
             # The benchmarks load the pipeline far beyond one person's pace: the per-user limits
-            # stay in the path (their cost is measured) but never refuse.
-            "TASKFLOW_RATE_LIMIT_API": UNLIMITED,
-            "TASKFLOW_RATE_LIMIT_CHAT": UNLIMITED,
+            # stay in the path (their cost is measured) but never refuse, nor do the sign-up
+            # limits for the hundreds of users a run creates.
+            **{
+                f"TASKFLOW_RATE_LIMIT_{scope}": UNLIMITED
+                for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
+            },
             **extra_env,
         }
         super().__init__(workdir, env, arguments)
