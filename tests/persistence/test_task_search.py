@@ -15,6 +15,7 @@ from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
 from taskflow.adapters.task_queries import (
     TOTAL_CAP,
+    Cursor,
     Page,
     TaskQuery,
     audit_history,
@@ -345,6 +346,8 @@ def test_items_are_the_full_task(tasks):
         ({"page": "first"}, "page"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
         ({"cursor": "%%%"}, "cursor"),
+        # An id no database column can hold.
+        ({"cursor": Cursor("due", "asc", False, None, 10**30).encode()}, "cursor"),
     ],
 )
 def test_bad_parameters_are_named(params, field):

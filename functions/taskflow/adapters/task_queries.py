@@ -150,7 +150,7 @@ class Cursor:
             )
             if sort not in get_args(Sort) or order not in get_args(Order):
                 raise ValueError("unknown sort")
-            if direction not in ("before", "after") or type(task_id) is not int:
+            if direction not in ("before", "after") or not _storable_integer(task_id):
                 raise ValueError("bad position")
             return cls(sort, order, direction == "before", _sort_value(sort, value), task_id)
         except (ValueError, TypeError, UnicodeError, binascii.Error):
@@ -159,8 +159,13 @@ class Cursor:
             ) from None
 
 
+def _storable_integer(value: Any) -> bool:
+    """An int both databases can compare with a column (SQLite refuses anything wider)."""
+    return type(value) is int and -(2**63) <= value < 2**63
+
+
 def _sort_value(sort: Sort, value: Any) -> datetime | int | str | None:
-    if sort == "priority" and type(value) is int:
+    if sort == "priority" and _storable_integer(value):
         return value
     if sort == "title" and isinstance(value, str):
         return value
@@ -251,7 +256,8 @@ def list_tasks(db: Database, user_id: str, query: TaskQuery, tz: ZoneInfo, now: 
         total_exact=counted[1],
         page=number,
         page_size=query.page_size,
-        has_more=window.more_after,
+        # An empty page (its tasks deleted meanwhile) has no task to continue from.
+        has_more=window.more_after and last is not None,
         next_cursor=_cursor(query, last, before=False) if window.more_after else None,
         prev_cursor=_cursor(query, first, before=True) if window.more_before else None,
     )
