@@ -311,7 +311,10 @@ def _explain(
         else "EXPLAIN QUERY PLAN "
     )
     sections = []
-    for statement, parameters in statements:
+    # Queries only: list_tasks also sets a planner setting for its transaction (SET LOCAL),
+    # which the captured run left in force for these EXPLAINs.
+    queries_only = [(sql, args) for sql, args in statements if not sql.startswith("SET ")]
+    for statement, parameters in queries_only:
         result = connection.exec_driver_sql(prefix + statement, parameters)
         lines = [" | ".join(str(cell) for cell in row) for row in result]
         sections.append(f"{statement}\n-- plan:\n" + "\n".join(lines))
