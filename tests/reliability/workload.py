@@ -67,6 +67,10 @@ class User:
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     @property
+    def operations_done(self) -> int:
+        return self._serial
+
+    @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
