@@ -18,7 +18,7 @@ import urllib3
 from cloudevents.conversion import to_binary
 
 from taskflow import catalogue, tracing
-from taskflow.adapters import http_session
+from taskflow.adapters import http_pool
 from taskflow.domain.commands import Command
 
 SOURCE = catalogue.source("api")
@@ -74,7 +74,7 @@ def command_event_id(command: Command, idempotency_key: str | None) -> str:
 class CommandClient:
     def __init__(self, base_url: str) -> None:
         self._url = base_url.rstrip("/") + "/commands"
-        self._http = http_session.connection_pool()
+        self._http = http_pool.connection_pool()
 
     def send(self, command: Command, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Return create-task's `task` (the task as it now is); raise a CommandError otherwise.

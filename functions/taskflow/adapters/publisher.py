@@ -11,7 +11,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from taskflow import tracing
-from taskflow.adapters import http_session
+from taskflow.adapters import http_pool
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -24,7 +24,7 @@ class HttpPublisher:
     def __init__(self, broker_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.broker_url = broker_url.rstrip("/")
         self.timeout = timeout
-        self._http = http_session.connection_pool()
+        self._http = http_pool.connection_pool()
 
     def publish(self, topic: str, event: CloudEvent) -> None:
         """Deliver `event` to the broker of `topic`; raise PublishError unless it answers 2xx."""

@@ -27,7 +27,7 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
 from taskflow import metrics
-from taskflow.adapters import http_session
+from taskflow.adapters import http_pool
 from taskflow.router.eventlog import DeliveryInterrupted
 from taskflow.router.manifests import DeliverySpec, Destination, Trigger
 
@@ -59,7 +59,7 @@ class Dispatcher:
     def __init__(self, addresses: Mapping[str, str], stopping: threading.Event) -> None:
         self._addresses = dict(addresses)
         self._stopping = stopping
-        self._http = http_session.connection_pool()
+        self._http = http_pool.connection_pool()
 
     def dispatch(self, trigger: Trigger, event: CloudEvent) -> CloudEvent | None:
         """Deliver `event` to the Trigger's subscriber; return the reply event, if one came.
