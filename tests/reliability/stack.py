@@ -23,13 +23,11 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +43,7 @@ from taskflow.local.__main__ import (
     child_env,
     child_specs,
 )
+from taskflow.local.launch import free_port, wait_until
 from taskflow.local.processes import ChildSpec, answers_http
 from taskflow.local.timers import PingTimer
 
@@ -71,22 +70,6 @@ SUBSCRIBERS = (
     "write-audit",
     "broadcast-update",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], object], *, what: str, timeout: float) -> None:
-    """Poll `condition` until it holds; fail naming `what` when it never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Process:
