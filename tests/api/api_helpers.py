@@ -28,7 +28,6 @@ def _load_function_fixtures() -> Any:
 
 
 function_fixtures = _load_function_fixtures()
-free_port = function_fixtures.free_port
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 import sqlalchemy as sa
-from api_helpers import PASSWORD, free_port, sign_up
+from api_helpers import PASSWORD, sign_up
 from argon2 import PasswordHasher
 from taskflow.adapters import orm, tokens
 from taskflow.adapters.database import make_engine
+from taskflow.local.launch import free_port
 
 
 @pytest.fixture(scope="module")

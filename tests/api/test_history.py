@@ -11,6 +11,7 @@ import requests
 from api_helpers import Account, create, function_fixtures
 from cloudevents.conversion import to_binary
 from taskflow import catalogue
+from taskflow.local.launch import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def _task_events(broker, task_id: int) -> list:
 def _deliver_to_write_audit(broker, write_audit_url: str, task_id: int, count: int) -> None:
     """Wait for `count` events of the task, then deliver each twice, as a Trigger that retries
     would (binary mode): the history must still hold each change once."""
-    function_fixtures.wait_until(
+    wait_until(
         lambda: len(_task_events(broker, task_id)) >= count,
         what=f"create-task to publish {count} events of task {task_id}",
     )

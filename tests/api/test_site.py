@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from api_helpers import free_port
 from openapi_spec_validator import validate
+from taskflow.local.launch import free_port
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 

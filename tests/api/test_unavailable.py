@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from api_helpers import free_port, function_fixtures
+from api_helpers import function_fixtures
 from taskflow.adapters import tokens
 from taskflow.entrypoints.api import create_app
+from taskflow.local.launch import free_port
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 from taskflow.config import REPO_ROOT, Ports
+from taskflow.local.launch import free_port, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -106,15 +106,9 @@ class SwitchableProxy:
         self._listener.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_proxy() -> Iterator[SwitchableProxy]:
-    proxy = SwitchableProxy(_free_port())
+    proxy = SwitchableProxy(free_port())
     yield proxy
     proxy.close()
 
@@ -126,7 +120,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, live_proxy: SwitchableProx
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
     data_dir = tmp_path_factory.mktemp("product")
-    ports = {name: _free_port() for name in asdict(Ports())}
+    ports = {name: free_port() for name in asdict(Ports())}
     ports["broadcast_update"] = live_proxy.target_port
     env = {
         "TASKFLOW_PUBLIC_SOCKET_URL": f"http://127.0.0.1:{live_proxy.port}",
@@ -152,11 +146,13 @@ def product(tmp_path_factory: pytest.TempPathFactory, live_proxy: SwitchableProx
         )
     web = f"http://127.0.0.1:{ports['web']}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not _ready(web):
-            assert process.poll() is None, log_path.read_text()[-4000:]
-            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
-            time.sleep(0.3)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"the runner exited:\n{log_path.read_text()[-4000:]}")
+            return _ready(web)
+
+        wait_until(ready, what="the web app to answer", timeout=START_TIMEOUT_SECONDS)
         yield web
     finally:
         process.terminate()  # the runner stops its children on SIGTERM

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import Account, create, function_fixtures
+from api_helpers import Account, create
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
+from taskflow.local.launch import wait_until
 
 
 def test_the_original_designs_phrases(client: FlaskClient, alice: Account) -> None:
@@ -135,7 +136,7 @@ def test_a_completion_by_chat_travels_the_same_command_path(
             for event in broker.events("com.taskflow.task.completed")  # type: ignore[attr-defined]
         )
 
-    function_fixtures.wait_until(completed_event_published, what="task.completed in the broker")
+    wait_until(completed_event_published, what="task.completed in the broker")
 
 
 def test_a_user_never_reaches_another_users_tasks(

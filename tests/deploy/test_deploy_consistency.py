@@ -18,6 +18,7 @@ import yaml
 from conftest import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
 from taskflow import catalogue
+from taskflow.local.launch import free_port
 from taskflow.router import manifests
 
 # Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
@@ -137,12 +138,6 @@ def test_environment_names_are_settings_the_code_reads() -> None:
     names = set(config_map["data"]) | {env["name"] for env in container["env"]}
     assert names <= config_variables(), f"unknown settings: {names - config_variables()}"
     assert {"DATABASE_URL", "BROKER_URL", "CREATE_TASK_URL", "JWT_SECRET"} <= names
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_health(url: str, process: subprocess.Popen[str]) -> int | None:

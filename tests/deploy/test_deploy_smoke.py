@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from deploy_toolchain import REPO_ROOT
 from taskflow.config import Ports
-from test_deploy_consistency import free_port
+from taskflow.local.launch import free_port
 
 READY_LINE = "Press Ctrl-C to stop."
 START_TIMEOUT_SECONDS = 120

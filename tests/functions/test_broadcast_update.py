@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 import socketio
 from function_events import BROKER_SOURCE, a_task, post_binary, post_structured, task_event
-from function_processes import JWT_SECRET, wait_until
+from function_processes import JWT_SECRET
 from taskflow import catalogue
 from taskflow.adapters import tokens
+from taskflow.local.launch import wait_until
 
 
 class LiveClient:

@@ -18,9 +18,9 @@ from function_events import (
     post_structured,
     reply_event,
 )
-from function_processes import wait_until
 from taskflow import catalogue
 from taskflow.domain import commands
+from taskflow.local.launch import wait_until
 
 
 def command(type_: str, data: dict, *, event_id: str | None = None):

@@ -11,9 +11,10 @@ import pytest
 import requests
 from database_state import add_user, reminder_deliveries, run_command
 from function_events import BROKER_SOURCE, a_task, post_binary, task_event
-from function_processes import CapturingBroker, free_port, wait_until
+from function_processes import CapturingBroker
 from taskflow import catalogue
 from taskflow.domain import commands
+from taskflow.local.launch import free_port, wait_until
 
 
 def task_reminded_at(database_url: str, title: str, remind_at: datetime, user_id="alice") -> dict:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +17,7 @@ from typing import Any
 import requests
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
+from taskflow.local.launch import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
@@ -71,21 +70,6 @@ def delete_command(user_id: str, task_id: int) -> CloudEvent:
         user_id=user_id,
         source="tests/infra",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 @dataclass(frozen=True)
@@ -186,12 +170,15 @@ def daprd(app_id: str, app_port: int, env: dict[str, str], log_file: Path) -> It
             command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=log
         )
     try:
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"daprd {app_id} exited:\n{_tail(log_file)}")
+            return _is_healthy(sidecar)
+
         wait_until(
-            lambda: process.poll() is not None or _is_healthy(sidecar),
-            timeout=DAPRD_START_TIMEOUT_SECONDS,
+            healthy, what=f"daprd {app_id} to be healthy", timeout=DAPRD_START_TIMEOUT_SECONDS
         )
-        if not _is_healthy(sidecar):
-            raise RuntimeError(f"daprd {app_id} did not become healthy:\n{_tail(log_file)}")
         yield sidecar
     finally:
         process.terminate()

@@ -23,10 +23,10 @@ from infra_services import (
     Sidecar,
     daprd,
     delete_command,
-    wait_until,
 )
 from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
+from taskflow.local.launch import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -97,7 +97,7 @@ def test_an_event_published_to_kafka_pubsub_reaches_the_subscribed_app(
         bodies = [request.json() for request in recording_app.requests_to(EVENTS_ROUTE)]
         return [body for body in bodies if body.get("id") == event["id"]]
 
-    assert wait_until(lambda: bool(delivered()), timeout=DELIVERY_TIMEOUT_SECONDS)
+    wait_until(delivered, what="the event at the app", timeout=DELIVERY_TIMEOUT_SECONDS)
     (received,) = delivered()
     assert received["type"] == catalogue.DELETE_TASK
     assert received["data"] == {"user_id": user_id, "task_id": 3}
@@ -190,12 +190,11 @@ def test_the_reminder_sweep_cron_calls_send_reminder(
         send_reminder.serving() as port,
         daprd("send-reminder", port, sidecar_env, tmp_path / "send-reminder.log"),
     ):
-        swept = wait_until(
-            lambda: bool(send_reminder.requests_to("/reminder-sweep")),
+        wait_until(
+            lambda: send_reminder.requests_to("/reminder-sweep"),
+            what="the reminder sweep's call",
             timeout=SWEEP_TIMEOUT_SECONDS,
         )
-
-    assert swept
 
 
 def test_a_job_calls_the_app_back_when_it_falls_due(
@@ -213,8 +212,10 @@ def test_a_job_calls_the_app_back_when_it_falls_due(
 
     assert scheduled.status_code == 204, scheduled.text
     callback = f"/job/{name}"
-    assert wait_until(
-        lambda: bool(recording_app.requests_to(callback)), timeout=DELIVERY_TIMEOUT_SECONDS
+    wait_until(
+        lambda: recording_app.requests_to(callback),
+        what=f"the call back at {callback}",
+        timeout=DELIVERY_TIMEOUT_SECONDS,
     )
     (call,) = recording_app.requests_to(callback)
     assert call.json() == data

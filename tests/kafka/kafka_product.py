@@ -4,26 +4,13 @@ it: the REST API and a Socket.IO client of broadcast-update."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
 import socketio
 from taskflow.local.launch import LaunchedRunner, descendants, free_port
-
-
-def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if condition():
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Product(LaunchedRunner):

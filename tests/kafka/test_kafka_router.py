@@ -23,8 +23,8 @@ from router_harness import (
     event,
     send,
     trigger_yaml,
-    wait_until,
 )
+from taskflow.local.launch import wait_until
 from taskflow.router.server import RouterServer
 from werkzeug.wrappers import Response
 

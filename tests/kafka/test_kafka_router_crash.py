@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from kafka_product import free_port
-from router_harness import Delivery, Subscribers, broker_yaml, event, send, trigger_yaml, wait_until
+from router_harness import Delivery, Subscribers, broker_yaml, event, send, trigger_yaml
 from taskflow.config import REPO_ROOT
+from taskflow.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
 
 pytestmark = pytest.mark.kafka

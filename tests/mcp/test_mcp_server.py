@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from taskflow.chat.tools import TOOL_NAMES
 from taskflow.config import REPO_ROOT, Settings
+from taskflow.local.launch import free_port, wait_until
+from taskflow.local.processes import answers_http
 
 START_TIMEOUT_SECONDS = 30
 
@@ -38,16 +38,10 @@ def _server_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _http_server(settings: Settings, log_dir: Path, **extra_env: str) -> Iterator[str]:
     """The MCP server's streamable HTTP transport as its own process; yields its /mcp URL."""
-    port = _free_port()
+    port = free_port()
     log_path = log_dir / "mcp-http.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -65,11 +59,13 @@ def _http_server(settings: Settings, log_dir: Path, **extra_env: str) -> Iterato
             cwd=REPO_ROOT,
         )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"the MCP server exited:\n{log_path.read_text()}")
+            return answers_http(f"http://127.0.0.1:{port}")
+
+        wait_until(listening, what="the MCP server's HTTP port", timeout=START_TIMEOUT_SECONDS)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         process.kill()

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from taskflow.local.launch import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 from function_fixtures import broker, function_env, start_function, stateless_env
-from function_processes import REPO_ROOT, START_TIMEOUT_SECONDS, free_port, web_command
+from function_processes import REPO_ROOT, START_TIMEOUT_SECONDS, web_command
 from service_logs import API_LOGGING, StartApi
 
 __all__ = ["broker", "function_env", "start_function", "stateless_env"]

@@ -18,12 +18,13 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from database_state import run_command
 from function_events import a_task, post_binary, task_event
-from function_processes import REPO_ROOT, CapturingBroker, FunctionProcesses, wait_until
+from function_processes import REPO_ROOT, CapturingBroker, FunctionProcesses
 from prometheus_client.parser import text_string_to_metric_families
 from service_logs import StartApi, function_log, json_lines
 from taskflow import catalogue
 from taskflow.config import FUNCTIONS
 from taskflow.domain import commands
+from taskflow.local.launch import wait_until
 from taskflow.router.server import RouterServer
 from werkzeug.serving import make_server
 

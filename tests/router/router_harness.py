@@ -6,7 +6,6 @@ module has a name of its own so that an import never picks up another folder's c
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,20 +20,7 @@ from werkzeug.wrappers import Request, Response
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-WAIT_TIMEOUT_SECONDS = 15.0
-
 Respond = Callable[["Delivery"], Response]
-
-
-def wait_until(
-    condition: Callable[[], object], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass(frozen=True)

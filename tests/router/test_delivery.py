@@ -20,8 +20,8 @@ from router_harness import (
     event,
     send,
     trigger_yaml,
-    wait_until,
 )
+from taskflow.local.launch import wait_until
 from werkzeug.wrappers import Response
 
 ALL_TASK_EVENTS = "[{prefix: {type: com.taskflow.task.}}]"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,9 +23,9 @@ from router_harness import (
     event,
     send,
     trigger_yaml,
-    wait_until,
 )
 from taskflow.config import REPO_ROOT
+from taskflow.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
 
 USERS = ("alice", "bob")
@@ -35,12 +34,6 @@ EVENTS_PER_USER = 5
 MANIFESTS = broker_yaml("task-events", retry=10, delay="PT0.5S") + trigger_yaml(
     "audit", "task-events", "write-audit", "[{prefix: {type: com.taskflow.task.}}]"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RouterProcess:

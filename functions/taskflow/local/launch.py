@@ -21,22 +21,29 @@ from taskflow.config import REPO_ROOT, Ports
 READY_LINE = "Press Ctrl-C to stop."
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
+WAIT_TIMEOUT_SECONDS = 30.0
+POLL_SECONDS = 0.05
 # Settings a developer's shell may hold that would point the launched product elsewhere.
 INHERITED_SETTINGS = ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
 
 
 def free_port() -> int:
+    """A port nothing listens on now (the kernel picks it), for a process about to bind it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def wait_until(condition: Callable[[], object], *, what: str, timeout: float) -> None:
+def wait_until(
+    condition: Callable[[], object], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS
+) -> None:
+    """Poll `condition` until it holds; a TimeoutError naming `what` when it never does. An
+    exception from `condition` is not swallowed: it is how a condition says "never"."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 def descendants(pid: int) -> set[int]:
