@@ -35,6 +35,7 @@ from taskflow.config import FUNCTIONS
 from taskflow.domain.model import Task
 from taskflow.domain.recurrence import Recurrence
 from taskflow.local.launch import free_port
+from taskflow.local.processes import function_command
 
 from bench.context import Context
 from bench.machine import REPO_ROOT
@@ -43,7 +44,6 @@ from bench.report import Result
 GOAL_SECONDS = 1.0
 GOAL_MIB = 80.0
 START_TIMEOUT_SECONDS = 60.0
-FUNCTIONS_FRAMEWORK = Path(sys.executable).parent / "functions-framework"
 USER_ID = "cold-start-user"
 SOURCE = "bench/cold-start"
 TOP_IMPORTS = 12
@@ -118,17 +118,7 @@ def _cold_start(name: str, env: dict[str, str], workdir: Path) -> dict[str, floa
     log = (workdir / f"{name}-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [
-            str(FUNCTIONS_FRAMEWORK),
-            "--source",
-            str(REPO_ROOT / "functions" / name / "main.py"),
-            "--target",
-            name,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        function_command(name, port),
         env=env,
         cwd=REPO_ROOT,
         stdout=log,

@@ -19,15 +19,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from dapr_stack import DaprApp, Process, SidecarCallRecorder, free_port, listening, wait_for
+from dapr_stack import DaprApp, Process, SidecarCallRecorder, free_port, listening
 from sqlalchemy.engine import make_url
 from taskflow.config import FUNCTIONS, Ports
+from taskflow.local.launch import wait_until
+from taskflow.local.processes import function_command
 
 INFRA_TESTS = Path(__file__).resolve().parents[1] / "infra"
 # The commands of deploy/Dockerfile live with the process helpers of tests/functions.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from function_processes import function_command, web_command  # noqa: E402
+from function_processes import web_command  # noqa: E402
 
 
 def _infra_fixtures() -> object:
@@ -126,7 +128,7 @@ class Stack:
             app.start_sidecar()
         for app in self.apps:
             app.wait_until_app_serves()
-        wait_for(lambda: listening(self.router_port), what="the router", timeout=30)
+        wait_until(lambda: listening(self.router_port), what="the router", timeout=30)
         self.running = True
 
     def stop(self) -> None:

@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from taskflow.local.launch import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 90.0
@@ -48,14 +48,6 @@ def free_port() -> int:
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for(condition: Callable[[], object], *, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 class Process:
@@ -222,7 +214,7 @@ class DaprApp:
         ]
         env = {**os.environ, **self.sidecar_env}
         self.sidecar = Process(command, env, self.log_dir / f"{self.app_id}.daprd.log")
-        wait_for(
+        wait_until(
             lambda: self._sidecar_healthy() or not self.sidecar.running(),
             what=f"daprd of {self.app_id}",
             timeout=START_TIMEOUT_SECONDS,
@@ -232,7 +224,7 @@ class DaprApp:
 
     def wait_until_app_serves(self) -> None:
         """Until GET /healthz answers: the function loaded, the web app read its secrets."""
-        wait_for(
+        wait_until(
             lambda: self._app_answers() or not (self.app and self.app.running()),
             what=f"{self.app_id} to serve",
             timeout=START_TIMEOUT_SECONDS,

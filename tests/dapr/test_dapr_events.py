@@ -13,9 +13,9 @@ import pytest
 import requests
 import socketio
 from conftest import Stack
-from dapr_stack import wait_for
 from taskflow.adapters.dapr_jobs import job_name
 from taskflow.adapters.reminder_schedule import ReminderKey
+from taskflow.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 
@@ -69,8 +69,8 @@ def test_a_task_created_through_the_api_reaches_audit_broadcast_and_reminder(
             )
             return history.status_code == 200 and bool(history.json()["items"])
 
-        wait_for(audited, what="the audit entry", timeout=ARRIVAL_TIMEOUT_SECONDS)
-        wait_for(
+        wait_until(audited, what="the audit entry", timeout=ARRIVAL_TIMEOUT_SECONDS)
+        wait_until(
             lambda: page.heard_of(task["id"]),
             what="the broadcast to the user's page",
             timeout=ARRIVAL_TIMEOUT_SECONDS,
@@ -78,7 +78,7 @@ def test_a_task_created_through_the_api_reaches_audit_broadcast_and_reminder(
         (reminder,) = task["reminders"]
         key = ReminderKey(remind_at, task["id"], reminder["id"])
         job = f"{stack.functions['send_reminder'].sidecar_url}/v1.0/jobs/{job_name(key)}"
-        wait_for(
+        wait_until(
             lambda: requests.get(job, timeout=5).status_code == 200,
             what="send-reminder to schedule the reminder",
             timeout=ARRIVAL_TIMEOUT_SECONDS,

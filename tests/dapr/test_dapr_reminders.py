@@ -11,10 +11,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 from conftest import Stack
-from dapr_stack import wait_for
 from infra_services import RecordingApp
 from taskflow.adapters.dapr_jobs import job_data, job_name
 from taskflow.adapters.reminder_schedule import ReminderKey
+from taskflow.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 
@@ -95,7 +95,7 @@ def test_a_reminder_scheduled_through_the_jobs_api_fires_at_its_time(
     jobs_url = f"{stack.functions['send_reminder'].sidecar_url}/v1.0/jobs/{job_name(key)}"
 
     # The task event reached send-reminder, which handed the firing to the Dapr scheduler.
-    wait_for(
+    wait_until(
         lambda: requests.get(jobs_url, timeout=5).status_code == 200,
         what="the reminder's Dapr job",
         timeout=FIRE_TIMEOUT_SECONDS,
@@ -103,7 +103,7 @@ def test_a_reminder_scheduled_through_the_jobs_api_fires_at_its_time(
     # The Jobs API shows the data as the protobuf Value it stored.
     assert requests.get(jobs_url, timeout=5).json()["data"]["value"] == job_data(key)
 
-    wait_for(
+    wait_until(
         lambda: deliveries(database, task["id"]),
         what="the reminder to fire",
         timeout=FIRE_TIMEOUT_SECONDS,
@@ -117,20 +117,20 @@ def test_a_reminder_scheduled_through_the_jobs_api_fires_at_its_time(
     # The scheduler called send-reminder back, and send-reminder took the call.
     callbacks = stack.functions["send_reminder"].proxy
     assert callbacks is not None
-    wait_for(
+    wait_until(
         lambda: callbacks.calls_to(f"/job/{job_name(key)}"),
         what="the job's callback",
         timeout=FIRE_TIMEOUT_SECONDS,
     )
     assert [call.status for call in callbacks.calls_to(f"/job/{job_name(key)}")] == [200]
     # A one-shot job is gone once it called back.
-    wait_for(
+    wait_until(
         lambda: requests.get(jobs_url, timeout=5).status_code != 200,
         what="the job to be done",
         timeout=FIRE_TIMEOUT_SECONDS,
     )
     recorder, _ = webhook
-    wait_for(
+    wait_until(
         lambda: webhook_calls(recorder, task["id"]),
         what="the webhook",
         timeout=FIRE_TIMEOUT_SECONDS,
@@ -148,7 +148,7 @@ def test_completing_a_task_deletes_its_reminder_job(
     jobs_url = (
         f"{stack.functions['send_reminder'].sidecar_url}/v1.0/jobs/{job_name(reminder_key(task))}"
     )
-    wait_for(
+    wait_until(
         lambda: requests.get(jobs_url, timeout=5).status_code == 200,
         what="the reminder's Dapr job",
         timeout=FIRE_TIMEOUT_SECONDS,
@@ -160,7 +160,7 @@ def test_completing_a_task_deletes_its_reminder_job(
     )
 
     assert completed.status_code == 200, completed.text
-    wait_for(
+    wait_until(
         lambda: requests.get(jobs_url, timeout=5).status_code != 200,
         what="the job of the completed task to be deleted",
         timeout=FIRE_TIMEOUT_SECONDS,
@@ -191,14 +191,14 @@ def test_the_cron_sweep_delivers_a_reminder_that_fell_due_while_send_reminder_wa
     finally:
         send_reminder.start()
 
-    wait_for(
+    wait_until(
         lambda: webhook_calls(recorder, missed["id"]),
         what="the missed reminder to be delivered",
         timeout=SWEEP_TIMEOUT_SECONDS,
     )
     # A later sweep must not deliver it again: let one more sweep run (it delivers the witness).
     move_reminders(database, witness["id"], datetime.now(UTC) - timedelta(seconds=1))
-    wait_for(
+    wait_until(
         lambda: webhook_calls(recorder, witness["id"]),
         what="a later sweep",
         timeout=SWEEP_TIMEOUT_SECONDS,

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
-from dapr_stack import REPO_ROOT, free_port, wait_for
+from dapr_stack import REPO_ROOT, free_port
 from taskflow.config import Ports
 from taskflow.local.dapr import PORT_BASE_ENV, WEB_APP_ID
+from taskflow.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 
@@ -101,7 +102,7 @@ def test_just_up_dapr_runs_the_product_behind_sidecars(
     runner: tuple[Runner, Ports], product_database_url: str
 ) -> None:
     process, ports = runner
-    wait_for(
+    wait_until(
         lambda: READY_LINE in process.output() or process.process.poll() is not None,
         what="just up --dapr to start",
         timeout=START_TIMEOUT_SECONDS,

@@ -6,9 +6,8 @@ of tests/functions/conftest.py and by other test folders).
   `processes.stop(base_url)` kills it (and its gunicorn worker) as a crash would.
 - `CapturingBroker`: an HTTP server standing in for the broker ingress `{BROKER_URL}/{topic}`;
   it records every CloudEvent it receives.
-- `function_command(name, port)`, `web_command(port, *options)`: what deploy/Dockerfile runs for
-  a function and for the web app, on a local port.
-- `wait_until(condition, what=...)`, `free_port()`.
+- `web_command(port, *options)`: what deploy/Dockerfile runs for the web app, on a local port
+  (a function's is taskflow.local.processes.function_command).
 """
 
 from __future__ import annotations
@@ -20,39 +19,18 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cloudevents.http import CloudEvent, from_http
+from taskflow.local.launch import free_port
+from taskflow.local.processes import function_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 JWT_SECRET = "functions-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 30.0
-WAIT_TIMEOUT_SECONDS = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def function_command(name: str, port: int) -> list[str]:
-    """What deploy/Dockerfile runs for a function, on a local port."""
-    return [
-        str(VENV_BIN / "functions-framework"),
-        "--source",
-        str(REPO_ROOT / "functions" / name / "main.py"),
-        "--target",
-        name,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
 
 
 def web_command(port: int, *options: str) -> list[str]:
@@ -71,16 +49,6 @@ def web_command(port: int, *options: str) -> list[str]:
         "0",
         "taskflow.entrypoints.api:create_app()",
     ]
-
-
-def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS):
-    """Poll `condition` until it holds; fail naming `what` when it never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class FunctionProcesses:

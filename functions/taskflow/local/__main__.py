@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.engine import make_url
@@ -27,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from taskflow.adapters import database
 from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings
 from taskflow.local import dapr
-from taskflow.local.processes import Child, ChildSpec, answers_http, stop_all
+from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
 from taskflow.local.timers import PingTimer
 
 log = logging.getLogger("taskflow.local")
@@ -45,7 +44,6 @@ def url(port: int) -> str:
 
 
 def child_specs(ports: Ports) -> list[ChildSpec]:
-    functions_framework = str(Path(sys.executable).parent / "functions-framework")
     router = ChildSpec(
         "router",
         [sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)],
@@ -71,17 +69,7 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
         *(
             ChildSpec(
                 name.replace("_", "-"),
-                [
-                    functions_framework,
-                    "--source",
-                    str(REPO_ROOT / "functions" / name / "main.py"),
-                    "--target",
-                    name,
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(getattr(ports, name)),
-                ],
+                function_command(name, getattr(ports, name), HOST),
                 url(getattr(ports, name)),
             )
             for name in FUNCTIONS

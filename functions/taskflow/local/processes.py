@@ -18,7 +18,25 @@ from typing import IO
 
 import requests
 
+from taskflow.config import REPO_ROOT
+
 STOP_GRACE_SECONDS = 10.0
+
+
+def function_command(name: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """What deploy/Dockerfile's `function` stage runs for functions/<name> (source main.py,
+    target <name>), here from this interpreter's environment and on a local port."""
+    return [
+        str(Path(sys.executable).parent / "functions-framework"),
+        "--source",
+        str(REPO_ROOT / "functions" / name / "main.py"),
+        "--target",
+        name,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 @dataclass(frozen=True)
