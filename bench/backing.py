@@ -60,7 +60,7 @@ def postgres_cluster() -> Iterator[str]:
         **os.environ,
         "TASKFLOW_POSTGRES_CLUSTER": "bench-postgres",
         "TASKFLOW_POSTGRES_DURABLE": "1",
-        "TASKFLOW_TEST_POSTGRES_PORT": os.environ.get("TASKFLOW_BENCH_POSTGRES_PORT", "55433"),
+        "TASKFLOW_TEST_POSTGRES_PORT": os.environ.get("TASKFLOW_BENCH_POSTGRES_PORT", "25433"),
     }
 
     def script(command: str, **options: object) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@
 #   scripts/kafka.sh env      print `export KAFKA_BOOTSTRAP=...` (use with eval)
 #
 # The broker is org.apache.kafka:kafka_2.13 from Maven (infra/kafka/pom.xml) run with Java 17+ on
-# 127.0.0.1:TASKFLOW_KAFKA_PORT (default 59092); its controller listens on
-# TASKFLOW_KAFKA_CONTROLLER_PORT (default 59093). Everything lives under .cache/kafka.
+# 127.0.0.1:TASKFLOW_KAFKA_PORT (default 29092); its controller listens on
+# TASKFLOW_KAFKA_CONTROLLER_PORT (default 29093). Everything lives under .cache/kafka.
 # TASKFLOW_KAFKA_INSTANCE names another broker beside it (its own data, log and pid under
 # .cache/<instance>; the jars stay shared): the benchmarks use "bench-kafka", so the fault tests
 # that stop the test broker never stop theirs.
@@ -19,8 +19,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/process.sh"
 cd "$(dirname "$0")/.."
 
-BROKER_PORT=${TASKFLOW_KAFKA_PORT:-59092}
-CONTROLLER_PORT=${TASKFLOW_KAFKA_CONTROLLER_PORT:-59093}
+BROKER_PORT=${TASKFLOW_KAFKA_PORT:-29092}
+CONTROLLER_PORT=${TASKFLOW_KAFKA_CONTROLLER_PORT:-29093}
 PARTITIONS=3
 POM=infra/kafka/pom.xml
 TEMPLATE=infra/kafka/server.properties.template

@@ -8,12 +8,12 @@
 #
 # Uses the Debian server package (installed with apt-get when missing). The server refuses to run
 # as root, so when run as root the cluster belongs to the `postgres` OS user. It listens on
-# 127.0.0.1 only, on TASKFLOW_TEST_POSTGRES_PORT (default 55432). TASKFLOW_POSTGRES_CLUSTER names
+# 127.0.0.1 only, on TASKFLOW_TEST_POSTGRES_PORT (default 25432). TASKFLOW_POSTGRES_CLUSTER names
 # another cluster (its own data folder), TASKFLOW_POSTGRES_DURABLE=1 keeps fsync on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT=${TASKFLOW_TEST_POSTGRES_PORT:-55432}
+PORT=${TASKFLOW_TEST_POSTGRES_PORT:-25432}
 # Another cluster beside the test one (the benchmarks use "bench-postgres", so the fault tests
 # that stop the test cluster never stop theirs).
 CLUSTER=${TASKFLOW_POSTGRES_CLUSTER:-postgres}

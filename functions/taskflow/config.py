@@ -141,7 +141,7 @@ class Settings:
     otlp_endpoint: str = ""
     router_backing: str = "sqlite"
     # scripts/kafka.sh's broker; each Trigger's consumer group is the prefix + its name.
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_group_prefix: str = "taskflow-trigger-"
 
     @property
@@ -181,6 +181,6 @@ def load_settings() -> Settings:
         trusted_proxies=parse_networks(_env("TASKFLOW_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),
-        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:59092"),
+        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
         kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
     )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
+import secrets
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,27 +23,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
-from taskflow.local.launch import wait_until
+from taskflow.config import FUNCTIONS, Ports
+from taskflow.local.dapr import WEB_APP_ID
+from taskflow.local.launch import free_port, wait_until
+from taskflow.local.processes import function_command
+
+# The web app's command of deploy/Dockerfile lives with the process helpers of tests/functions.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+
+from function_processes import web_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20.0
-
-
-# Ports are picked long before some processes bind them (and again on every restart): from
-# below Linux's ephemeral range (32768-60999), which outgoing connections never take.
-_PORT_RANGE = range(20000, 32000)
-
-
-def free_port() -> int:
-    while True:
-        port = random.choice(_PORT_RANGE)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def listening(port: int) -> bool:
@@ -267,3 +260,94 @@ class DaprApp:
             return requests.get(f"{self.app_url}/healthz", timeout=2).status_code == 200
         except requests.RequestException:
             return False
+
+
+# Never handed to an app: only daprd's secret store knows them.
+SECRET_NAMES = ("DATABASE_URL", "JWT_SECRET", "OPENAI_API_KEY", "TASKFLOW_SECRETS_FILE")
+
+
+class Stack:
+    """The router and one DaprApp per function plus the web app, on fixed free ports."""
+
+    def __init__(self, base_env: dict[str, str], sidecar_env: dict[str, str], root: Path) -> None:
+        self.data_dir = root / "data"
+        self.log_dir = root / "logs"
+        self.log_dir.mkdir(parents=True)
+        self.router_port = free_port()
+        self.functions = {
+            name: DaprApp(
+                name.replace("_", "-"),
+                lambda port, name=name: function_command(name, port),
+                {},
+                sidecar_env,
+                self.log_dir,
+            )
+            for name in FUNCTIONS
+        }
+        self.web = DaprApp(WEB_APP_ID, web_command, {}, sidecar_env, self.log_dir)
+        send_reminder = self.functions["send_reminder"]
+        send_reminder.proxy = SidecarCallRecorder(send_reminder.app_port)
+        ports = Ports(
+            web=self.web.app_port,
+            router=self.router_port,
+            mcp=free_port(),
+            **{name: app.app_port for name, app in self.functions.items()},
+        )
+        self.env = {
+            **{key: value for key, value in base_env.items() if key not in SECRET_NAMES},
+            "TASKFLOW_DATA_DIR": str(self.data_dir),
+            "BROKER_URL": f"http://127.0.0.1:{self.router_port}/taskflow",
+            # Service invocation: the web app reaches create-task through its own sidecar.
+            "CREATE_TASK_URL": f"{self.web.sidecar_url}/v1.0/invoke/create-task/method",
+            "BROADCAST_URL": self.functions["broadcast_update"].app_url,
+            # The router over Kafka (the Knative Kafka broker's stand-in), with consumer groups
+            # of its own: a new group starts at the end of the topics.
+            "TASKFLOW_ROUTER_BACKING": "kafka",
+            "KAFKA_BOOTSTRAP": sidecar_env["KAFKA_BOOTSTRAP"],
+            "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-dapr-tests-{secrets.token_hex(4)}-",
+            **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in vars(ports).items()},
+        }
+        for app in self.apps:
+            app.app_env = self.env
+        self.router: Process | None = None
+        self.running = False
+
+    @property
+    def apps(self) -> list[DaprApp]:
+        return [*self.functions.values(), self.web]
+
+    def app(self, app_id: str) -> DaprApp:
+        (found,) = [app for app in self.apps if app.app_id == app_id]
+        return found
+
+    @property
+    def api_url(self) -> str:
+        return self.web.app_url
+
+    def start(self) -> None:
+        router = [
+            sys.executable,
+            "-m",
+            "taskflow.router",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.router_port),
+        ]
+        self.router = Process(router, self.env, self.log_dir / "router.log")
+        for app in self.apps:
+            app.start_app(wait=False)
+        for app in self.apps:
+            app.start_sidecar()
+        for app in self.apps:
+            app.wait_until_app_serves()
+        wait_until(lambda: listening(self.router_port), what="the router", timeout=30)
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+        for app in self.apps:
+            app.stop()
+        if self.router is not None:
+            self.router.stop()
+            self.router = None

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import WEB_APP_ID, Stack
+from dapr_stack import Stack
+from taskflow.local.dapr import WEB_APP_ID
 
 pytestmark = pytest.mark.dapr
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 import socketio
-from conftest import Stack
+from dapr_stack import Stack
 from taskflow.adapters.dapr_jobs import job_name
 from taskflow.adapters.reminder_schedule import ReminderKey
 from taskflow.local.launch import wait_until

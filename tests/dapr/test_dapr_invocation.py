@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import Stack
+from dapr_stack import Stack
 
 pytestmark = pytest.mark.dapr
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import Stack
+from dapr_stack import Stack
 from infra_services import RecordingApp
 from taskflow.adapters.dapr_jobs import job_data, job_name
 from taskflow.adapters.reminder_schedule import ReminderKey

@@ -7,7 +7,7 @@ import pytest
 import requests
 import socketio
 import sqlalchemy as sa
-from conftest import Stack
+from dapr_stack import Stack
 
 pytestmark = pytest.mark.dapr
 

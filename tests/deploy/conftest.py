@@ -7,17 +7,7 @@ from pathlib import Path
 
 import deploy_toolchain
 import pytest
-import yaml
-
-CHART = deploy_toolchain.REPO_ROOT / "deploy" / "helm" / "taskflow"
-# Each platform's values, and the managed-Kafka layer over a cloud's.
-VALUE_SETS = {
-    "minikube": ["values-minikube.yaml"],
-    "aks": ["values-aks.yaml"],
-    "gke": ["values-gke.yaml"],
-    "oke": ["values-oke.yaml"],
-    "aks-managed-kafka": ["values-aks.yaml", "values-managed-kafka.yaml"],
-}
+from chart import CHART, VALUE_SETS
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +37,3 @@ def rendered(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         outputs[name] = directory / f"{name}.yaml"
         outputs[name].write_text(deploy_toolchain.run(command).stdout)
     return outputs
-
-
-def load_documents(path: Path) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]

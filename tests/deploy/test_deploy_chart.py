@@ -11,7 +11,7 @@ import deploy_toolchain
 import jsonschema
 import pytest
 import yaml
-from conftest import CHART, VALUE_SETS
+from chart import CHART, VALUE_SETS
 from deploy_toolchain import REPO_ROOT
 
 

@@ -15,7 +15,7 @@ import dockerfile_stages
 import pytest
 import requests
 import yaml
-from conftest import CHART, load_documents
+from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
 from taskflow import catalogue
 from taskflow.local.launch import free_port

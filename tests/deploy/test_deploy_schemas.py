@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kube_schemas
 import pytest
-from conftest import VALUE_SETS, load_documents
+from chart import VALUE_SETS, load_documents
 from deploy_toolchain import REPO_ROOT
 
 MANIFEST_DIRS = ["knative", "eventing", "dapr"]

@@ -77,6 +77,9 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO whenever a function checks the schema: eight
+    # lines of every cold start that say nothing about this service. Its migrations still log.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class GunicornJsonLogger(gunicorn.glogging.Logger):

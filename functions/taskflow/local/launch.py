@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,15 +24,30 @@ START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 WAIT_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.05
+_DYNAMIC_PORTS = range(10000, 20000)
+_handed_out: set[int] = set()
 # Settings a developer's shell may hold that would point the launched product elsewhere.
 INHERITED_SETTINGS = ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
 
 
 def free_port() -> int:
-    """A port nothing listens on now (the kernel picks it), for a process about to bind it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing holds now, for a process about to bind it, never handed out twice by this
+    process. Not one the kernel picks: those come from its ephemeral range (32768-60999), from
+    which every outgoing connection also takes its local port, so one could hold the port before
+    the process binds it (a Kafka client did: the router's start failed with "address already in
+    use"). Nor from 20000-32767, where the fixed ports of scripts/postgres.sh, kafka.sh and
+    dapr.sh live, which are stopped and started again during the tests."""
+    while True:
+        port = random.choice(_DYNAMIC_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_until(
