@@ -6,6 +6,7 @@ each topic's own: that is what each broker's Triggers see."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -117,6 +118,31 @@ def test_pending_events_are_published_in_commit_order_once(
     assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 0
     assert len(ingress.accepted()) == 6
     assert pending(session_factory) == []
+
+
+def test_a_relay_inside_a_request_publishes_one_batch_and_hands_over_the_rest(
+    session_factory: sessionmaker[Session], subscribers: Subscribers
+) -> None:
+    for title in ["one", "two", "three"]:
+        create_task(session_factory, "ann", title)
+    waiting = pending(session_factory)
+    ingress = Ingress(subscribers)
+    handed_over: list[bool] = []
+
+    uow_factory = functools.partial(SqlAlchemyUnitOfWork, session_factory)
+    assert (
+        relay_pending(
+            uow_factory, ingress.publisher, limit=2, hand_over=lambda: handed_over.append(True)
+        )
+        == 2
+    )
+    assert handed_over == [True]
+    assert len(pending(session_factory)) == 4
+
+    assert relay_pending(uow_factory, ingress.publisher, limit=2) == 4
+    assert by_topic(published(ingress)) == by_topic(waiting)
+    assert relay_pending(uow_factory, ingress.publisher, limit=2, hand_over=handed_over.clear) == 0
+    assert handed_over == [True]  # nothing pending: nothing handed over
 
 
 def test_a_broker_outage_between_commit_and_publish_loses_nothing(

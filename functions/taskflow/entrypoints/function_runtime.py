@@ -69,12 +69,40 @@ def publisher() -> HttpPublisher:
 
 
 def relay_outbox() -> None:
-    """Publish pending outbox rows now. A failure leaves them pending for the periodic relay
-    (PingSource `/relay`), so it is logged, never raised into the answer of a committed write."""
+    """Publish pending outbox rows now, one batch; more is left to this process's background
+    relay, so no answer waits for other writes' rows. A failure leaves them pending for the
+    periodic relay (PingSource `/relay`), so it is logged, never raised into the answer of a
+    committed write."""
     try:
-        outbox_relay.relay_pending(unit_of_work, publisher())
+        outbox_relay.relay_pending(unit_of_work, publisher(), hand_over=background_relay().wake)
     except Exception:
         log.exception("outbox relay failed; rows stay pending for the next relay")
+
+
+class BackgroundRelay:
+    """One thread per process that relays until the outbox is empty whenever woken."""
+
+    def __init__(self) -> None:
+        self._woken = threading.Event()
+        threading.Thread(target=self._relay_forever, name="outbox-relay", daemon=True).start()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def _relay_forever(self) -> None:
+        while True:
+            self._woken.wait()
+            self._woken.clear()
+            try:
+                outbox_relay.relay_pending(unit_of_work, publisher())
+            except Exception:
+                log.exception("background outbox relay failed; rows stay pending")
+
+
+@once_per_process
+def background_relay() -> BackgroundRelay:
+    # Made on first use, by a request in the serving process (never at import: see the top).
+    return BackgroundRelay()
 
 
 class WorkerStartup:
