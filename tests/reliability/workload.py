@@ -87,7 +87,9 @@ class User:
                 answer = self.session.request(
                     method, self.web + path, headers=headers, timeout=30, **kwargs
                 )
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # No answer, or half of one (the web app was killed while it answered): the
+                # same request again, under the same key, learns what happened.
                 time.sleep(RETRY_PAUSE_SECONDS)
                 continue
             if answer.status_code not in RETRY_STATUSES:
