@@ -15,11 +15,10 @@ from typing import Any
 
 import requests
 import socketio
-from taskflow.local.launch import LaunchedRunner, descendants
+from taskflow.local.launch import RATE_LIMITS_OUT_OF_REACH, LaunchedRunner, descendants
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PASSWORD = "benchmark password of some length"
-UNLIMITED = "1000000000/1"
 
 
 @dataclass(frozen=True)
@@ -45,13 +44,7 @@ class Product(LaunchedRunner):
         self.database_url = database_url
         env = {
             "DATABASE_URL": database_url,
-            # The benchmarks load the pipeline far beyond one person's pace: the per-user limits
-            # stay in the path (their cost is measured) but never refuse, nor do the sign-up
-            # limits for the hundreds of users a run creates.
-            **{
-                f"TASKFLOW_RATE_LIMIT_{scope}": UNLIMITED
-                for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
-            },
+            **RATE_LIMITS_OUT_OF_REACH,
             **extra_env,
         }
         super().__init__(workdir, env, arguments)

@@ -13,7 +13,7 @@ restarts by itself: a test kills and restarts (`restart`) each process when it c
   `DuplicatingProxy` that hands each delivery to the function that many times at once, as a
   broker redelivering after a lost acknowledgement would. The broker only knows subscriber
   addresses, so this works with any backing.
-- `env`: extra settings for every process; `running_stack` passes `UNLIMITED` rate limits
+- `env`: extra settings for every process; `running_stack` passes `RATE_LIMITS_OUT_OF_REACH`
   unless told otherwise.
 """
 
@@ -43,19 +43,13 @@ from taskflow.local.__main__ import (
     child_env,
     child_specs,
 )
-from taskflow.local.launch import free_port, wait_until
+from taskflow.local.launch import RATE_LIMITS_OUT_OF_REACH, free_port, wait_until
 from taskflow.local.processes import ChildSpec, answers_http
 from taskflow.local.timers import PingTimer
 
 JWT_SECRET = "reliability-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 60.0
 QUIET_TIMEOUT_SECONDS = 120.0
-# High enough that the harness measures the pipeline, not the limiter (test_rate_limits.py
-# covers the limiter).
-UNLIMITED = {
-    f"TASKFLOW_RATE_LIMIT_{scope}": "1000000/1"
-    for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
-}
 BACKINGS = ("router", "kafka")
 # The load and duplicate tests stay on the SQLite router to keep the suite short; the fault test
 # runs on every backing (specs/reliability.md).
@@ -352,7 +346,7 @@ def running_stack(
     backing: str = "router",
     kafka_bootstrap: str | None = None,
     deliveries_per_event: int = 1,
-    env: Mapping[str, str] = UNLIMITED,
+    env: Mapping[str, str] = RATE_LIMITS_OUT_OF_REACH,
 ) -> Iterator[Stack]:
     stack = Stack(
         workdir,

@@ -26,6 +26,13 @@ WAIT_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 _DYNAMIC_PORTS = range(10000, 20000)
 _handed_out: set[int] = set()
+# Every per-user and per-client limit (config.load_settings) raised out of reach: for load that
+# is far beyond one person's pace, from one address, where the limiter's cost stays in every
+# request but it never refuses (tests/reliability/test_rate_limits.py covers the limiter).
+RATE_LIMITS_OUT_OF_REACH = {
+    f"TASKFLOW_RATE_LIMIT_{scope}": "1000000000/1"
+    for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
+}
 # Settings a developer's shell may hold that would point the launched product elsewhere.
 INHERITED_SETTINGS = ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
 
