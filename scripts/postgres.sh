@@ -105,7 +105,7 @@ start() {
         speed=""
     fi
     as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $SOCKETS $speed -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k '$SOCKETS' $speed -c max_connections=200" \
         start >/dev/null || fail "the server did not start, see $LOG"
     # shellcheck disable=SC2119  # no options: the SQL comes on standard input
     psql_admin <<SQL

@@ -13,7 +13,8 @@ from pathlib import Path
 from deploy_toolchain import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
-IMAGE_PATHS = {"/app/": f"{REPO_ROOT}/", "/opt/venv/bin": str(REPO_ROOT / ".venv" / "bin")}
+# Where the image keeps the sources and the venv -> where this checkout keeps them.
+IMAGE_ROOTS = {"/app": REPO_ROOT, "/opt/venv": REPO_ROOT / ".venv"}
 
 
 @dataclass
@@ -38,10 +39,14 @@ def stages(text: str | None = None) -> dict[str, Stage]:
     return found
 
 
-def on_this_machine(value: str) -> str:
-    for image_path, local_path in IMAGE_PATHS.items():
-        value = value.replace(image_path, local_path)
-    return value
+def on_this_machine(value: str, roots: dict[str, Path] | None = None) -> str:
+    """`value` with each image path that starts a word or a PATH entry mapped onto this
+    checkout, in one pass: a checkout whose own path holds `/app/` (or a space) is never
+    mapped again."""
+    roots = IMAGE_ROOTS if roots is None else roots
+    alternatives = "|".join(re.escape(root) for root in roots)
+    image_path = re.compile(rf"(?<![^\s:=\"'])({alternatives})(?=/|$|[\s:\"'])")
+    return image_path.sub(lambda match: str(roots[match.group(1)]), value)
 
 
 def target(name: str) -> tuple[list[str], dict[str, str]]:
@@ -59,7 +64,3 @@ def target(name: str) -> tuple[list[str], dict[str, str]]:
         environment.update({key: on_this_machine(value) for key, value in stage.env.items()})
     command = next(stage.cmd for stage in chain if stage.cmd is not None)
     return [on_this_machine(part) for part in command], environment
-
-
-def source_file(path: str) -> Path:
-    return Path(on_this_machine(path))

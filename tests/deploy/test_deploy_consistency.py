@@ -4,11 +4,13 @@ Dapr app id, chart entry and image target name the same thing with the same port
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dockerfile_stages
@@ -18,7 +20,7 @@ import yaml
 from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
 from taskflow import catalogue
-from taskflow.local.launch import free_port
+from taskflow.local.launch import START_TIMEOUT_SECONDS, free_port, wait_until
 from taskflow.router import manifests
 
 # Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
@@ -127,7 +129,7 @@ def test_image_target_runs_the_service(name: str) -> None:
     source = SERVICES[name].get("source")
     if source:
         assert environment["FUNCTION_TARGET"] == source
-        code = dockerfile_stages.source_file(environment["FUNCTION_SOURCE"]).read_text()
+        code = Path(environment["FUNCTION_SOURCE"]).read_text()
         assert re.search(rf"^def {source}\(", code, re.M), f"main.py defines no {source}()"
 
 
@@ -141,13 +143,18 @@ def test_environment_names_are_settings_the_code_reads() -> None:
 
 
 def wait_for_health(url: str, process: subprocess.Popen[str]) -> int | None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            return requests.get(f"{url}/healthz", timeout=10).status_code
-        except requests.RequestException:  # not listening yet, or busy importing
-            time.sleep(0.2)
-    return None
+    """The status of `url`/healthz once the service answers; None if it exited first."""
+    answers: list[int] = []
+
+    def answered_or_exited() -> bool:
+        if process.poll() is not None:
+            return True
+        with contextlib.suppress(requests.RequestException):  # not listening yet, or importing
+            answers.append(requests.get(f"{url}/healthz", timeout=10).status_code)
+        return bool(answers)
+
+    wait_until(answered_or_exited, what=f"{url}/healthz", timeout=START_TIMEOUT_SECONDS)
+    return answers[0] if answers else None
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +303,16 @@ def test_image_copies_only_what_exists_and_is_in_the_build_context() -> None:
     for source in sources:
         assert (REPO_ROOT / source).exists(), f"COPY {source}: no such path"
         assert source.rstrip("/") in allowed, f"COPY {source}: excluded by .dockerignore"
+
+
+@pytest.mark.parametrize(
+    "checkout", ["/home/dev/app/taskflow", "/srv/app/my clone/app", "/tmp/opt/venv/app"]
+)
+def test_image_paths_map_once_onto_any_checkout(checkout: str) -> None:
+    roots = {"/app": Path(checkout), "/opt/venv": Path(checkout) / ".venv"}
+    mapped = dockerfile_stages.on_this_machine(
+        "/opt/venv/bin:$PATH /app/functions/create_task/main.py /application", roots
+    )
+    assert mapped == (
+        f"{checkout}/.venv/bin:$PATH {checkout}/functions/create_task/main.py /application"
+    )
