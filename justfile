@@ -20,6 +20,10 @@ up *options: setup
 test *pytest_args: setup
     scripts/test.sh {{pytest_args}}
 
+# The whole suite while stress-ng keeps every core busy (finds waits that assume a quiet machine)
+test-under-load *pytest_args: setup
+    scripts/test-under-load.sh {{pytest_args}}
+
 # Lint and format check
 lint: setup
     {{venv}}/bin/ruff check .
