@@ -8,7 +8,9 @@ start-up). Command line: `python -m taskflow.adapters.database upgrade` (uses DA
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WAL_RETRY_SECONDS = 0.05
 # Full-text search objects the migrations create by hand, per dialect (specs/search.md); orm.py
 # does not declare them, so comparing the schema with orm.metadata must leave them out.
 SEARCH_OBJECTS = ("tasks_fts", "search_vector", "ix_tasks_search_vector")
@@ -51,10 +54,30 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # First, so that switching to WAL also waits for a process that holds the file.
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL is a property of the file: once one process switched it, the others find it so and
+    skip the switch. The switch itself writes the file header, and SQLite answers "database is
+    locked" AT ONCE, without calling the busy handler, when another connection holds the write
+    lock (waiting could deadlock two upgrading readers). Processes starting together on a fresh
+    file (`just up`, every function migrating) hit exactly that, so retry until the busy
+    timeout instead (issue 12, item 7)."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
 
 
 def _begin_sqlite_immediately(connection: sa.Connection) -> None:
