@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -72,6 +73,8 @@ def run(context: Context) -> Result:
             "DATABASE_URL": database_url,
             "BROKER_URL": broker_url,
             "TASKFLOW_DATA_DIR": str(context.workdir),
+            # broadcast-update refuses to start without a signing secret (there is no default).
+            "JWT_SECRET": secrets.token_urlsafe(48),
             "PYTHONUNBUFFERED": "1",
         }
         for name in FUNCTIONS:

@@ -16,7 +16,7 @@ import flask
 import functions_framework
 import socketio
 from taskflow.adapters import tokens
-from taskflow.config import load_settings
+from taskflow.config import load_settings, require_jwt_secret
 from taskflow.entrypoints import cloudevents_http, function_routes, observability
 from taskflow.service_layer import broadcast
 
@@ -34,7 +34,12 @@ recent_event_ids = broadcast.RecentEventIds()
 
 @functools.cache
 def jwt_secret() -> str:
-    return load_settings().jwt_secret
+    return require_jwt_secret(load_settings().jwt_secret)
+
+
+# Checked while functions-framework imports this module, so an instance without a usable secret
+# refuses to start instead of refusing every client later.
+jwt_secret()
 
 
 @sio.event

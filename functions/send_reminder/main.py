@@ -140,8 +140,17 @@ def deliver(request: flask.Request) -> flask.Response:
         event = cloudevents_http.parse_catalogued(request, accepted_types=(catalogue.REMINDER_DUE,))
     except cloudevents_http.BadCloudEvent as error:
         return cloudevents_http.rejected_event(error)
+    allow_local = function_runtime.settings().webhook_allow_local
     try:
-        reminders_service.deliver_to_webhook(unit_of_work, event, webhook.post_event)
+        reminders_service.deliver_to_webhook(
+            unit_of_work,
+            event,
+            lambda url, due: webhook.post_event(url, due, allow_local=allow_local),
+        )
+    except webhook.WebhookRefused as error:
+        # The address is checked again here, resolved: a name that pointed elsewhere when the
+        # URL was saved (DNS rebinding) is refused too. A retry cannot help, so no 5xx.
+        return cloudevents_http.rejected(str(error), status=422, field="webhook_url")
     except webhook.WebhookFailed as error:
         return cloudevents_http.rejected(str(error), status=502, field="webhook_url")
     return cloudevents_http.accepted()

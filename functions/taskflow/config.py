@@ -104,6 +104,28 @@ def _router_backing(text: str) -> str:
     return text
 
 
+# HS256 keys shorter than the hash (32 bytes) are guessable offline from one token (RFC 7518 3.2).
+JWT_SECRET_MIN_BYTES = 32
+
+
+class InsecureConfiguration(RuntimeError):
+    """A setting that would make the product unsafe to run: the process refuses to start."""
+
+
+def require_jwt_secret(secret: str) -> str:
+    """`secret` when it may sign tokens; otherwise refuse to start, saying what to do."""
+    if len(secret.encode()) < JWT_SECRET_MIN_BYTES:
+        state = "is not set" if not secret else f"is shorter than {JWT_SECRET_MIN_BYTES} bytes"
+        raise InsecureConfiguration(
+            f"JWT_SECRET {state}: refusing to start, since anyone could sign tokens. Set it"
+            f" (environment, secret store or TASKFLOW_SECRETS_FILE) to at least"
+            f" {JWT_SECRET_MIN_BYTES} random bytes, e.g. the output of"
+            " `python -c 'import secrets; print(secrets.token_urlsafe(48))'`;"
+            " `just up` makes one under its data folder by itself."
+        )
+    return secret
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -140,6 +162,9 @@ class Settings:
     # empty: no export, only trace ids travel (specs/observability.md).
     otlp_endpoint: str = ""
     router_backing: str = "sqlite"
+    # Reminder webhooks may reach loopback, private and link-local addresses: only for a developer
+    # delivering to a local server, never in production (adapters/webhook.py, issue 12 item 3).
+    webhook_allow_local: bool = False
     # scripts/kafka.sh's broker; each Trigger's consumer group is the prefix + its name.
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_group_prefix: str = "taskflow-trigger-"
@@ -162,7 +187,10 @@ def load_settings() -> Settings:
         broker_url=_env("BROKER_URL", f"http://127.0.0.1:{ports.router}/taskflow"),
         create_task_url=_env("CREATE_TASK_URL", f"http://127.0.0.1:{ports.create_task}"),
         broadcast_url=_env("BROADCAST_URL", f"http://127.0.0.1:{ports.broadcast_update}"),
-        jwt_secret=secrets.get("JWT_SECRET", "taskflow-local-development-secret"),
+        # No default: one published in the code would let anyone sign tokens (issue 12, item 2).
+        # Whoever signs or checks tokens calls require_jwt_secret at start-up; `just up` makes a
+        # random one under the data folder (taskflow.local).
+        jwt_secret=secrets.get("JWT_SECRET", ""),
         jwt_issuer=_env("JWT_ISSUER", "taskflow"),
         jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", str(7 * 24 * 3600))),
         openai_api_key=secrets.get("OPENAI_API_KEY", ""),
@@ -183,4 +211,10 @@ def load_settings() -> Settings:
         router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
         kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
+        webhook_allow_local=_flag("TASKFLOW_WEBHOOK_ALLOW_LOCAL"),
     )
+
+
+def _flag(name: str) -> bool:
+    """An explicit yes (1, true, yes, on); anything else, or unset, is no."""
+    return _env(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -64,6 +64,14 @@ echo "== TaskFlow"
 ip=$(minikube ip --profile "$PROFILE")
 port=$(kube get service kourier -n kourier-system -o jsonpath='{.spec.ports[?(@.name=="http2")].nodePort}')
 set_args=(--set "config.TASKFLOW_PUBLIC_SOCKET_URL=http://broadcast-update.$NAMESPACE.$ip.sslip.io:$port")
+# The services refuse to start without a signing secret of 32 bytes or more, and none is
+# published anywhere: made once here, kept (owner-only) so tokens survive a redeploy.
+jwt_secret_file="$REPO_ROOT/data/minikube-jwt-secret"
+if [ ! -s "$jwt_secret_file" ]; then
+    mkdir -p "$REPO_ROOT/data"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$jwt_secret_file")
+fi
+set_args+=(--set "secrets.values.JWT_SECRET=$(cat "$jwt_secret_file")")
 if [ -n "${OPENAI_API_KEY:-}" ]; then
     set_args+=(--set "secrets.values.OPENAI_API_KEY=$OPENAI_API_KEY")
 fi

@@ -305,6 +305,8 @@ class Stack:
             "TASKFLOW_ROUTER_BACKING": "kafka",
             "KAFKA_BOOTSTRAP": sidecar_env["KAFKA_BOOTSTRAP"],
             "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-dapr-tests-{secrets.token_hex(4)}-",
+            # The reminder webhook of test_dapr_reminders is a local server.
+            "TASKFLOW_WEBHOOK_ALLOW_LOCAL": "1",
             **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in vars(ports).items()},
         }
         for app in self.apps:

@@ -45,7 +45,8 @@ def sweep(base_url: str) -> None:
 
 @pytest.fixture
 def reminder_url(start_function, function_env) -> str:
-    return start_function("send_reminder", function_env)
+    # The webhooks here are local servers: allowed only by this explicit setting (issue 12).
+    return start_function("send_reminder", {**function_env, "TASKFLOW_WEBHOOK_ALLOW_LOCAL": "1"})
 
 
 def test_a_due_reminder_fires_once_however_often_it_is_swept(reminder_url, broker, database_url):

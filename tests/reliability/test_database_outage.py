@@ -84,7 +84,12 @@ def test_a_database_stopping_or_starting_is_503_and_the_api_still_starts(
     refusing_postgres: RefusingPostgres, tmp_path: Path
 ) -> None:
     database_url = f"postgresql+pg8000://taskflow:taskflow@127.0.0.1:{refusing_postgres.port}/x"
-    settings = dataclasses.replace(load_settings(), data_dir=tmp_path, database_url=database_url)
+    settings = dataclasses.replace(
+        load_settings(),
+        data_dir=tmp_path,
+        database_url=database_url,
+        jwt_secret="database-outage-test-secret-of-32-bytes",
+    )
     client = create_app(settings).test_client()
     token = tokens.issue("someone", secret=settings.jwt_secret, issuer="taskflow", ttl_seconds=60)
 

@@ -41,7 +41,11 @@ def clock() -> Clock:
 @pytest.fixture
 def client(tmp_path: Path, sqlite_url: str, clock: Clock) -> Iterator[FlaskClient]:
     settings = dataclasses.replace(
-        load_settings(), data_dir=tmp_path, database_url=sqlite_url, openai_api_key=""
+        load_settings(),
+        data_dir=tmp_path,
+        database_url=sqlite_url,
+        openai_api_key="",
+        jwt_secret="rate-limit-test-secret-of-at-least-32-bytes",
     )
     app = create_app(settings)
     with app.app_context():

@@ -38,6 +38,9 @@ Order = Literal["asc", "desc"]
 PAGE_SIZE_MAX = 100
 PAGE_SIZE_DEFAULT = 20
 LAST_PAGE = "last"
+# A page number beyond any list (TOTAL_CAP) yet whose OFFSET fits a 64-bit integer in both
+# databases: ?page=99999999999999999999 overflowed the driver (a 500, issue 12, item 6).
+PAGE_MAX = 1_000_000
 # Counting every match costs a read of every match; beyond this many, "more than TOTAL_CAP" is
 # all a list needs to show.
 TOTAL_CAP = 1000
@@ -629,9 +632,11 @@ def _page(value: str | None) -> int | Literal["last"]:
     if value is not None and value.lower() == LAST_PAGE:
         return LAST_PAGE
     try:
-        return _integer("page", value, 1, 1, None)
+        return _integer("page", value, 1, 1, PAGE_MAX)
     except ValidationError:
-        raise ValidationError("page", "must be a whole number from 1, or last") from None
+        raise ValidationError(
+            "page", f"must be a whole number from 1 to {PAGE_MAX}, or last"
+        ) from None
 
 
 def _due_bound(name: str, value: str | None, tz: ZoneInfo, *, end: bool) -> datetime | None:

@@ -27,3 +27,12 @@ class TaskNotFound(DomainError):
 
 class InvalidOperation(DomainError):
     """A valid request that the task's state forbids, e.g. skipping a task that does not repeat."""
+
+
+class SeriesCannotContinue(DomainError):
+    """A recurring task's next occurrence cannot be made: its date cannot be computed or falls
+    outside the years a due may have. The series ends, and the user is told why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -32,6 +32,8 @@ class TaskUpdated(TaskEvent):
     cloudevent_type = catalogue.TASK_UPDATED
     # field name -> {"before": old, "after": new}, JSON-ready
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Set when TaskFlow itself made the change, to tell the user why: "the series ended: ...".
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

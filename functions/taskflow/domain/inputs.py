@@ -10,12 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from taskflow.domain.errors import ValidationError
 from taskflow.domain.model import Priority, Reminder, normalise_tags
-from taskflow.domain.recurrence import Due, Recurrence, RecurrenceMode, from_wall_clock
+from taskflow.domain.recurrence import (
+    YEAR_MAX,
+    YEAR_MIN,
+    Due,
+    Recurrence,
+    RecurrenceMode,
+    from_wall_clock,
+)
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BEFORE_MINUTES_MAX = 4 * 7 * 24 * 60  # four weeks
@@ -23,13 +31,31 @@ REMINDER_ID = re.compile(r"^[\w-]{1,40}$")
 TASK_FIELDS = ("title", "description", "priority", "tags", "due", "reminders", "recurrence")
 
 
+# Files of the system's zoneinfo folder that are no IANA zone: `localtime` is whatever the
+# server's clock is set to, the others are build leftovers (issue 12, item 6).
+NOT_IANA_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - NOT_IANA_ZONES
+
+
 def parse_timezone(name: object) -> ZoneInfo:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("timezone", "give an IANA timezone such as 'Europe/Berlin'")
+    if name.strip() not in _iana_zones():
+        raise ValidationError("timezone", f"{name!r} is not a known IANA timezone")
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError("timezone", f"{name!r} is not a known IANA timezone") from None
+
+
+def check_year(field: str, value: date) -> None:
+    """A date or moment from YEAR_MIN to YEAR_MAX, or a 422 naming `field`."""
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise ValidationError(field, f"must be a date from {YEAR_MIN} to {YEAR_MAX}")
 
 
 def parse_due(value: object, tz: ZoneInfo) -> tuple[datetime | None, date | None]:
@@ -38,9 +64,11 @@ def parse_due(value: object, tz: ZoneInfo) -> tuple[datetime | None, date | None
         return None, None
     if isinstance(value, str) and ISO_DATE.match(value.strip()):
         try:
-            return None, date.fromisoformat(value.strip())
+            day = date.fromisoformat(value.strip())
         except ValueError:
             raise ValidationError("due", f"{value!r} is not a real date") from None
+        check_year("due", day)
+        return None, day
     return _parse_moment("due", value, tz), None
 
 
@@ -131,6 +159,8 @@ def _parse_moment(field: str, value: object, tz: ZoneInfo) -> datetime:
         raise ValidationError(
             field, f"{value!r} is not an ISO 8601 date (2026-12-05) or date-time"
         ) from None
+    # Before converting: 9999-12-31T23:00-05:00 in UTC is past datetime's last year.
+    check_year(field, moment)
     if moment.tzinfo is None:
         return from_wall_clock(moment, tz)
     return moment.astimezone(UTC)

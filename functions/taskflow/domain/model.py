@@ -17,8 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taskflow.domain import events
-from taskflow.domain.errors import InvalidOperation, ValidationError
+from taskflow.domain.errors import InvalidOperation, SeriesCannotContinue, ValidationError
 from taskflow.domain.recurrence import (
+    YEAR_MAX,
+    YEAR_MIN,
     Due,
     Recurrence,
     RecurrenceMode,
@@ -248,6 +250,10 @@ class Task:
     def stop_repeating(self, *, now: datetime) -> None:
         self._apply({"recurrence": None}, now=now)
 
+    def end_series(self, reason: str, *, now: datetime) -> None:
+        """Stop repeating because the series cannot go on; the event says why."""
+        self._apply({"recurrence": None}, now=now, reason=reason)
+
     def snooze(self, minutes: int, *, now: datetime) -> None:
         """Remind again in `minutes` (moves the earlier snooze instead of adding a second one)."""
         if self.completed:
@@ -268,9 +274,23 @@ class Task:
         """The next task of the series (not persisted, no event), or None when it ended."""
         due = self._due_of_series()
         assert self.recurrence is not None
-        next_due = self.recurrence.next_due(due, tz, now=completed_at, completed_at=completed_at)
+        try:
+            next_due = self.recurrence.next_due(
+                due, tz, now=completed_at, completed_at=completed_at
+            )
+        except (OverflowError, ValueError):
+            # dateutil walks past datetime's last year (a series of a task due in 9998 created
+            # before dues were bounded): the spawn must not fail over and over.
+            raise SeriesCannotContinue(
+                f"the series ended: its next date after {_json(due)} cannot be computed"
+            ) from None
         if next_due is None:
             return None
+        if not YEAR_MIN <= next_due.year <= YEAR_MAX:
+            raise SeriesCannotContinue(
+                f"the series ended: its next date, {_json(next_due)}, falls outside the years"
+                f" {YEAR_MIN}-{YEAR_MAX} a due may have"
+            )
         fields = _due_fields(next_due)
         return Task(
             user_id=self.user_id,
@@ -358,7 +378,7 @@ class Task:
             recurrence = recurrence.anchored_at(due)
         return recurrence
 
-    def _apply(self, after: dict[str, object], *, now: datetime) -> None:
+    def _apply(self, after: dict[str, object], *, now: datetime, reason: str | None = None) -> None:
         """Set fields, then record TaskUpdated with the fields whose JSON really changed."""
         changed: dict[str, dict[str, Any]] = {}
         for name, value in after.items():
@@ -369,7 +389,7 @@ class Task:
         if not changed:
             return
         self.updated_at = now
-        self._record(events.TaskUpdated, changes=changed)
+        self._record(events.TaskUpdated, changes=changed, reason=reason)
 
     def _record(self, event_type: type[events.TaskEvent], **extra: Any) -> None:
         if self.id is None:
@@ -484,6 +504,8 @@ def _check_schedule(
         raise ValidationError("recurrence", "a repeating task needs a due")
     if recurrence.needs_time_of_day and not isinstance(due, datetime):
         raise ValidationError("recurrence", "an hourly rule needs a due time, not an all-day date")
+    if recurrence.ends_before(due):
+        raise ValidationError("recurrence", "UNTIL must not fall before the due")
 
 
 def _due_fields(due: Due) -> dict[str, object]:

@@ -31,6 +31,11 @@ from dateutil.rrule import rrule, rrulestr
 
 from taskflow.domain.errors import ValidationError
 
+# Dues outside these years are refused (issue 12, item 5): near year 1 or 9999 the arithmetic of
+# reminders, recurrences and day bounds overflows, and no task is planned that far anyway.
+YEAR_MIN = 1900
+YEAR_MAX = 2200
+
 Due: TypeAlias = datetime | date
 
 FIELD = "recurrence"
@@ -114,6 +119,21 @@ class Recurrence:
 
     def anchored_at(self, due: Due) -> Recurrence:
         return replace(self, anchor=due)
+
+    def ends_before(self, due: Due) -> bool:
+        """UNTIL falls before `due`, in whatever zone the user lives: such a series would have
+        no occurrence after the first (issue 12, item 6), so the rule is refused. When UNTIL and
+        the due are not both moments or both dates, a day of slack covers every zone."""
+        if "UNTIL" not in self.parts:
+            return False
+        until = _parse_until(self.parts["UNTIL"])
+        if isinstance(until, datetime) and isinstance(due, datetime) and until.tzinfo is not None:
+            return until < due
+        if not isinstance(until, datetime) and not isinstance(due, datetime):
+            return until < due
+        until_day = until.date() if isinstance(until, datetime) else until
+        due_day = due.date() if isinstance(due, datetime) else due
+        return until_day < due_day - timedelta(days=1)
 
     def advanced(self) -> Recurrence:
         """The recurrence of the next occurrence of this series."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ import flask
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from taskflow.adapters import passwords, rate_limit, tokens
+from taskflow.adapters import passwords, rate_limit, tokens, webhook
 from taskflow.adapters.repository import User, normalise_email
 from taskflow.adapters.user_accounts import UserAccounts
 from taskflow.domain.errors import ValidationError
@@ -70,7 +71,18 @@ def _password(value: str) -> str:
         raise invalid("password", f"must have at least {PASSWORD_MIN} characters")
     if len(value) > PASSWORD_MAX:
         raise invalid("password", f"must have at most {PASSWORD_MAX} characters")
+    if value.lower() in common_passwords():
+        raise invalid("password", "is one of the most common passwords: choose another")
     return value
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common leaked passwords (specs/dependencies.md), lower-cased; loaded at
+    the first sign-up, so only the web app pays for it."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
 
 
 def _timezone(value: Any) -> str:
@@ -88,6 +100,11 @@ def _webhook_url(value: Any) -> str | None:
     parts = urlsplit(value.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise invalid("webhook_url", "must be an http:// or https:// URL with a host")
+    refusal = webhook.refused_address(
+        value.strip(), allow_local=services().settings.webhook_allow_local
+    )
+    if refusal is not None:
+        raise invalid("webhook_url", f"must reach a public address: {refusal}")
     return value.strip()
 
 

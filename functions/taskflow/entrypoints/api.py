@@ -8,6 +8,7 @@ failure into the one JSON error shape (http_errors.py). Run it locally with `jus
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -25,12 +26,12 @@ from taskflow.adapters.command_client import (
     CommandTaskNotFound,
     CreateTaskUnavailable,
 )
-from taskflow.config import REPO_ROOT, Settings, load_settings
+from taskflow.config import REPO_ROOT, Settings, load_settings, require_jwt_secret
 from taskflow.domain.errors import ValidationError
 from taskflow.entrypoints import accounts, chat, observability, tasks_api
-from taskflow.entrypoints.app_services import AppServices, install
+from taskflow.entrypoints.app_services import AppServices, install, services
 from taskflow.entrypoints.http_errors import ApiError, error_response
-from taskflow.entrypoints.request_body import IDEMPOTENCY_HEADER
+from taskflow.entrypoints.request_body import IDEMPOTENCY_HEADER, refuse_unstorable_parameters
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ PLACEHOLDER_PAGE = (
 
 def create_app(settings: Settings | None = None) -> flask.Flask:
     settings = settings or load_settings()
+    require_jwt_secret(settings.jwt_secret)
     app = flask.Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -79,7 +81,42 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(_site_blueprint())
     _register_error_handlers(app)
+    # Before any view reads them: a query string or path holding NUL is a 422 like a body field.
+    app.before_request(refuse_unstorable_parameters)
+    app.after_request(_with_security_headers)
     return app
+
+
+def content_security_policy(settings: Settings, request_host: str) -> str:
+    """Only the page's own files may run or style it, and it may talk to the API and to the
+    live-sync server (another port, or TASKFLOW_PUBLIC_SOCKET_URL): no inline script or style,
+    no framing. frontend/ keeps to that (specs/web-page.md)."""
+    if settings.public_socket_url:
+        socket_origin = urllib.parse.urlsplit(settings.public_socket_url)
+        host = socket_origin.netloc
+        secure = socket_origin.scheme == "https"
+    else:
+        host = f"{urllib.parse.urlsplit('//' + request_host).hostname}:"
+        host += str(settings.ports.broadcast_update)
+        secure = flask.request.scheme == "https"
+    socket = f"{'wss' if secure else 'ws'}://{host} {'https' if secure else 'http'}://{host}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {socket}; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def _with_security_headers(response: flask.Response) -> flask.Response:
+    """Every answer of the web app: the page cannot be framed (clickjacking) or have its files
+    read as another type; the page itself runs under the CSP (issue 12, item 6)."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        services().settings, flask.request.host
+    )
+    return response
 
 
 def _migrate(database_url: str) -> None:

@@ -66,7 +66,11 @@ def parse_catalogued(request: flask.Request, *, accepted_types: Iterable[str]) -
 
 
 def accepted() -> flask.Response:
-    return flask.Response(status=202)
+    """202 with an empty body and no Content-Type: Flask would otherwise claim text/html for
+    a body that does not exist (issue 12, item 6)."""
+    response = flask.Response(status=202)
+    del response.headers["Content-Type"]
+    return response
 
 
 def reply(event: CloudEvent) -> flask.Response:

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskflow.adapters import database, rate_limit, tokens
 from taskflow.adapters.command_client import CommandClient
 from taskflow.chat.tools import TaskTools, database_task_reader, tool_functions
-from taskflow.config import Settings, load_settings
+from taskflow.config import Settings, load_settings, require_jwt_secret
 
 TOKEN_ENV = "TASKFLOW_TOKEN"
 SERVER_NAME = "taskflow"
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="default: settings.ports.mcp (8106)")
     arguments = parser.parse_args(argv)
     settings = load_settings()
+    require_jwt_secret(settings.jwt_secret)
     if arguments.stdio:
         user_id = stdio_user(settings)
         build_server(settings, lambda: user_id).run("stdio")

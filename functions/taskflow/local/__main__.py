@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from taskflow.adapters import database
-from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings
+from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings, require_jwt_secret
 from taskflow.local import dapr
 from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
 from taskflow.local.timers import PingTimer
@@ -37,6 +38,8 @@ SWEEP_PERIOD_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 90.0
 SUPERVISE_PERIOD_SECONDS = 0.5
 MAX_RESTARTS = 1
+# The signing secret `just up` made for itself, in the data folder.
+JWT_SECRET_FILE = "jwt-secret"
 
 
 def url(port: int) -> str:
@@ -77,6 +80,26 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
     ]
 
 
+def with_local_jwt_secret(settings: Settings) -> Settings:
+    """`just up` needs no setup, yet no secret may be published in the code: without JWT_SECRET
+    it makes a random one under the data folder on its first run (readable by its owner only)
+    and reuses it, so tokens outlive a restart. A JWT_SECRET that is set must be long enough."""
+    if settings.jwt_secret:
+        require_jwt_secret(settings.jwt_secret)
+        return settings
+    path = settings.data_dir / JWT_SECRET_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # an earlier run (or a second runner starting now) made it
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        log.info("made a random JWT_SECRET in %s", path)
+    return replace(settings, jwt_secret=require_jwt_secret(path.read_text().strip()))
+
+
 def child_env(settings: Settings, ports: Ports, base: dict[str, str]) -> dict[str, str]:
     """The runner's environment plus every setting made explicit, so each child agrees on ports,
     the database and the broker even when the runner was given different ones."""
@@ -84,6 +107,7 @@ def child_env(settings: Settings, ports: Ports, base: dict[str, str]) -> dict[st
         **base,
         "PYTHONUNBUFFERED": "1",
         "DATABASE_URL": settings.database_url,
+        "JWT_SECRET": settings.jwt_secret,
         "BROKER_URL": settings.broker_url,
         "CREATE_TASK_URL": settings.create_task_url,
         "BROADCAST_URL": settings.broadcast_url,
@@ -203,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
-    settings = replace(settings, ports=ports)
+    settings = with_local_jwt_secret(replace(settings, ports=ports))
     if arguments.kafka or arguments.dapr:
         settings = kafka_for_the_router(settings, dict(os.environ))
     dapr_plan = None

@@ -71,10 +71,11 @@ def _before_and_after(
         return None, task
     if type_ == catalogue.TASK_UPDATED:
         changes = data["changes"]
-        return (
-            {name: change["before"] for name, change in changes.items()},
-            {name: change["after"] for name, change in changes.items()},
-        )
+        after = {name: change["after"] for name, change in changes.items()}
+        if data.get("reason"):
+            # TaskFlow made this change itself (a series that ended): the history says why.
+            after["reason"] = data["reason"]
+        return {name: change["before"] for name, change in changes.items()}, after
     if type_ == catalogue.TASK_COMPLETED:
         return (
             {"completed": False, "completed_at": None},

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taskflow.domain import commands
-from taskflow.domain.errors import TaskNotFound, ValidationError
+from taskflow.domain.errors import SeriesCannotContinue, TaskNotFound, ValidationError
 from taskflow.domain.inputs import parse_task_fields
 from taskflow.domain.model import Task
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
@@ -111,7 +111,13 @@ def spawn_next_occurrence(
     it does not cancel or change its successor (specs/task-domain.md, decision 8)."""
     completed = _completed_occurrence(command)
     completed_at = _parse_completed_at(command.completed_at)
-    following = completed.next_occurrence(_zone(uow, command.user_id), completed_at=completed_at)
+    try:
+        following = completed.next_occurrence(
+            _zone(uow, command.user_id), completed_at=completed_at
+        )
+    except SeriesCannotContinue as ended:
+        _end_series(uow, command, completed, ended.reason, now)
+        return None
     if following is None:
         return None
     assert following.recurrence is not None
@@ -123,6 +129,25 @@ def spawn_next_occurrence(
     uow.tasks.add(following)
     following.mark_created(spawned_from=command.task_id)
     return following
+
+
+def _end_series(
+    uow: SqlAlchemyUnitOfWork,
+    command: commands.SpawnNextOccurrence,
+    completed: Task,
+    reason: str,
+    now: datetime,
+) -> None:
+    """The series cannot go on (issue 12, item 5): rather than a spawn failing until it is
+    dead-lettered, the completed occurrence stops repeating, and its task.updated carries the
+    reason, which the history (write-audit) keeps and live sync shows (specs/task-domain.md).
+    A completed task deleted (or no longer of this series) meanwhile has no one to tell."""
+    task = uow.tasks.get(command.user_id, command.task_id)
+    if task is None or task.recurrence is None or completed.recurrence is None:
+        return
+    if task.recurrence.series_id != completed.recurrence.series_id:
+        return
+    task.end_series(reason, now=now)
 
 
 HANDLERS: dict[type[commands.Command], Handler] = {
