@@ -45,9 +45,7 @@ def _start(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 @pytest.mark.parametrize("secret", ["", "s" * 31])
-def test_the_web_app_refuses_to_start_without_a_strong_secret(
-    tmp_path: Path, secret: str
-) -> None:
+def test_the_web_app_refuses_to_start_without_a_strong_secret(tmp_path: Path, secret: str) -> None:
     """Item 2: an empty JWT_SECRET silently became a default published in the code, so anyone
     could sign a token for any user."""
     database = f"sqlite:///{tmp_path / 'taskflow.db'}"
