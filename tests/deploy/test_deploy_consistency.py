@@ -128,7 +128,8 @@ def test_image_target_runs_the_service(name: str) -> None:
     if source:
         assert environment["FUNCTION_TARGET"] == source
         code = dockerfile_stages.source_file(environment["FUNCTION_SOURCE"]).read_text()
-        assert re.search(rf"^def {source}\(", code, re.M), f"main.py defines no {source}()"
+        defined = re.search(rf"^(?:async )?def {source}\(", code, re.M)
+        assert defined, f"main.py defines no {source}()"
 
 
 def test_environment_names_are_settings_the_code_reads() -> None:
