@@ -54,18 +54,41 @@ class LiveSyncServer(socketio.AsyncServer):
     websocket's accept, before any Socket.IO packet, so a client that opens websockets and never
     sends the connect packet (or keeps sending refused ones) holds nothing for long."""
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Engine.IO sessions whose Socket.IO connect is being handled right now (token check).
+        self._connecting: dict[str, int] = {}
+
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         answer = await super()._handle_eio_connect(eio_sid, environ)
-        timeout = settings().socket_auth_timeout_seconds
-        asyncio.get_running_loop().call_later(timeout, self._evict_if_anonymous, eio_sid)
+        self._evict_later(eio_sid)
         return answer
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        if eio_sid not in self.environ:
+            return  # its session was closed while the packet waited: nothing to connect
+        self._connecting[eio_sid] = self._connecting.get(eio_sid, 0) + 1
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        finally:
+            self._connecting[eio_sid] -= 1
+            if not self._connecting[eio_sid]:
+                del self._connecting[eio_sid]
 
     def authenticated(self, eio_sid: str) -> bool:
         sid = self.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
         return sid is not None and self.manager.is_connected(sid, NAMESPACE)
 
+    def _evict_later(self, eio_sid: str) -> None:
+        timeout = settings().socket_auth_timeout_seconds
+        asyncio.get_running_loop().call_later(timeout, self._evict_if_anonymous, eio_sid)
+
     def _evict_if_anonymous(self, eio_sid: str) -> None:
-        if eio_sid in self.eio.sockets and not self.authenticated(eio_sid):
+        if eio_sid in self._connecting:
+            # Its token is being checked: a busy server (a reconnect storm after a restart)
+            # must not close sockets that did their part in time. Judge it one period later.
+            self._evict_later(eio_sid)
+        elif eio_sid in self.eio.sockets and not self.authenticated(eio_sid):
             task = asyncio.ensure_future(self._evict(eio_sid))
             _pending.add(task)
             task.add_done_callback(_pending.discard)

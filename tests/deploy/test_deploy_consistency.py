@@ -5,6 +5,7 @@ Dapr app id, chart entry and image target name the same thing with the same port
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import subprocess
 import time
@@ -19,6 +20,7 @@ from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
 from taskflow import catalogue
 from taskflow.local.launch import free_port
+from taskflow.local.processes import function_command
 from taskflow.router import manifests
 
 # Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
@@ -130,6 +132,17 @@ def test_image_target_runs_the_service(name: str) -> None:
         code = dockerfile_stages.source_file(environment["FUNCTION_SOURCE"]).read_text()
         defined = re.search(rf"^(?:async )?def {source}\(", code, re.M)
         assert defined, f"main.py defines no {source}()"
+
+
+def test_live_sync_runs_alike_in_its_image_and_locally() -> None:
+    """broadcast-update is served by uvicorn, not the functions-framework CLI: the image and the
+    local runner (and with it every test) must start it with the same options."""
+    command, _ = dockerfile_stages.target("broadcast-update")
+    assert command[:2] == ["sh", "-c"]
+    in_image = shlex.split(command[2].replace('"$PORT"', str(APP_PORT)))
+    locally = function_command("broadcast_update", APP_PORT, "0.0.0.0")
+    assert in_image[:2] == ["exec", "uvicorn"] and locally[0].endswith("/uvicorn")
+    assert in_image[2:] == locally[1:]
 
 
 def test_environment_names_are_settings_the_code_reads() -> None:

@@ -28,9 +28,18 @@ STOP_GRACE_SECONDS = 10.0
 # holds thousands of websockets on one event loop; the CLI's ASGI app routes HTTP only).
 ASGI_FUNCTIONS = frozenset({"broadcast_update"})
 # uvicorn's options for them, as deploy/Dockerfile gives them: warnings and errors only (its
-# INFO lines are one per delivery and one per websocket), and websocket messages capped at
-# 64 KiB (a client sends only its connect packet and pongs; uvicorn's default is 16 MiB).
-ASGI_OPTIONS = ("--log-level", "warning", "--no-access-log", "--ws-max-size", "65536")
+# INFO lines are one per delivery and one per websocket), websocket messages capped at 64 KiB
+# (a client sends only its connect packet and pongs; uvicorn's default is 16 MiB), and the
+# websocket protocol named (`auto` would switch to `websockets` wherever it is installed).
+ASGI_OPTIONS = (
+    "--log-level",
+    "warning",
+    "--no-access-log",
+    "--ws-max-size",
+    "65536",
+    "--ws",
+    "wsproto",
+)
 
 
 def function_command(name: str, port: int, host: str = "127.0.0.1") -> list[str]:
