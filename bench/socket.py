@@ -34,7 +34,7 @@ from taskflow.local.processes import function_command
 from bench import machine
 from bench.context import Context
 from bench.report import Result
-from bench.socket_clients import user_id
+from bench.socket_clients import CONNECT_CONCURRENCY, user_id
 from bench.stats import summary
 
 GOAL_P99_MS = 100.0
@@ -168,6 +168,7 @@ def run(context: Context) -> Result:
             "seconds_of_events": seconds,
             "sockets_per_user": SOCKETS_PER_USER,
             "client_processes": CLIENT_PROCESSES,
+            "handshakes_in_flight_per_client": CONNECT_CONCURRENCY,
         },
         notes=[
             f"goals: fan-out p99 <= {GOAL_P99_MS:g} ms to all {SOCKETS_PER_USER} sockets of "
