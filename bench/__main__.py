@@ -17,9 +17,10 @@ from bench import machine, report
 from bench.context import Context
 
 # Each name is a module of this package with `run(context) -> Result`.
-BENCHMARKS = ("pipeline", "throughput", "reminders", "cold_start", "queries", "chat")
-# Cold start runs each function alone on the embedded database: the backing does not change it.
-BACKING_INDEPENDENT = {"cold_start"}
+BENCHMARKS = ("pipeline", "throughput", "reminders", "cold_start", "queries", "chat", "socket")
+# Cold start runs each function alone on the embedded database, and socket one broadcast-update
+# with no database at all: the backing does not change them.
+BACKING_INDEPENDENT = {"cold_start", "socket"}
 # The queries touch only the database: on kafka (PostgreSQL + Kafka) they measure PostgreSQL,
 # so they run once, as `postgres`, for both.
 DATABASE_ONLY = {"queries"}

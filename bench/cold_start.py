@@ -144,10 +144,12 @@ def _cold_start(name: str, env: dict[str, str], workdir: Path) -> dict[str, floa
             raise RuntimeError(f"{name} answered {answer.status_code}: {answer.text[:300]}")
         seconds = time.perf_counter() - started
         worker = _children(process.pid)
+        # uvicorn (broadcast-update) serves in the process it started: no master, no worker.
+        serving = worker or [process.pid]
         return {
             "seconds": seconds,
-            "master_rss_mib": _status_mib(process.pid, "VmRSS"),
-            "worker_rss_mib": max((_status_mib(pid, "VmRSS") for pid in worker), default=0.0),
+            "master_rss_mib": _status_mib(process.pid, "VmRSS") if worker else 0.0,
+            "worker_rss_mib": max(_status_mib(pid, "VmRSS") for pid in serving),
             "pss_total_mib": round(sum(_pss_mib(pid) for pid in [process.pid, *worker]), 1),
         }
     finally:

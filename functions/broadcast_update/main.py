@@ -1,83 +1,222 @@
 """broadcast-update: pushes task changes and due reminders to the connected Socket.IO clients of
 the task's user, and to no one else.
 
-The Socket.IO server shares this function's process and port. Clients connect with
-`auth={"token": <jwt>}` over the websocket transport and join only their own user's room; the
-broker delivers CloudEvents to `POST /` as with every other function.
+The Socket.IO server shares this function's process and port, on one asyncio event loop: an idle
+websocket costs a few coroutines and buffers, not a thread, so one instance holds tens of
+thousands. Clients connect with `auth={"token": <jwt>}` over the websocket transport and join
+only their own user's room; a socket that has not done so within
+`settings.socket_auth_timeout_seconds` is closed. The broker delivers CloudEvents to `POST /` as
+with every other function.
+
+Served by uvicorn as `main:app` (deploy/Dockerfile, taskflow.local.processes.function_command):
+functions-framework's ASGI mode builds the app of the `broadcast_update` target, but it routes
+HTTP only, so `app` puts Socket.IO in front of it at /socket.io/.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-import os
+import gc
+import logging
+import resource
+import sys
 from typing import Any
 
-import flask
-import functions_framework
+import functions_framework.aio
 import socketio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from taskflow.adapters import tokens
-from taskflow.config import load_settings, require_jwt_secret
-from taskflow.entrypoints import cloudevents_http, function_routes, observability
+from taskflow.config import Settings, load_settings, require_jwt_secret
+from taskflow.entrypoints import cloudevents_http, observability
 from taskflow.service_layer import broadcast
 
-# functions-framework serves with gunicorn's gthread worker and reads THREADS after importing this
-# module. Every open websocket holds one of those threads for its lifetime, so the default
-# (4 per CPU) would cap an instance at a handful of clients; 256 leaves room for ~250 clients
-# plus broker deliveries. Set THREADS in the environment to change it.
-os.environ.setdefault("THREADS", "256")
+log = logging.getLogger(__name__)
 
-# Tokens travel in the connect payload, never in cookies, so a foreign origin gains nothing and
-# the web page may be served from another port or host.
-sio = socketio.Server(async_mode="threading", transports=["websocket"], cors_allowed_origins="*")
-recent_event_ids = broadcast.RecentEventIds()
+# The Socket.IO namespace clients join; its connect handler is the only way into a room.
+NAMESPACE = "/"
 
 
 @functools.cache
-def jwt_secret() -> str:
-    return require_jwt_secret(load_settings().jwt_secret)
+def settings() -> Settings:
+    # Read once, at import (the secret check below), before the event loop runs: a read from a
+    # Dapr sidecar over HTTP never blocks the loop.
+    return load_settings()
 
 
-# Checked while functions-framework imports this module, so an instance without a usable secret
-# refuses to start instead of refusing every client later.
-jwt_secret()
+def _user_of(token: str) -> str:
+    return tokens.verify(token, secret=settings().jwt_secret)
+
+
+# Checked while the server imports this module, so an instance without a usable secret refuses to
+# start instead of refusing every client later.
+require_jwt_secret(settings().jwt_secret)
+
+
+class LiveSyncServer(socketio.AsyncServer):
+    """A Socket.IO server that closes every Engine.IO session (one websocket) that has not
+    joined a namespace `auth_timeout()` seconds after it opened: the session exists from the
+    websocket's accept, before any Socket.IO packet, so a client that opens websockets and never
+    sends the connect packet (or keeps sending refused ones) holds nothing for long."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Engine.IO sessions whose Socket.IO connect is being handled right now (token check).
+        self._connecting: dict[str, int] = {}
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        answer = await super()._handle_eio_connect(eio_sid, environ)
+        self._evict_later(eio_sid)
+        return answer
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        if eio_sid not in self.environ:
+            return  # its session was closed while the packet waited: nothing to connect
+        self._connecting[eio_sid] = self._connecting.get(eio_sid, 0) + 1
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        finally:
+            self._connecting[eio_sid] -= 1
+            if not self._connecting[eio_sid]:
+                del self._connecting[eio_sid]
+
+    def authenticated(self, eio_sid: str) -> bool:
+        sid = self.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+        return sid is not None and self.manager.is_connected(sid, NAMESPACE)
+
+    def _evict_later(self, eio_sid: str) -> None:
+        timeout = settings().socket_auth_timeout_seconds
+        asyncio.get_running_loop().call_later(timeout, self._evict_if_anonymous, eio_sid)
+
+    def _evict_if_anonymous(self, eio_sid: str) -> None:
+        if eio_sid in self._connecting:
+            # Its token is being checked: a busy server (a reconnect storm after a restart)
+            # must not close sockets that did their part in time. Judge it one period later.
+            self._evict_later(eio_sid)
+        elif eio_sid in self.eio.sockets and not self.authenticated(eio_sid):
+            task = asyncio.ensure_future(self._evict(eio_sid))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+
+    async def _evict(self, eio_sid: str) -> None:
+        session = self.eio.sockets.get(eio_sid)
+        # Sends the Engine.IO close packet (a well-behaved client stops there) and forgets the
+        # session; but the session's writer would keep the websocket open until its next ping
+        # timeout (45 s) for a client that ignores the packet.
+        await self.eio.disconnect(eio_sid)
+        if session is not None:
+            # The writer stops at None and closes the websocket itself (engineio async_socket).
+            await session.queue.put(None)
+
+
+# Strong references to eviction tasks until they finish (the loop keeps only weak ones).
+_pending: set[asyncio.Future[Any]] = set()
+
+# Tokens travel in the connect payload, never in cookies, so a foreign origin gains nothing and
+# the web page may be served from another port or host.
+sio = LiveSyncServer(async_mode="asgi", transports=["websocket"], cors_allowed_origins="*")
+recent_event_ids = broadcast.RecentEventIds()
 
 
 @sio.event
-def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     token = auth.get("token") if isinstance(auth, dict) else None
     try:
-        user_id = tokens.verify(str(token or ""), secret=jwt_secret())
+        # In a thread: the first call reads the settings (maybe from a sidecar), and the loop
+        # serves every other socket meanwhile.
+        user_id = await asyncio.to_thread(_user_of, str(token or ""))
     except tokens.InvalidToken as error:
         raise socketio.exceptions.ConnectionRefusedError(f"invalid token: {error}") from None
-    sio.enter_room(sid, broadcast.user_room(user_id))
+    await sio.enter_room(sid, broadcast.user_room(user_id))
 
 
-# functions-framework builds its Flask app, then imports this module inside
-# `with app.app_context():` (functions_framework.create_app), so the app is reachable here and
-# nowhere else before it starts serving. Wrapping its wsgi_app puts Socket.IO at /socket.io/ on
-# the same port, while every other path still reaches the function below.
-_app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
-_app.wsgi_app = socketio.WSGIApp(sio, _app.wsgi_app)
+@functions_framework.aio.http
+@observability.observed_async("broadcast-update")
+async def broadcast_update(request: Request) -> Response:
+    key = (request.method, request.url.path)
+    if key == ("GET", "/healthz"):
+        return JSONResponse({"status": "ok"})
+    if key == ("GET", "/metrics"):
+        return observability.metrics_response_asgi()
+    if key == ("POST", "/"):
+        return await push_event(request)
+    reason = f"no route for {request.method} {request.url.path}"
+    return JSONResponse(cloudevents_http.error_document(reason, "path"), status_code=404)
 
 
-@functions_framework.http
-@observability.observed("broadcast-update")
-def broadcast_update(request: flask.Request) -> flask.Response:
-    return function_routes.dispatch(request, ROUTES)
-
-
-def push_event(request: flask.Request) -> flask.Response:
+async def push_event(request: Request) -> Response:
     try:
-        event = cloudevents_http.parse_catalogued(request, accepted_types=broadcast.BROADCAST_TYPES)
+        body = await _body_within_limit(request)
+        event = cloudevents_http.check_catalogued(
+            cloudevents_http.parse_body(request.headers, body),
+            accepted_types=broadcast.BROADCAST_TYPES,
+        )
     except cloudevents_http.BadCloudEvent as error:
-        return cloudevents_http.rejected_event(error)
+        return _rejected(error)
     if recent_event_ids.first_sighting(event["id"]):
-        sio.emit(
+        await sio.emit(
             broadcast.client_event_name(event["type"]),
             broadcast.client_payload(event),
             to=broadcast.user_room(event.data["user_id"]),
         )
-    return cloudevents_http.accepted()
+    # 202 with no body and no content type: a plain acknowledgement for the broker.
+    return Response(status_code=202)
 
 
-ROUTES: function_routes.Routes = {("POST", "/"): push_event}
+async def _body_within_limit(request: Request) -> bytes:
+    """The body, read no further than the limit: a chunked body states no length up front."""
+    too_large = cloudevents_http.BadCloudEvent(
+        f"event larger than {cloudevents_http.MAX_EVENT_BYTES} bytes"
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cloudevents_http.MAX_EVENT_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cloudevents_http.MAX_EVENT_BYTES:
+            raise too_large
+    return bytes(body)
+
+
+def _rejected(error: cloudevents_http.BadCloudEvent) -> Response:
+    return JSONResponse(cloudevents_http.error_document(error.reason, error.field), status_code=400)
+
+
+def raise_open_files_limit() -> None:
+    """Every websocket is a file descriptor: lift the soft limit (often 1024) to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # an infinite hard limit may be refused
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def make_full_collections_rare() -> None:
+    """10,000 sockets are millions of long-lived objects: each full (generation 2) collection
+    walks them all and stalls the loop for about a second, which was the whole fan-out tail
+    (p99 1.2 s -> 83 ms without it, specs/benchmarks.md). Per-delivery garbage dies young, in
+    generations 0 and 1, which keep their defaults; a full collection still runs after 1,000
+    generation-1 collections (minutes apart under load) so cycles left by closed sockets are
+    still reclaimed. Objects alive at start-up are frozen out of every collection."""
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, 1000)
+    gc.freeze()
+
+
+async def _start() -> None:
+    raise_open_files_limit()
+    make_full_collections_rare()
+    await asyncio.to_thread(settings)  # a bad setting fails the start, not the first socket
+
+
+# The whole process: Socket.IO at /socket.io/, every other path to functions-framework's ASGI app
+# of the target above (built from this module as it is, not imported a second time).
+app = socketio.ASGIApp(
+    sio,
+    other_asgi_app=functions_framework.aio.create_asgi_app_from_module(
+        "broadcast_update", __file__, "http", sys.modules[__name__], None
+    ),
+    on_startup=_start,
+)

@@ -126,6 +126,16 @@ def require_jwt_secret(secret: str) -> str:
     return secret
 
 
+def _positive_seconds(name: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a positive number of seconds; got {text!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -165,6 +175,9 @@ class Settings:
     # Reminder webhooks may reach loopback, private and link-local addresses: only for a developer
     # delivering to a local server, never in production (adapters/webhook.py, issue 12 item 3).
     webhook_allow_local: bool = False
+    # A live-sync socket (broadcast-update) that has not joined its user's room this long after
+    # its websocket opened is closed: unauthenticated sockets cannot pile up (specs/functions.md).
+    socket_auth_timeout_seconds: float = 5.0
     # scripts/kafka.sh's broker; each Trigger's consumer group is the prefix + its name.
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_group_prefix: str = "taskflow-trigger-"
@@ -209,6 +222,10 @@ def load_settings() -> Settings:
         trusted_proxies=parse_networks(_env("TASKFLOW_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),
+        socket_auth_timeout_seconds=_positive_seconds(
+            "TASKFLOW_SOCKET_AUTH_TIMEOUT_SECONDS",
+            _env("TASKFLOW_SOCKET_AUTH_TIMEOUT_SECONDS", "5"),
+        ),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
         kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
         webhook_allow_local=_flag("TASKFLOW_WEBHOOK_ALLOW_LOCAL"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 import socket
 import subprocess
 import time
@@ -21,6 +22,7 @@ from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
 from taskflow import catalogue
 from taskflow.local.launch import START_TIMEOUT_SECONDS, free_port, wait_until
+from taskflow.local.processes import function_command
 from taskflow.router import manifests
 
 # Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
@@ -130,7 +132,19 @@ def test_image_target_runs_the_service(name: str) -> None:
     if source:
         assert environment["FUNCTION_TARGET"] == source
         code = Path(environment["FUNCTION_SOURCE"]).read_text()
-        assert re.search(rf"^def {source}\(", code, re.M), f"main.py defines no {source}()"
+        defined = re.search(rf"^(?:async )?def {source}\(", code, re.M)
+        assert defined, f"main.py defines no {source}()"
+
+
+def test_live_sync_runs_alike_in_its_image_and_locally() -> None:
+    """broadcast-update is served by uvicorn, not the functions-framework CLI: the image and the
+    local runner (and with it every test) must start it with the same options."""
+    command, _ = dockerfile_stages.target("broadcast-update")
+    assert command[:2] == ["sh", "-c"]
+    in_image = shlex.split(command[2].replace('"$PORT"', str(APP_PORT)))
+    locally = function_command("broadcast_update", APP_PORT, "0.0.0.0")
+    assert in_image[:2] == ["exec", "uvicorn"] and locally[0].endswith("/uvicorn")
+    assert in_image[2:] == locally[1:]
 
 
 def test_environment_names_are_settings_the_code_reads() -> None:

@@ -1,5 +1,6 @@
 """broadcast-update through real HTTP and real Socket.IO clients (websocket transport): events
-reach every connected client of their user, no one else, and only once."""
+reach every connected client of their user, no one else, and only once; sockets that never
+authenticate neither stall it nor stay open."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import requests
 import socketio
+import websocket
 from function_events import BROKER_SOURCE, a_task, post_binary, post_structured, task_event
 from function_processes import JWT_SECRET
 from taskflow import catalogue
@@ -42,23 +45,79 @@ def token_for(user_id: str) -> str:
     return tokens.issue(user_id, secret=JWT_SECRET, issuer="tests", ttl_seconds=600)
 
 
+# Idle sockets opened by someone without a token: more than the 256 threads the threaded server
+# had, each of which one such socket held until it froze live sync (issue 12).
+IDLE_SOCKETS = 300
+
+
 @pytest.fixture
 def broadcast_url(start_function, stateless_env) -> str:
-    return start_function("broadcast_update", stateless_env)
+    # Unauthenticated sockets stay open for the whole test unless a test shortens this.
+    return start_function(
+        "broadcast_update", {**stateless_env, "TASKFLOW_SOCKET_AUTH_TIMEOUT_SECONDS": "600"}
+    )
 
 
 @pytest.fixture
-def connect(broadcast_url) -> Iterator:
+def impatient_broadcast_url(start_function, stateless_env) -> str:
+    return start_function(
+        "broadcast_update", {**stateless_env, "TASKFLOW_SOCKET_AUTH_TIMEOUT_SECONDS": "1"}
+    )
+
+
+def connector(url: str) -> Iterator:
     clients: list[LiveClient] = []
 
     def connect_as(user_id: str) -> LiveClient:
-        client = LiveClient(broadcast_url, token_for(user_id))
+        client = LiveClient(url, token_for(user_id))
         clients.append(client)
         return client
 
     yield connect_as
     for client in clients:
         client.sio.disconnect()
+
+
+@pytest.fixture
+def connect(broadcast_url) -> Iterator:
+    yield from connector(broadcast_url)
+
+
+@pytest.fixture
+def connect_impatient(impatient_broadcast_url) -> Iterator:
+    yield from connector(impatient_broadcast_url)
+
+
+def raw_socket(base_url: str) -> websocket.WebSocket:
+    """A bare websocket on the Socket.IO path: the server's Engine.IO open packet is read, and
+    nothing is ever sent (no Socket.IO connect, no token)."""
+    ws_url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    ws = websocket.create_connection(ws_url, timeout=10)
+    assert ws.recv().startswith("0{"), "no Engine.IO open packet"
+    return ws
+
+
+@pytest.fixture
+def raw_sockets() -> Iterator[list[websocket.WebSocket]]:
+    opened: list[websocket.WebSocket] = []
+    yield opened
+    for ws in opened:
+        ws.close(timeout=0)
+
+
+def closed_by_server(ws: websocket.WebSocket) -> bool:
+    """True once the server has closed `ws` (a close frame or the connection gone); False
+    while it stays open. Engine.IO packets on the way (the close packet "1") are read past."""
+    ws.settimeout(0.01)  # a close already sent is already buffered
+    try:
+        while True:
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except websocket.WebSocketTimeoutException:
+        return False
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        return True
 
 
 def test_a_task_change_reaches_all_of_its_users_clients_and_no_one_else(broadcast_url, connect):
@@ -153,3 +212,42 @@ def test_malformed_deliveries_are_rejected_with_a_reason(broadcast_url):
 
     assert response.status_code == 400
     assert "user_id" in response.json()["error"]["reason"]
+
+
+def test_idle_unauthenticated_websockets_do_not_stall_live_sync(
+    broadcast_url, connect, raw_sockets
+):
+    raw_sockets.extend(raw_socket(broadcast_url) for _ in range(IDLE_SOCKETS))
+
+    alice, bob = connect("alice"), connect("bob")
+    assert requests.get(f"{broadcast_url}/healthz", timeout=10).status_code == 200
+    created = task_event(catalogue.TASK_CREATED, a_task("alice", 1))
+    bobs_own = task_event(catalogue.TASK_CREATED, a_task("bob", 2))
+    assert post_binary(broadcast_url, created).status_code == 202
+    assert post_binary(broadcast_url, bobs_own).status_code == 202
+
+    alice.wait_for(created["id"])
+    bob.wait_for(bobs_own["id"])
+    assert alice.event_ids() == [created["id"]]
+    assert bob.event_ids() == [bobs_own["id"]]
+    # The idle sockets were held open all along: they did not get out of the way.
+    assert not any(closed_by_server(ws) for ws in raw_sockets)
+
+
+@pytest.mark.parametrize("sends", ["nothing", "a refused connect"])
+def test_a_socket_that_does_not_authenticate_in_time_is_closed(
+    impatient_broadcast_url, connect_impatient, raw_sockets, sends
+):
+    alice = connect_impatient("alice")  # in her room before the stranger's socket opens
+    stranger = raw_socket(impatient_broadcast_url)
+    raw_sockets.append(stranger)
+    if sends == "a refused connect":
+        stranger.send('40{"token": "not-a-jwt"}')
+        assert stranger.recv().startswith("44"), "the connect was not refused"
+
+    wait_until(lambda: closed_by_server(stranger), what="the server to close the socket")
+
+    # Alice's socket, older than the stranger's, was not closed: it authenticated.
+    created = task_event(catalogue.TASK_CREATED, a_task("alice", 1))
+    assert post_binary(impatient_broadcast_url, created).status_code == 202
+    alice.wait_for(created["id"])

@@ -8,7 +8,7 @@ Kafka broker count the delivery as failed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import flask
@@ -33,11 +33,15 @@ def parse(request: flask.Request) -> CloudEvent:
     """Read a binary or structured CloudEvent; raise BadCloudEvent with a reason otherwise."""
     if (request.content_length or 0) > MAX_EVENT_BYTES:
         raise BadCloudEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
-    body = request.get_data()
+    return parse_body(request.headers, request.get_data())
+
+
+def parse_body(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+    """`parse` for a body already read (an ASGI function reads it itself)."""
     if len(body) > MAX_EVENT_BYTES:
         raise BadCloudEvent(f"event larger than {MAX_EVENT_BYTES} bytes")
     try:
-        event = from_http(dict(request.headers), body)
+        event = from_http(dict(headers), body)
     except (CloudEventError, ValueError) as error:
         raise BadCloudEvent(f"not a CloudEvent: {error}") from None
     if not isinstance(event.data, dict):
@@ -48,7 +52,11 @@ def parse(request: flask.Request) -> CloudEvent:
 def parse_catalogued(request: flask.Request, *, accepted_types: Iterable[str]) -> CloudEvent:
     """Parse a CloudEvent of one of `accepted_types` whose data matches the catalogue's JSON
     Schema, so a function's handler only ever sees well-formed events."""
-    event = parse(request)
+    return check_catalogued(parse(request), accepted_types=accepted_types)
+
+
+def check_catalogued(event: CloudEvent, *, accepted_types: Iterable[str]) -> CloudEvent:
+    """The type and schema checks of `parse_catalogued`, for an event already parsed."""
     accepted = tuple(accepted_types)
     if event["type"] not in accepted:
         raise BadCloudEvent(
@@ -80,10 +88,17 @@ def reply(event: CloudEvent) -> flask.Response:
 
 def rejected(reason: str, *, status: int = 400, field: str | None = None) -> flask.Response:
     """A 4xx that tells the sender what was wrong. A broker does not retry most 4xx."""
+    return flask.Response(
+        json.dumps(error_document(reason, field)), status=status, mimetype="application/json"
+    )
+
+
+def error_document(reason: str, field: str | None = None) -> dict[str, Any]:
+    """The body of a refusal: `{"error": {"reason": ..., "field": ...}}`."""
     error: dict[str, Any] = {"reason": reason}
     if field:
         error["field"] = field
-    return flask.Response(json.dumps({"error": error}), status=status, mimetype="application/json")
+    return {"error": error}
 
 
 def rejected_event(error: BadCloudEvent) -> flask.Response:

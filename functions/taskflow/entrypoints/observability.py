@@ -14,15 +14,19 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import flask
 import gunicorn.config
 import gunicorn.glogging
 import prometheus_client
+import starlette.requests
+import starlette.responses
 from opentelemetry import trace
 
 from taskflow import metrics, tracing
@@ -34,6 +38,25 @@ _request_fields: ContextVar[dict[str, str] | None] = ContextVar("taskflow_reques
 UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
 
 Handler = Callable[[flask.Request], flask.Response]
+
+
+class HttpRequest(Protocol):
+    """What the metrics, spans and logs read of a request: a Flask request, or a RequestView of
+    an ASGI one."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class RequestView:
+    method: str
+    path: str
+    headers: Mapping[str, str]
 
 
 def request_fields(headers: Mapping[str, str]) -> dict[str, str]:
@@ -114,7 +137,7 @@ def _outcome(status: int) -> str:
 
 
 def record(
-    service: str, request: flask.Request, route: str, status: int, seconds: float, span: trace.Span
+    service: str, request: HttpRequest, route: str, status: int, seconds: float, span: trace.Span
 ) -> None:
     """Count, time and log one answer, and name its span after the route."""
     metrics.HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
@@ -152,13 +175,13 @@ def _span_attributes(method: str, headers: Mapping[str, str]) -> dict[str, str]:
     return attributes
 
 
-def _untraced(request: flask.Request) -> bool:
+def _untraced(request: HttpRequest) -> bool:
     # Probes and scrapes come every few seconds from every pod: counted, never traced or logged.
     return request.method == "GET" and request.path in UNTRACED_PATHS
 
 
 def _span(
-    service: str, request: flask.Request, attributes: Mapping[str, str]
+    service: str, request: HttpRequest, attributes: Mapping[str, str]
 ) -> AbstractContextManager[trace.Span]:
     if _untraced(request):
         return nullcontext(trace.INVALID_SPAN)
@@ -189,6 +212,47 @@ def observed(service: str) -> Callable[[Handler], Handler]:
         return target
 
     return decorate
+
+
+AsyncHandler = Callable[[starlette.requests.Request], Awaitable[starlette.responses.Response]]
+
+
+def observed_async(service: str) -> Callable[[AsyncHandler], AsyncHandler]:
+    """`observed` for an ASGI target (under @functions_framework.aio.http): the handler takes a
+    Starlette request, answers a Starlette response and runs on the event loop."""
+    _json_logs_unless_configured(service)
+
+    def decorate(handler: AsyncHandler) -> AsyncHandler:
+        @functools.wraps(handler)
+        async def target(request: starlette.requests.Request) -> starlette.responses.Response:
+            view = RequestView(request.method, request.url.path, request.headers)
+            started = time.perf_counter()
+            fields = _request_fields.set(request_fields(view.headers))
+            attributes = _span_attributes(view.method, view.headers)
+            try:
+                with _span(service, view, attributes) as span:
+                    try:
+                        response = await handler(request)
+                    except Exception:
+                        # As in _answer: logged inside the span; an empty 500 is retried.
+                        log.exception("%s %s failed", view.method, view.path)
+                        response = starlette.responses.Response(status_code=500)
+                    route = _route_label(view.path, response.status_code)
+                    elapsed = time.perf_counter() - started
+                    record(service, view, route, response.status_code, elapsed, span)
+            finally:
+                _request_fields.reset(fields)
+            return response
+
+        return target
+
+    return decorate
+
+
+def metrics_response_asgi() -> starlette.responses.Response:
+    return starlette.responses.Response(
+        prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST
+    )
 
 
 def _route_label(path: str, status: int) -> str:
