@@ -17,7 +17,7 @@ import functions_framework
 import socketio
 from taskflow.adapters import tokens
 from taskflow.config import load_settings
-from taskflow.entrypoints import cloudevents_http, function_routes, observability
+from taskflow.entrypoints import cloudevents_http, doors, function_routes, observability
 from taskflow.service_layer import broadcast
 
 # functions-framework serves with gunicorn's gthread worker and reads THREADS after importing this
@@ -75,4 +75,4 @@ def push_event(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-ROUTES: function_routes.Routes = {("POST", "/"): push_event}
+ROUTES: function_routes.Routes = {("POST", "/"): doors.from_broker("broadcast-update", push_event)}

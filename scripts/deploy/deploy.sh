@@ -43,6 +43,12 @@ else
     kube apply -f "$REPO_ROOT/eventing/kafka/broker-config-strimzi.yaml"
 fi
 
+echo "== Sender identity: Knative Eventing's OIDC tokens on deliveries, EventPolicy at Brokers"
+# The Kafka broker then verifies who publishes (the chart's EventPolicies) and signs each delivery
+# for the Trigger's subscriber.audience, which the functions verify (specs/eventing.md).
+kube patch configmap/config-features -n knative-eventing --type merge \
+    -p '{"data":{"authentication-oidc":"enabled"}}'
+
 echo "== Helm release taskflow"
 helm_kube upgrade --install taskflow "$CHART" --namespace "$NAMESPACE" "${values_args[@]}" "$@"
 

@@ -82,5 +82,12 @@ def rejected(reason: str, *, status: int = 400, field: str | None = None) -> fla
     return flask.Response(json.dumps({"error": error}), status=status, mimetype="application/json")
 
 
+def unauthorized(reason: str) -> flask.Response:
+    """A sender without a credential this door accepts (adapters/sender_identity.py)."""
+    answer = rejected(reason, status=401, field="authorization")
+    answer.headers["WWW-Authenticate"] = "Bearer"
+    return answer
+
+
 def rejected_event(error: BadCloudEvent) -> flask.Response:
     return rejected(error.reason, field=error.field)
