@@ -69,8 +69,8 @@ def snapshot_path(manifest: dict[str, Any]) -> Path | None:
         return Path("dapr") / "configuration.yaml"
     if kind in ("ServiceAccount", "Role", "RoleBinding", "EventPolicy"):
         # Who the services run as, what they may read, who may send to the Brokers.
-        return Path("knative") / "sender-identity.yaml"
-    if kind in ("Component", "Resiliency") and group == "dapr.io":
+        return Path("knative") / "access.yaml"
+    if kind in ("Component", "Resiliency", "HTTPEndpoint") and group == "dapr.io":
         return Path("dapr") / "components" / "cluster" / f"{name}.yaml"
     raise ValueError(f"no place for {kind} {name} among the plain manifests")
 

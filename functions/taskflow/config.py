@@ -25,6 +25,12 @@ def secret_store_name() -> str:
     return _env("TASKFLOW_SECRET_STORE", "local-secrets")
 
 
+def secret_name() -> str:
+    """The one secret of that store holding every key (`taskflow-secrets` in a cluster, where
+    the pods may `get` only that Secret); empty: every secret of the store (adapters/secrets.py)."""
+    return _env("TASKFLOW_SECRET_NAME", "")
+
+
 # The five functions: each is the folder functions/<name>/, its functions-framework target and
 # its field in Ports; its Knative Service name is the kebab-case form (create-task).
 FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")

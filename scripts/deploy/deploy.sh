@@ -49,6 +49,12 @@ echo "== Sender identity: Knative Eventing's OIDC tokens on deliveries, EventPol
 kube patch configmap/config-features -n knative-eventing --type merge \
     -p '{"data":{"authentication-oidc":"enabled"}}'
 
+echo "== Queue-proxy request metrics for Prometheus (monitoring/prometheus/scrape-config.yaml)"
+# Knative 1.23's queue-proxy exports request metrics only when asked: the default
+# request-metrics-protocol is `none` (serving config/core/configmaps/observability.yaml).
+kube patch configmap/config-observability -n knative-serving --type merge \
+    -p '{"data":{"request-metrics-protocol":"prometheus"}}'
+
 echo "== Helm release taskflow"
 helm_kube upgrade --install taskflow "$CHART" --namespace "$NAMESPACE" "${values_args[@]}" "$@"
 

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_tool minikube "Install it: https://minikube.sigs.k8s.io/docs/start/"
 require_tool kubectl "Install it: https://kubernetes.io/docs/tasks/tools/"
+require_tool curl "Install it with your package manager"
 require_tool helm "Install it: https://helm.sh/docs/intro/install/ (or run 'just test' once: .cache/tools/bin/helm)"
 
 PROFILE=${MINIKUBE_PROFILE:-taskflow}
@@ -42,7 +43,12 @@ kube apply -f "$KAFKA_BROKER/eventing-kafka-broker.yaml"
 
 echo "== Strimzi $STRIMZI_VERSION (watching namespace kafka)"
 kube create namespace kafka --dry-run=client -o yaml | kube apply -f -
-kube apply -n kafka -f "$STRIMZI/strimzi-cluster-operator-$STRIMZI_VERSION.yaml"
+# The release YAML binds the operator's roles to the namespace `myproject` (its RoleBindings'
+# subjects); `apply -n` does not rewrite that, so, as Strimzi's install guide does, it is
+# rewritten to `kafka` first, or the operator has no rights there.
+curl -fsSL "$STRIMZI/strimzi-cluster-operator-$STRIMZI_VERSION.yaml" \
+    | sed -E 's/^([[:space:]]*)namespace: myproject$/\1namespace: kafka/' \
+    | kube apply -n kafka -f -
 
 echo "== Dapr $DAPR_VERSION"
 helm_kube upgrade --install dapr dapr --repo https://dapr.github.io/helm-charts \
@@ -56,7 +62,7 @@ kube wait deployment/strimzi-cluster-operator -n kafka --for=condition=Available
 
 echo "== Images, built inside Minikube"
 for service in "${SERVICES[@]}"; do
-    minikube image build --profile "$PROFILE" -t "taskflow/$service:dev" \
+    minikube image build --profile "$PROFILE" -t "dev.local/taskflow/$service:dev" \
         -f deploy/Dockerfile --build-opt="target=$service" "$REPO_ROOT"
 done
 

@@ -104,7 +104,7 @@ def test_service_func_yaml_dapr_and_chart_agree(name: str) -> None:
     entry = SERVICES[name]
 
     assert service["metadata"]["name"] == annotations["dapr.io/app-id"] == name
-    assert container["image"] == f"taskflow/{name}:dev"
+    assert container["image"] == f"dev.local/taskflow/{name}:dev"
     assert [port["containerPort"] for port in container["ports"]] == [APP_PORT]
     assert int(annotations["dapr.io/app-port"]) == APP_PORT
     assert int(annotations["dapr.io/metrics-port"]) not in QUEUE_PROXY_PORTS | {APP_PORT}

@@ -1,9 +1,11 @@
 """Send a command to create-task (the only writer of tasks) and return its answer.
 
-The command travels as a binary-mode CloudEvent to `{CREATE_TASK_URL}/commands`; in a cluster
-that URL is the Dapr sidecar's service invocation of create-task's `commands` method. The
-CloudEvent id is the idempotency key: create-task remembers the answer to every id it handled, so
-sending the same id again returns the first answer instead of acting twice.
+The command travels as a binary-mode CloudEvent to `{CREATE_TASK_URL}/commands`, signed with
+the API's command key (adapters/sender_identity.py); in a cluster that URL is the API's Dapr
+sidecar invoking the HTTPEndpoint whose base is create-task's Knative address
+(specs/deployment.md, "The command path"). The CloudEvent id is the idempotency key:
+create-task remembers the answer to every (user, id) it handled, so sending the same id again
+returns the first answer instead of acting twice.
 """
 
 from __future__ import annotations
