@@ -39,7 +39,7 @@ def test_the_ingress_refuses_events_the_outbox_relay_did_not_sign_for_that_broke
         + trigger_yaml("audit", "task-events", "write-audit", ALL_TASK_EVENTS)
     )
     ingress = f"{router.url}/taskflow/task-events"
-    other_key = sender_identity.Signer(sender_identity.OUTBOX_RELAY, "someone-elses-key-0123456")
+    other_key = sender_identity.Signer(sender_identity.OUTBOX_RELAY, "someone-elses-key-of-32-bytes-0123456")
     task_events = sender_identity.broker_audience(NAMESPACE, "task-events")
     forgeries = {
         "no credential": {},
