@@ -31,6 +31,7 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
+from taskflow.adapters import sender_identity
 from taskflow.adapters.database import migrate
 from taskflow.config import FUNCTIONS
 from taskflow.domain.model import Task
@@ -42,6 +43,11 @@ from bench.context import Context
 from bench.machine import REPO_ROOT
 from bench.report import Result
 
+# The doors take only their senders (specs/eventing.md, Sender identity): the bench signs as
+# the router (deliveries) and as the API (create-task's /commands), with keys of its own.
+AS_ROUTER = sender_identity.Signer(sender_identity.ROUTER, "bench-delivery-key-0123456789abcdef")
+AS_API = sender_identity.Signer(sender_identity.API, "bench-command-key-0123456789abcdefgh")
+BENCH_KEYS = {"TASKFLOW_DELIVERY_KEY": AS_ROUTER.key, "TASKFLOW_COMMAND_KEY": AS_API.key}
 GOAL_SECONDS = 1.0
 GOAL_MIB = 80.0
 START_TIMEOUT_SECONDS = 60.0
@@ -76,6 +82,7 @@ def run(context: Context) -> Result:
             # broadcast-update refuses to start without a signing secret (there is no default).
             "JWT_SECRET": secrets.token_urlsafe(48),
             "PYTHONUNBUFFERED": "1",
+            **BENCH_KEYS,
         }
         for name in FUNCTIONS:
             starts = [_cold_start(name, env, context.workdir) for _ in range(repeats)]
@@ -118,6 +125,8 @@ def _cold_start(name: str, env: dict[str, str], workdir: Path) -> dict[str, floa
     port = free_port()
     path, event = _first_event(name)
     headers, body = to_binary(event)
+    audience = sender_identity.service_audience("taskflow", name.replace("_", "-"))
+    headers |= (AS_API if path == "/commands" else AS_ROUTER).headers(audience)
     log = (workdir / f"{name}-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(

@@ -67,7 +67,10 @@ def snapshot_path(manifest: dict[str, Any]) -> Path | None:
         return Path("eventing") / "kafka" / "strimzi.yaml"
     if kind == "Configuration" and group == "dapr.io":
         return Path("dapr") / "configuration.yaml"
-    if kind in ("Component", "Resiliency") and group == "dapr.io":
+    if kind in ("ServiceAccount", "Role", "RoleBinding", "EventPolicy"):
+        # Who the services run as, what they may read, who may send to the Brokers.
+        return Path("knative") / "access.yaml"
+    if kind in ("Component", "Resiliency", "HTTPEndpoint") and group == "dapr.io":
         return Path("dapr") / "components" / "cluster" / f"{name}.yaml"
     raise ValueError(f"no place for {kind} {name} among the plain manifests")
 
@@ -89,6 +92,9 @@ def func_yaml(service: dict[str, Any]) -> dict[str, Any]:
         for source in container.get("envFrom", [])
     ]
     for env in container.get("env", []):
+        if "value" in env:
+            envs.append({"name": env["name"], "value": env["value"]})
+            continue
         secret = env["valueFrom"]["secretKeyRef"]
         value = f"{{{{ secret:{secret['name']}:{secret['key']} }}}}"
         envs.append({"name": env["name"], "value": value})

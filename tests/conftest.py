@@ -16,9 +16,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sender_keys import KEYS as SENDER_KEYS
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from taskflow.adapters.database import make_engine, migrate
+
+# Every process a test starts holds the sender keys, as `just up` gives them to its processes;
+# tests sign what they post straight to a door with tests/infra/sender_keys.py.
+os.environ.update(SENDER_KEYS)
 
 POSTGRES_URL_VARIABLE = "TASKFLOW_TEST_POSTGRES_URL"
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from taskflow.adapters import tokens
 from taskflow.config import Settings, load_settings, require_jwt_secret
-from taskflow.entrypoints import cloudevents_http, observability
+from taskflow.entrypoints import cloudevents_http, doors, observability
 from taskflow.service_layer import broadcast
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,13 @@ async def broadcast_update(request: Request) -> Response:
 
 
 async def push_event(request: Request) -> Response:
+    # Only the broker may deliver (specs/eventing.md): refused before the body is read.
+    refused = await asyncio.to_thread(doors.broker_refusal, "broadcast-update", request.headers)
+    if refused:
+        headers = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
+        field = "authorization" if refused.status == 401 else None
+        document = cloudevents_http.error_document(refused.reason, field)
+        return JSONResponse(document, status_code=refused.status, headers=headers)
     try:
         body = await _body_within_limit(request)
         event = cloudevents_http.check_catalogued(

@@ -2,11 +2,11 @@
 
 Routes:
 - POST /          a command CloudEvent delivered by the broker (e.g. spawn-recurrence's reply);
-                  answered 202, empty.
-- POST /commands  a command invoked directly by the API, chat or MCP server (in a cluster, Dapr
-                  service invocation of method `commands`); answered 200 with a binary-mode
-                  `com.taskflow.command.result` CloudEvent, or a 4xx error. Cluster-internal:
-                  callers authenticate the user first, and the command's user_id is trusted.
+                  answered 202, empty. Only with the broker's delivery token (entrypoints/doors).
+- POST /commands  a command invoked directly by the API, chat or MCP server; answered 200 with a
+                  binary-mode `com.taskflow.command.result` CloudEvent, or a 4xx error. Only
+                  with the API's command token: callers authenticate the user first, and the
+                  command's user_id is trusted.
 - POST /relay     publish pending outbox rows (PingSource / timer); 202.
 - GET  /healthz   liveness.
 
@@ -24,7 +24,13 @@ from cloudevents.http import CloudEvent
 from taskflow import catalogue
 from taskflow.domain import commands
 from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, ValidationError
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
+from taskflow.entrypoints import (
+    cloudevents_http,
+    doors,
+    function_routes,
+    function_runtime,
+    observability,
+)
 from taskflow.service_layer import messagebus
 
 SOURCE = catalogue.source("create-task")
@@ -81,8 +87,8 @@ def relay(request: flask.Request) -> flask.Response:
 
 
 ROUTES: function_routes.Routes = {
-    ("POST", "/"): command_from_broker,
-    ("POST", "/commands"): command_invoked_directly,
+    ("POST", "/"): doors.from_broker("create-task", command_from_broker),
+    ("POST", "/commands"): doors.from_api(command_invoked_directly),
     ("POST", "/relay"): relay,
 }
 

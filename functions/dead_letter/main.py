@@ -13,7 +13,7 @@ import logging
 import flask
 import functions_framework
 from taskflow import metrics
-from taskflow.entrypoints import cloudevents_http, function_routes, observability
+from taskflow.entrypoints import cloudevents_http, doors, function_routes, observability
 
 SERVICE = "dead-letter"
 observability.configure_logging(SERVICE)
@@ -51,4 +51,4 @@ def record_dead_letter(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-ROUTES: function_routes.Routes = {("POST", "/"): record_dead_letter}
+ROUTES: function_routes.Routes = {("POST", "/"): doors.from_broker(SERVICE, record_dead_letter)}

@@ -28,7 +28,13 @@ import functions_framework
 from taskflow import catalogue
 from taskflow.adapters import dapr_jobs, dapr_sidecar, webhook
 from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
+from taskflow.entrypoints import (
+    cloudevents_http,
+    doors,
+    function_routes,
+    function_runtime,
+    observability,
+)
 from taskflow.entrypoints.reminder_timers import ReminderTimers
 from taskflow.service_layer import reminders_service
 from taskflow.service_layer.reminder_scheduler import ReminderScheduler
@@ -157,8 +163,8 @@ def deliver(request: flask.Request) -> flask.Response:
 
 
 ROUTES: function_routes.Routes = {
-    ("POST", "/"): task_changed,
+    ("POST", "/"): doors.from_broker("send-reminder", task_changed),
     ("POST", "/sweep"): sweep_now,
     ("POST", "/reminder-sweep"): sweep_now,
-    ("POST", "/deliver"): deliver,
+    ("POST", "/deliver"): doors.from_broker("send-reminder", deliver),
 }

@@ -12,7 +12,7 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http, function_routes, observability
+from taskflow.entrypoints import cloudevents_http, doors, function_routes, observability
 
 SOURCE = catalogue.source("spawn-recurrence")
 
@@ -36,7 +36,9 @@ def task_completed(request: flask.Request) -> flask.Response:
     return cloudevents_http.reply(command)
 
 
-ROUTES: function_routes.Routes = {("POST", "/"): task_completed}
+ROUTES: function_routes.Routes = {
+    ("POST", "/"): doors.from_broker("spawn-recurrence", task_completed)
+}
 
 
 def next_occurrence_command(completed: CloudEvent) -> CloudEvent | None:

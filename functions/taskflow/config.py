@@ -25,6 +25,12 @@ def secret_store_name() -> str:
     return _env("TASKFLOW_SECRET_STORE", "local-secrets")
 
 
+def secret_name() -> str:
+    """The one secret of that store holding every key (`taskflow-secrets` in a cluster, where
+    the pods may `get` only that Secret); empty: every secret of the store (adapters/secrets.py)."""
+    return _env("TASKFLOW_SECRET_NAME", "")
+
+
 # The five functions: each is the folder functions/<name>/, its functions-framework target and
 # its field in Ports; its Knative Service name is the kebab-case form (create-task).
 FUNCTIONS = ("create_task", "spawn_recurrence", "send_reminder", "write_audit", "broadcast_update")
@@ -136,6 +142,15 @@ def _positive_seconds(name: str, text: str) -> float:
     return seconds
 
 
+# Each sender's shared key (adapters/sender_identity.py): its variable or secret name, and its
+# Settings field.
+SENDER_KEYS = {
+    "TASKFLOW_DELIVERY_KEY": "delivery_key",
+    "TASKFLOW_COMMAND_KEY": "command_key",
+    "TASKFLOW_PUBLISH_KEY": "publish_key",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -181,6 +196,26 @@ class Settings:
     # scripts/kafka.sh's broker; each Trigger's consumer group is the prefix + its name.
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_group_prefix: str = "taskflow-trigger-"
+    # Sender identity on the internal doors (adapters/sender_identity.py, specs/eventing.md):
+    # one shared key per sender. The router signs its deliveries to the functions with the
+    # delivery key, the API (REST, chat, MCP) its commands to create-task with the command key,
+    # the outbox relay what it publishes to the broker ingress with the publish key. Empty: the
+    # sender cannot sign and the door refuses everything (`just up` writes keys into the data
+    # folder; a cluster or container takes them from the secret).
+    delivery_key: str = ""
+    command_key: str = ""
+    publish_key: str = ""
+    # The namespace in every audience (Knative's <group>/<kind>/<namespace>/<name>).
+    namespace: str = "taskflow"
+    # In a cluster with Knative's `authentication-oidc`: the Kubernetes service-account issuer
+    # whose tokens the broker puts on deliveries, and where its signing keys are published
+    # (https://kubernetes.default.svc/openid/v1/jwks). Empty: only the shared keys are accepted.
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    # In a cluster: a folder of projected service-account tokens, one file per broker (named as
+    # the broker), which the outbox relay presents to the Kafka broker's ingress instead of a
+    # token signed with the publish key. Empty: sign with the publish key.
+    publish_token_dir: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -229,6 +264,11 @@ def load_settings() -> Settings:
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
         kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
         webhook_allow_local=_flag("TASKFLOW_WEBHOOK_ALLOW_LOCAL"),
+        **{field_name: secrets.get(name, "") for name, field_name in SENDER_KEYS.items()},
+        namespace=_env("TASKFLOW_NAMESPACE", "taskflow"),
+        oidc_issuer=_env("TASKFLOW_OIDC_ISSUER", ""),
+        oidc_jwks_url=_env("TASKFLOW_OIDC_JWKS_URL", ""),
+        publish_token_dir=_env("TASKFLOW_PUBLISH_TOKEN_DIR", ""),
     )
 
 

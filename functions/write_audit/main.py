@@ -6,7 +6,13 @@ from __future__ import annotations
 import flask
 import functions_framework
 from taskflow import catalogue
-from taskflow.entrypoints import cloudevents_http, function_routes, function_runtime, observability
+from taskflow.entrypoints import (
+    cloudevents_http,
+    doors,
+    function_routes,
+    function_runtime,
+    observability,
+)
 from taskflow.service_layer import audit_service
 
 
@@ -31,4 +37,4 @@ def task_event(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-ROUTES: function_routes.Routes = {("POST", "/"): task_event}
+ROUTES: function_routes.Routes = {("POST", "/"): doors.from_broker("write-audit", task_event)}

@@ -43,6 +43,18 @@ else
     kube apply -f "$REPO_ROOT/eventing/kafka/broker-config-strimzi.yaml"
 fi
 
+echo "== Sender identity: Knative Eventing's OIDC tokens on deliveries, EventPolicy at Brokers"
+# The Kafka broker then verifies who publishes (the chart's EventPolicies) and signs each delivery
+# for the Trigger's subscriber.audience, which the functions verify (specs/eventing.md).
+kube patch configmap/config-features -n knative-eventing --type merge \
+    -p '{"data":{"authentication-oidc":"enabled"}}'
+
+echo "== Queue-proxy request metrics for Prometheus (monitoring/prometheus/scrape-config.yaml)"
+# Knative 1.23's queue-proxy exports request metrics only when asked: the default
+# request-metrics-protocol is `none` (serving config/core/configmaps/observability.yaml).
+kube patch configmap/config-observability -n knative-serving --type merge \
+    -p '{"data":{"request-metrics-protocol":"prometheus"}}'
+
 echo "== Helm release taskflow"
 helm_kube upgrade --install taskflow "$CHART" --namespace "$NAMESPACE" "${values_args[@]}" "$@"
 

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_tool minikube "Install it: https://minikube.sigs.k8s.io/docs/start/"
 require_tool kubectl "Install it: https://kubernetes.io/docs/tasks/tools/"
+require_tool curl "Install it with your package manager"
 require_tool helm "Install it: https://helm.sh/docs/intro/install/ (or run 'just test' once: .cache/tools/bin/helm)"
 
 PROFILE=${MINIKUBE_PROFILE:-taskflow}
@@ -42,7 +43,12 @@ kube apply -f "$KAFKA_BROKER/eventing-kafka-broker.yaml"
 
 echo "== Strimzi $STRIMZI_VERSION (watching namespace kafka)"
 kube create namespace kafka --dry-run=client -o yaml | kube apply -f -
-kube apply -n kafka -f "$STRIMZI/strimzi-cluster-operator-$STRIMZI_VERSION.yaml"
+# The release YAML binds the operator's roles to the namespace `myproject` (its RoleBindings'
+# subjects); `apply -n` does not rewrite that, so, as Strimzi's install guide does, it is
+# rewritten to `kafka` first, or the operator has no rights there.
+curl -fsSL "$STRIMZI/strimzi-cluster-operator-$STRIMZI_VERSION.yaml" \
+    | sed -E 's/^([[:space:]]*)namespace: myproject$/\1namespace: kafka/' \
+    | kube apply -n kafka -f -
 
 echo "== Dapr $DAPR_VERSION"
 helm_kube upgrade --install dapr dapr --repo https://dapr.github.io/helm-charts \
@@ -56,7 +62,7 @@ kube wait deployment/strimzi-cluster-operator -n kafka --for=condition=Available
 
 echo "== Images, built inside Minikube"
 for service in "${SERVICES[@]}"; do
-    minikube image build --profile "$PROFILE" -t "taskflow/$service:dev" \
+    minikube image build --profile "$PROFILE" -t "dev.local/taskflow/$service:dev" \
         -f deploy/Dockerfile --build-opt="target=$service" "$REPO_ROOT"
 done
 
@@ -64,14 +70,17 @@ echo "== TaskFlow"
 ip=$(minikube ip --profile "$PROFILE")
 port=$(kube get service kourier -n kourier-system -o jsonpath='{.spec.ports[?(@.name=="http2")].nodePort}')
 set_args=(--set "config.TASKFLOW_PUBLIC_SOCKET_URL=http://broadcast-update.$NAMESPACE.$ip.sslip.io:$port")
-# The services refuse to start without a signing secret of 32 bytes or more, and none is
-# published anywhere: made once here, kept (owner-only) so tokens survive a redeploy.
-jwt_secret_file="$REPO_ROOT/data/minikube-jwt-secret"
-if [ ! -s "$jwt_secret_file" ]; then
-    mkdir -p "$REPO_ROOT/data"
-    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$jwt_secret_file")
-fi
-set_args+=(--set "secrets.values.JWT_SECRET=$(cat "$jwt_secret_file")")
+# The services refuse to start without a signing secret of 32 bytes or more, and create-task
+# without its command key; none is published anywhere: each is made once here and kept
+# (owner-only) so tokens survive a redeploy.
+for key in JWT_SECRET TASKFLOW_COMMAND_KEY; do
+    key_file="$REPO_ROOT/data/minikube-$key"
+    if [ ! -s "$key_file" ]; then
+        mkdir -p "$REPO_ROOT/data"
+        (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$key_file")
+    fi
+    set_args+=(--set "secrets.values.$key=$(cat "$key_file")")
+done
 if [ -n "${OPENAI_API_KEY:-}" ]; then
     set_args+=(--set "secrets.values.OPENAI_API_KEY=$OPENAI_API_KEY")
 fi

@@ -10,6 +10,7 @@ import pytest
 import requests
 from api_helpers import Account, create, function_fixtures
 from cloudevents.conversion import to_binary
+from sender_keys import headers_for
 from taskflow import catalogue
 from taskflow.local.launch import wait_until
 
@@ -52,6 +53,7 @@ def _deliver_to_write_audit(broker, write_audit_url: str, task_id: int, count: i
     )
     for event in _task_events(broker, task_id) * 2:
         headers, body = to_binary(event)
+        headers |= headers_for(write_audit_url)
         response = requests.post(write_audit_url, data=body, headers=headers, timeout=10)
         assert response.status_code in (200, 202), response.text
 

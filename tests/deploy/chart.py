@@ -14,8 +14,26 @@ VALUE_SETS = {
     "aks": ["values-aks.yaml"],
     "gke": ["values-gke.yaml"],
     "oke": ["values-oke.yaml"],
+    "doks": ["values-doks.yaml"],
     "aks-managed-kafka": ["values-aks.yaml", "values-managed-kafka.yaml"],
 }
+# What CD adds on a cloud (.github/workflows/cd.yml): the cloud values leave the image unset.
+CD_SETTINGS = [
+    "image.repository=ghcr.io/example/taskflow",
+    "image.tag=0123456789abcdef0123456789abcdef01234567",
+    "image.pullSecrets={ghcr-pull}",
+]
+
+
+def helm_arguments(value_set: str) -> list[str]:
+    """The --values (and, on a cloud, CD's --set) of one value set."""
+    arguments: list[str] = []
+    for values in VALUE_SETS[value_set]:
+        arguments += ["--values", str(CHART / values)]
+    if value_set != "minikube":
+        for setting in CD_SETTINGS:
+            arguments += ["--set", setting]
+    return arguments
 
 
 def load_documents(path: Path) -> list[dict]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import deploy_toolchain
 import pytest
-from chart import CHART, VALUE_SETS
+from chart import CHART, VALUE_SETS, helm_arguments
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +30,9 @@ def rendered(helm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     """`helm template` output per value set, as files for kubeconform."""
     directory = tmp_path_factory.mktemp("helm-template")
     outputs = {}
-    for name, files in VALUE_SETS.items():
+    for name in VALUE_SETS:
         command = [str(helm), "template", "taskflow", str(CHART), "--namespace", "taskflow"]
-        for values in files:
-            command += ["--values", str(CHART / values)]
+        command += helm_arguments(name)
         outputs[name] = directory / f"{name}.yaml"
         outputs[name].write_text(deploy_toolchain.run(command).stdout)
     return outputs

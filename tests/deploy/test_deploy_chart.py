@@ -11,7 +11,7 @@ import deploy_toolchain
 import jsonschema
 import pytest
 import yaml
-from chart import CHART, VALUE_SETS
+from chart import CHART, VALUE_SETS, helm_arguments
 from deploy_toolchain import REPO_ROOT
 
 
@@ -29,9 +29,7 @@ render = load_render_module()
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_chart_lints(value_set: str, helm: Path) -> None:
     command = [str(helm), "lint", "--strict", str(CHART), "--namespace", "taskflow"]
-    for values in VALUE_SETS[value_set]:
-        command += ["--values", str(CHART / values)]
-    deploy_toolchain.run(command)
+    deploy_toolchain.run(command + helm_arguments(value_set))
 
 
 def test_chart_refuses_another_namespace(helm: Path) -> None:

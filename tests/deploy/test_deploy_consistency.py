@@ -20,7 +20,10 @@ import requests
 import yaml
 from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
+from sender_keys import KEYS as SENDER_TEST_KEYS
+from sender_keys import headers_for, known_as
 from taskflow import catalogue
+from taskflow.config import SENDER_KEYS
 from taskflow.local.launch import START_TIMEOUT_SECONDS, free_port, wait_until
 from taskflow.local.processes import function_command
 from taskflow.router import manifests
@@ -54,7 +57,8 @@ def routed_types() -> list[tuple[str, str]]:
 
 def config_variables() -> set[str]:
     source = (REPO_ROOT / "functions" / "taskflow" / "config.py").read_text()
-    return set(re.findall(r'(?:_env|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'(?:_env|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
+    return read | set(SENDER_KEYS)  # read as secrets by name, from that one table
 
 
 @pytest.mark.parametrize("event_type,topic", routed_types())
@@ -104,7 +108,7 @@ def test_service_func_yaml_dapr_and_chart_agree(name: str) -> None:
     entry = SERVICES[name]
 
     assert service["metadata"]["name"] == annotations["dapr.io/app-id"] == name
-    assert container["image"] == f"taskflow/{name}:dev"
+    assert container["image"] == f"dev.local/taskflow/{name}:dev"
     assert [port["containerPort"] for port in container["ports"]] == [APP_PORT]
     assert int(annotations["dapr.io/app-port"]) == APP_PORT
     assert int(annotations["dapr.io/metrics-port"]) not in QUEUE_PROXY_PORTS | {APP_PORT}
@@ -180,6 +184,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "TASKFLOW_DATA_DIR": str(data_dir),
         "DATABASE_URL": f"sqlite:///{data_dir / 'taskflow.db'}",
         "BROKER_URL": f"http://127.0.0.1:{free_port()}/taskflow",
+        **SENDER_TEST_KEYS,
     }
     subprocess.run(
         [
@@ -206,7 +211,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        processes[name] = (f"http://127.0.0.1:{port}", process)
+        processes[name] = (known_as(f"http://127.0.0.1:{port}", name), process)
     try:
         yield {
             name: url
@@ -231,6 +236,8 @@ def post_event(url: str, event_type: str, data: str = "{}") -> requests.Response
         "ce-source": "tests/deploy",
         "ce-id": f"deploy-test-{time.monotonic_ns()}",
         "content-type": "application/json",
+        # Signed as the broker: what is checked here is what lies behind the door.
+        **headers_for(url),
     }
     return requests.post(url, data=data, headers=headers, timeout=10)
 
@@ -290,6 +297,7 @@ def test_a_dead_letter_is_counted_for_the_alert(running: dict[str, str]) -> None
         "ce-knativeerrordest": "http://write-audit.taskflow.svc.cluster.local/",
         "ce-knativeerrorcode": "500",
         "content-type": "application/json",
+        **headers_for(url),
     }
     assert (
         requests.post(url, data='{"task_id": "t1"}', headers=headers, timeout=10).status_code == 202

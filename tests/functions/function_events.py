@@ -9,6 +9,7 @@ from typing import Any
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent, from_http
+from sender_keys import headers_for
 from taskflow import catalogue
 from taskflow.domain.model import Recurrence, Task
 
@@ -50,13 +51,14 @@ def new_id() -> str:
 
 
 def post_binary(url: str, event: CloudEvent) -> requests.Response:
+    """POST `event` to a function's door, signed as the sender that door accepts."""
     headers, body = to_binary(event)
-    return requests.post(url, headers=headers, data=body, timeout=10)
+    return requests.post(url, headers=headers | headers_for(url), data=body, timeout=10)
 
 
 def post_structured(url: str, event: CloudEvent) -> requests.Response:
     headers, body = to_structured(event)
-    return requests.post(url, headers=headers, data=body, timeout=10)
+    return requests.post(url, headers=headers | headers_for(url), data=body, timeout=10)
 
 
 def reply_event(response: requests.Response) -> CloudEvent:

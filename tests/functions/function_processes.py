@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cloudevents.http import CloudEvent, from_http
+from sender_keys import known_as
 from taskflow.local.launch import free_port
 from taskflow.local.processes import function_command
 
@@ -71,7 +72,7 @@ class FunctionProcesses:
                 # Its own process group, so stopping it also stops gunicorn's worker.
                 start_new_session=True,
             )
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = known_as(f"http://127.0.0.1:{port}", name)
         self._running[base_url] = process
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _listening(port):

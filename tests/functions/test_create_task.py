@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from database_state import run_command, tasks
 from function_events import (
@@ -18,7 +19,9 @@ from function_events import (
     post_structured,
     reply_event,
 )
+from sender_keys import NAMESPACE, as_api, as_router, headers_for
 from taskflow import catalogue
+from taskflow.adapters import sender_identity
 from taskflow.domain import commands
 from taskflow.local.launch import wait_until
 
@@ -87,6 +90,59 @@ def test_a_retried_command_returns_the_first_answer_and_acts_once(
     )
     created = broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)
     assert sorted(e.data["task_id"] for e in created) == sorted([first["id"], later["id"]])
+
+
+def test_a_command_id_resent_with_another_user_never_returns_that_users_task(
+    create_task_url, database_url
+):
+    command_id = new_id()
+    bobs = invoke(
+        create_task_url,
+        catalogue.CREATE_TASK,
+        {"user_id": "bob", "title": "bob's secret"},
+        event_id=command_id,
+    )
+    alices = invoke(
+        create_task_url,
+        catalogue.CREATE_TASK,
+        {"user_id": "alice", "title": "alice's own"},
+        event_id=command_id,
+    )
+
+    assert alices["id"] != bobs["id"]
+    assert (alices["user_id"], alices["title"]) == ("alice", "alice's own")
+    assert tasks(database_url) == 2
+
+
+def test_commands_and_deliveries_without_their_senders_token_get_401_and_change_nothing(
+    create_task_url, broker, database_url
+):
+    forged = command(catalogue.CREATE_TASK, {"user_id": "alice", "title": "FORGED"})
+    headers, body = to_binary(forged)
+    commands_door = f"{create_task_url}/commands"
+    other_key = sender_identity.Signer(sender_identity.API, "a-key-that-is-not-the-apis-01234")
+    create_task = sender_identity.service_audience(NAMESPACE, "create-task")
+    attempts = {
+        "/commands, no credential": (commands_door, {}),
+        "/commands, another key": (commands_door, other_key.headers(create_task)),
+        # A delivery's token is the router's, not the API's: it does not open /commands.
+        "/commands, the router's token": (commands_door, as_router.headers(create_task)),
+        "/, no credential": (create_task_url, {}),
+        # The API's token does not open the broker's door either.
+        "/, the API's token": (create_task_url, as_api.headers(create_task)),
+        "/, a token for write-audit": (
+            create_task_url,
+            as_router.headers(sender_identity.service_audience(NAMESPACE, "write-audit")),
+        ),
+    }
+    answers = {
+        name: requests.post(url, data=body, headers=headers | extra, timeout=10).status_code
+        for name, (url, extra) in attempts.items()
+    }
+
+    assert answers == dict.fromkeys(attempts, 401)
+    assert tasks(database_url) == 0
+    assert broker.received == []
 
 
 @pytest.mark.parametrize(
@@ -161,7 +217,9 @@ def test_malformed_commands_are_rejected_with_a_reason(create_task_url, database
     )
     assert not_a_command.status_code == 400
     assert not_a_command.json()["error"]["field"] == "type"
-    assert requests.post(f"{create_task_url}/commands", data=b"[]", timeout=10).status_code == 400
+    commands = f"{create_task_url}/commands"
+    not_json = requests.post(commands, data=b"[]", headers=headers_for(commands), timeout=10)
+    assert not_json.status_code == 400
     assert tasks(database_url) == 0
 
 

@@ -14,6 +14,7 @@ from function_events import (
     reply_event,
     task_event,
 )
+from sender_keys import headers_for
 from taskflow import catalogue
 
 
@@ -67,7 +68,9 @@ def test_a_task_that_does_not_repeat_is_acknowledged_without_reply(spawn_url):
 
 
 def test_malformed_events_are_rejected_with_a_reason(spawn_url):
-    not_an_event = requests.post(spawn_url, json={"hello": "world"}, timeout=10)
+    not_an_event = requests.post(
+        spawn_url, json={"hello": "world"}, headers=headers_for(spawn_url), timeout=10
+    )
     assert not_an_event.status_code == 400
     assert "not a CloudEvent" in not_an_event.json()["error"]["reason"]
 

@@ -9,6 +9,7 @@ import pytest
 import requests
 from database_state import audit_history, count_rows, outbox_events, run_command
 from function_events import post_binary, post_structured
+from sender_keys import headers_for
 from taskflow import catalogue
 from taskflow.adapters import orm
 from taskflow.domain import commands
@@ -77,7 +78,7 @@ def test_a_malformed_event_is_rejected_and_records_nothing(audit_url, database_u
     del created.data["task_data"]["title"]
 
     response = post_binary(audit_url, created)
-    not_an_event = requests.post(audit_url, data=b"{}", timeout=10)
+    not_an_event = requests.post(audit_url, data=b"{}", headers=headers_for(audit_url), timeout=10)
 
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "data.task_data"

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from infra_services import script_service
 from router_harness import Subscribers
+from sender_keys import ROUTER, known_as
 from taskflow.router.kafka_eventlog import KafkaEventLog
 from taskflow.router.server import RouterServer
 
@@ -76,6 +77,7 @@ def start_kafka_router(
         addresses = {name: subscriber.url for name, subscriber in subscribers.started.items()}
         log = KafkaEventLog(kafka_bootstrap, group_prefix=group_prefix)
         router = RouterServer(eventing_dir, addresses, tmp_path / "data", event_log=log).start()
+        known_as(router.url, ROUTER)
         routers.append(router)
         return router
 

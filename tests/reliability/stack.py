@@ -35,6 +35,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from sender_keys import ROUTER, known_as
 from taskflow.adapters import database, orm
 from taskflow.config import REPO_ROOT, Ports, Settings, load_settings
 from taskflow.local.__main__ import (
@@ -249,7 +250,9 @@ class Stack:
         self.engine = database.make_engine(database_url)
 
     def url(self, port_name: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, port_name)}"
+        """The address of a process; a test signs what it posts there with sender_keys."""
+        service = ROUTER if port_name == "router" else port_name
+        return known_as(f"http://127.0.0.1:{getattr(self.ports, port_name)}", service)
 
     @property
     def web(self) -> str:

@@ -18,6 +18,7 @@ from cloudevents.http import CloudEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from sender_keys import headers_for
 from stack import Stack
 from taskflow import catalogue
 from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES
@@ -178,15 +179,19 @@ def test_functions_refuse_malformed_and_oversized_events_with_a_reason(
     product: Stack, function: str, route: str, type_: str
 ) -> None:
     url = product.url(function) + route
-    not_an_event = requests.post(url, json={"title": "x"}, timeout=10)
+    # Signed as the door's sender: what is tested here is the payload check behind the door.
+    signed = headers_for(url)
+    not_an_event = requests.post(url, json={"title": "x"}, headers=signed, timeout=10)
     wrong_type_headers, wrong_type_body = cloud_event("com.example.other", {"a": 1})
-    wrong_type = requests.post(url, data=wrong_type_body, headers=wrong_type_headers, timeout=10)
+    wrong_type = requests.post(
+        url, data=wrong_type_body, headers=wrong_type_headers | signed, timeout=10
+    )
     bad_data_headers, bad_data_body = cloud_event(type_, {"unexpected": True})
-    bad_data = requests.post(url, data=bad_data_body, headers=bad_data_headers, timeout=10)
+    bad_data = requests.post(url, data=bad_data_body, headers=bad_data_headers | signed, timeout=10)
     big_headers, big_body = cloud_event(type_, {"blob": "x" * (MAX_EVENT_BYTES + 1)})
-    oversized = requests.post(url, data=big_body, headers=big_headers, timeout=30)
+    oversized = requests.post(url, data=big_body, headers=big_headers | signed, timeout=30)
     broken_headers, _ = cloud_event(type_, {})
-    broken_json = requests.post(url, data=b"{not json", headers=broken_headers, timeout=10)
+    broken_json = requests.post(url, data=b"{not json", headers=broken_headers | signed, timeout=10)
 
     for answer in (not_an_event, wrong_type, bad_data, oversized, broken_json):
         assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
@@ -275,8 +280,8 @@ def test_values_the_domain_refuses_are_422_naming_the_field_and_change_nothing(
 
 def test_an_event_that_is_not_json_where_json_is_declared_is_refused(product: Stack) -> None:
     headers, _ = cloud_event(catalogue.TASK_CREATED, {})
-    answer = requests.post(
-        product.url("write_audit") + "/", data=json.dumps("a string"), headers=headers, timeout=10
-    )
+    url = product.url("write_audit") + "/"
+    headers |= headers_for(url)
+    answer = requests.post(url, data=json.dumps("a string"), headers=headers, timeout=10)
     assert answer.status_code == 400
     assert answer.json()["error"]["reason"] == "event data must be a JSON object"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from router_harness import RouterStarter, Subscribers
+from sender_keys import ROUTER, known_as
 from taskflow.router.server import RouterServer
 
 
@@ -32,6 +33,7 @@ def start_router(tmp_path: Path, subscribers: Subscribers) -> Iterator[RouterSta
         (eventing_dir / "eventing.yaml").write_text(manifests_yaml)
         addresses = {name: subscriber.url for name, subscriber in subscribers.started.items()}
         router = RouterServer(eventing_dir, addresses, tmp_path / "data").start()
+        known_as(router.url, ROUTER)
         routers.append(router)
         return router
 

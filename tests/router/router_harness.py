@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent, from_http
+from sender_keys import headers_for
 from taskflow.router.server import RouterServer
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -110,7 +111,8 @@ def send(
     router_url: str, broker: str, cloud_event: CloudEvent, *, mode: str = "binary"
 ) -> requests.Response:
     headers, body = (to_binary if mode == "binary" else to_structured)(cloud_event)
-    return requests.post(f"{router_url}/taskflow/{broker}", data=body, headers=headers, timeout=5)
+    url = f"{router_url}/taskflow/{broker}"
+    return requests.post(url, data=body, headers=headers | headers_for(url), timeout=5)
 
 
 def dead_letters(router_url: str) -> list[dict]:

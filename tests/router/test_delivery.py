@@ -21,6 +21,7 @@ from router_harness import (
     send,
     trigger_yaml,
 )
+from sender_keys import headers_for
 from taskflow.local.launch import wait_until
 from werkzeug.wrappers import Response
 
@@ -261,12 +262,9 @@ def test_the_ingress_refuses_what_is_not_a_cloudevent_and_unknown_brokers(
 
 
 def send_raw(router_url: str, broker: str, body: bytes, content_type: str) -> requests.Response:
-    return requests.post(
-        f"{router_url}/taskflow/{broker}",
-        data=body,
-        headers={"content-type": content_type},
-        timeout=5,
-    )
+    url = f"{router_url}/taskflow/{broker}"
+    headers = {"content-type": content_type, **headers_for(url)}
+    return requests.post(url, data=body, headers=headers, timeout=5)
 
 
 def test_events_with_non_json_data_pass_through_and_dead_letter_as_json(
@@ -285,8 +283,9 @@ def test_events_with_non_json_data_pass_through_and_dead_letter_as_json(
         "content-type": "application/octet-stream",
     }
 
+    ingress = f"{router.url}/taskflow/task-events"
     accepted = requests.post(
-        f"{router.url}/taskflow/task-events", data=b"\x00\x01", headers=headers, timeout=5
+        ingress, data=b"\x00\x01", headers=headers | headers_for(ingress), timeout=5
     )
 
     assert accepted.status_code == 202

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from router_harness import Delivery, Subscribers
+from sender_keys import as_outbox_relay
 from sqlalchemy.orm import Session, sessionmaker
 from taskflow import catalogue
 from taskflow.adapters.publisher import HttpPublisher, PublishError
@@ -79,7 +80,7 @@ class Ingress:
         self.server = subscribers("broker", self._respond)
         # Longer than SQLite's busy timeout: a relay holding the write lock while it publishes
         # makes the concurrent write below fail instead of finishing after the publisher's timeout.
-        self.publisher = HttpPublisher(f"{self.server.url}/taskflow", timeout=60)
+        self.publisher = HttpPublisher(f"{self.server.url}/taskflow", as_outbox_relay, timeout=60)
 
     def _respond(self, delivery: Delivery) -> Response:
         self.entered.set()
@@ -150,7 +151,9 @@ def test_a_broker_outage_between_commit_and_publish_loses_nothing(
 ) -> None:
     create_task(session_factory, "ann", "survives the outage")
     waiting = pending(session_factory)
-    down = HttpPublisher("http://127.0.0.1:9/taskflow")  # nothing listens on the discard port
+    down = HttpPublisher(
+        "http://127.0.0.1:9/taskflow", as_outbox_relay
+    )  # nothing listens on the discard port
 
     with pytest.raises(PublishError, match="unreachable"):
         relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), down)

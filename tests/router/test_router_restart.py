@@ -24,6 +24,7 @@ from router_harness import (
     send,
     trigger_yaml,
 )
+from sender_keys import KEYS, ROUTER, known_as
 from taskflow.config import REPO_ROOT
 from taskflow.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
@@ -44,7 +45,7 @@ class RouterProcess:
         eventing_dir.mkdir(exist_ok=True)
         (eventing_dir / "eventing.yaml").write_text(MANIFESTS)
         port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = known_as(f"http://127.0.0.1:{port}", ROUTER)
         self._log = (tmp_path / f"router-{port}.log").open("w")
         self.process = subprocess.Popen(
             [
@@ -58,7 +59,7 @@ class RouterProcess:
                 "--subscriber",
                 f"write-audit={subscriber_url}",
             ],
-            env={"PATH": "/usr/bin:/bin", "TASKFLOW_DATA_DIR": str(tmp_path / "data")},
+            env={"PATH": "/usr/bin:/bin", "TASKFLOW_DATA_DIR": str(tmp_path / "data"), **KEYS},
             cwd=REPO_ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -1,9 +1,11 @@
 """Send a command to create-task (the only writer of tasks) and return its answer.
 
-The command travels as a binary-mode CloudEvent to `{CREATE_TASK_URL}/commands`; in a cluster
-that URL is the Dapr sidecar's service invocation of create-task's `commands` method. The
-CloudEvent id is the idempotency key: create-task remembers the answer to every id it handled, so
-sending the same id again returns the first answer instead of acting twice.
+The command travels as a binary-mode CloudEvent to `{CREATE_TASK_URL}/commands`, signed with
+the API's command key (adapters/sender_identity.py); in a cluster that URL is the API's Dapr
+sidecar invoking the HTTPEndpoint whose base is create-task's Knative address
+(specs/deployment.md, "The command path"). The CloudEvent id is the idempotency key:
+create-task remembers the answer to every (user, id) it handled, so sending the same id again
+returns the first answer instead of acting twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import urllib3
 from cloudevents.conversion import to_binary
 
 from taskflow import catalogue, tracing
-from taskflow.adapters import http_pool
+from taskflow.adapters import http_pool, sender_identity
+from taskflow.config import Settings
 from taskflow.domain.commands import Command
 
 SOURCE = catalogue.source("api")
@@ -72,9 +75,23 @@ def command_event_id(command: Command, idempotency_key: str | None) -> str:
 
 
 class CommandClient:
-    def __init__(self, base_url: str) -> None:
+    def __init__(
+        self, base_url: str, credential: sender_identity.Credential, audience: str
+    ) -> None:
+        """`credential` proves to create-task that the command comes from the API; `audience`
+        is create-task's (sender_identity.service_audience)."""
         self._url = base_url.rstrip("/") + "/commands"
+        self._credential = credential
+        self._audience = audience
         self._http = http_pool.connection_pool()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CommandClient:
+        return cls(
+            settings.create_task_url,
+            sender_identity.command_signer(settings),
+            sender_identity.service_audience(settings.namespace, "create-task"),
+        )
 
     def send(self, command: Command, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Return create-task's `task` (the task as it now is); raise a CommandError otherwise.
@@ -108,6 +125,8 @@ class CommandClient:
         raise AssertionError("the last attempt always returns or raises")
 
     def _post(self, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        # Signed per attempt: a retry after a long wait still carries a token in its lifetime.
+        headers = headers | self._credential.headers(self._audience)
         try:
             return self._http.request(
                 "POST",

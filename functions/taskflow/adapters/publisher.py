@@ -11,7 +11,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from taskflow import tracing
-from taskflow.adapters import http_pool
+from taskflow.adapters import http_pool, sender_identity
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -21,8 +21,17 @@ class PublishError(RuntimeError):
 
 
 class HttpPublisher:
-    def __init__(self, broker_url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        credential: sender_identity.Credential,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
         self.broker_url = broker_url.rstrip("/")
+        # The ingress accepts only the outbox relay: each broker is its own audience.
+        self._namespace = self.broker_url.rsplit("/", 1)[-1]
+        self._credential = credential
         self.timeout = timeout
         self._http = http_pool.connection_pool()
 
@@ -31,6 +40,7 @@ class HttpPublisher:
         url = f"{self.broker_url}/{topic}"
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
+        headers |= self._credential.headers(sender_identity.broker_audience(self._namespace, topic))
         try:
             response = self._http.request(
                 "POST", url, body=body, headers=headers, timeout=self.timeout

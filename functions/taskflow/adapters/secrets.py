@@ -6,9 +6,11 @@ dapr/components/local, by default; `kubernetes` in a cluster). Otherwise, or for
 store does not hold: the environment, then the local secrets file (the same JSON file the local
 Dapr store reads).
 
-The store is read once per process with the bulk API, which works the same for both stores: the
-local file store answers one secret per key, the Kubernetes store one secret (taskflow-secrets)
-holding every key, and only the secrets the Dapr Configuration allows.
+The store is read once per process. With TASKFLOW_SECRET_NAME set (the chart sets
+`taskflow-secrets`), one secret of that name is read (`GET /v1.0/secrets/<store>/<name>`): the
+Kubernetes store then makes one `get` of that Secret, which a Role limited to that name allows.
+Otherwise (the local file store, one secret per key) the bulk API reads them all; on Kubernetes
+that would `list` every Secret of the namespace, a right the pods are not given.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import requests
 
 from taskflow.adapters import dapr_sidecar
-from taskflow.config import secret_store_name
+from taskflow.config import secret_name, secret_store_name
 
 SECRETS_FILE_ENV = "TASKFLOW_SECRETS_FILE"
 _TIMEOUT_SECONDS = 10.0
@@ -43,13 +45,18 @@ def _dapr_secrets() -> dict[str, str]:
         return {}
     dapr_sidecar.wait_until_ready(base_url)
     store = secret_store_name()
-    answer = requests.get(f"{base_url}/v1.0/secrets/{store}/bulk", timeout=_TIMEOUT_SECONDS)
+    name = secret_name()
+    path = name or "bulk"
+    answer = requests.get(f"{base_url}/v1.0/secrets/{store}/{path}", timeout=_TIMEOUT_SECONDS)
     if answer.status_code != 200:
         # The body names the store and the reason; it never holds a secret value.
         raise dapr_sidecar.SidecarUnavailable(
             f"reading the Dapr secret store {store!r} failed: {answer.status_code} "
             f"{answer.text[:200]}"
         )
+    if name:
+        # One secret: its keys and values.
+        return {str(key): str(value) for key, value in answer.json().items()}
     return {
         str(key): str(value) for secret in answer.json().values() for key, value in secret.items()
     }

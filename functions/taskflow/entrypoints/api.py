@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         AppServices(
             settings=settings,
             engine=database.make_engine(settings.database_url),
-            commands=CommandClient(settings.create_task_url),
+            commands=CommandClient.from_settings(settings),
             now=lambda: datetime.now(UTC),
             rate_limiter=rate_limit.RateLimiter(
                 {

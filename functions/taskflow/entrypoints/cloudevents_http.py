@@ -101,5 +101,12 @@ def error_document(reason: str, field: str | None = None) -> dict[str, Any]:
     return {"error": error}
 
 
+def unauthorized(reason: str) -> flask.Response:
+    """A sender without a credential this door accepts (adapters/sender_identity.py)."""
+    answer = rejected(reason, status=401, field="authorization")
+    answer.headers["WWW-Authenticate"] = "Bearer"
+    return answer
+
+
 def rejected_event(error: BadCloudEvent) -> flask.Response:
     return rejected(error.reason, field=error.field)

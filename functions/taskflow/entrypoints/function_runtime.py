@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from taskflow.adapters import database
+from taskflow.adapters import database, sender_identity
 from taskflow.adapters.publisher import HttpPublisher
 from taskflow.config import Settings, load_settings
 from taskflow.service_layer import outbox_relay
@@ -65,7 +65,7 @@ def unit_of_work() -> SqlAlchemyUnitOfWork:
 
 @once_per_process
 def publisher() -> HttpPublisher:
-    return HttpPublisher(settings().broker_url)
+    return HttpPublisher(settings().broker_url, sender_identity.publish_credential(settings()))
 
 
 def relay_outbox() -> None:

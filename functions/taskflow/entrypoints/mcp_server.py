@@ -68,7 +68,7 @@ def build_server(
 ) -> MCPServer:
     """An MCP server whose tools act for `current_user()`; with a verifier, HTTP needs auth."""
     engine = database.make_engine(settings.database_url)
-    commands = CommandClient(settings.create_task_url)
+    commands = CommandClient.from_settings(settings)
     read_tasks = database_task_reader(engine, lambda: datetime.now(UTC))
 
     def tools_for_caller() -> TaskTools:

@@ -9,6 +9,7 @@ because a product silently missing a function would only fill the dead-letter si
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -25,7 +26,15 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from taskflow.adapters import database
-from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings, load_settings, require_jwt_secret
+from taskflow.config import (
+    FUNCTIONS,
+    REPO_ROOT,
+    SENDER_KEYS,
+    Ports,
+    Settings,
+    load_settings,
+    require_jwt_secret,
+)
 from taskflow.local import dapr
 from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
 from taskflow.local.timers import PingTimer
@@ -116,7 +125,33 @@ def child_env(settings: Settings, ports: Ports, base: dict[str, str]) -> dict[st
         "TASKFLOW_ROUTER_BACKING": settings.router_backing,
         "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in asdict(ports).items()},
+        **{name: getattr(settings, field_name) for name, field_name in SENDER_KEYS.items()},
     }
+
+
+SENDER_KEYS_FILE = "sender-keys.json"
+
+
+def with_sender_keys(settings: Settings) -> Settings:
+    """Each sender's key (config.SENDER_KEYS) that the environment does not give, from the data
+    folder's sender-keys.json, made there (random, readable by its owner only) the first time,
+    like the other local secrets: a fresh clone's doors are closed with keys nobody else has."""
+    path = settings.data_dir / SENDER_KEYS_FILE
+    stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    missing = {name: secrets.token_urlsafe(32) for name in SENDER_KEYS if not stored.get(name)}
+    if missing:
+        stored |= missing
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(stored, file)
+    return replace(
+        settings,
+        **{
+            field_name: getattr(settings, field_name) or stored[name]
+            for name, field_name in SENDER_KEYS.items()
+        },
+    )
 
 
 def start_web(settings: Settings, port: int) -> BaseWSGIServer:
@@ -225,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the table readable
 
-    settings = load_settings()
+    settings = with_sender_keys(load_settings())
     ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
     settings = with_local_jwt_secret(replace(settings, ports=ports))
     if arguments.kafka or arguments.dapr:

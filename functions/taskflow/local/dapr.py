@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from taskflow.config import FUNCTIONS, REPO_ROOT, Ports, Settings
+from taskflow.config import FUNCTIONS, REPO_ROOT, SENDER_KEYS, Ports, Settings
 from taskflow.local.processes import ChildSpec
 
 log = logging.getLogger("taskflow.local")
@@ -121,6 +121,7 @@ def write_secrets(settings: Settings) -> Path:
         "DATABASE_URL": settings.database_url,
         "JWT_SECRET": settings.jwt_secret,
         "POSTGRES_CONNECTION_STRING": libpq_url.render_as_string(hide_password=False),
+        **{name: getattr(settings, field_name) for name, field_name in SENDER_KEYS.items()},
     }
     if settings.openai_api_key:
         secrets["OPENAI_API_KEY"] = settings.openai_api_key

@@ -8,8 +8,10 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
 from taskflow import metrics
+from taskflow.adapters import sender_identity
+from taskflow.config import Settings
 from taskflow.entrypoints import observability
-from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected
+from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected, unauthorized
 from taskflow.router.broker import Router, UnknownBroker
 from taskflow.router.dead_letters import DeadLetterStore
 from taskflow.router.eventlog import EventLogUnavailable
@@ -30,13 +32,20 @@ def read_event(request: flask.Request) -> CloudEvent:
         raise NotACloudEvent(f"not a CloudEvent: {error}") from None
 
 
-def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
+def create_app(router: Router, dead_letters: DeadLetterStore, settings: Settings) -> flask.Flask:
+    """The ingress accepts only what the outbox relay signed for that broker, the dead-letter
+    sink only this router's own deliveries (sender_identity; 401 otherwise, nothing stored)."""
     app = flask.Flask("taskflow.router")
     observability.observe_app(app, "router")
+    dead_letter_door = sender_identity.delivery_door(settings, "dead-letter")
 
     @app.post("/<namespace>/<broker>")
     def ingress(namespace: str, broker: str) -> flask.Response:
         # Any namespace is accepted: locally there is one set of brokers, named as in eventing/.
+        try:
+            sender_identity.ingress_door(settings, namespace, broker).check(flask.request.headers)
+        except sender_identity.Unauthorized as error:
+            return unauthorized(str(error))
         try:
             router.accept(broker, read_event(flask.request))
         except NotACloudEvent as error:
@@ -50,6 +59,10 @@ def create_app(router: Router, dead_letters: DeadLetterStore) -> flask.Flask:
 
     @app.post("/dead-letter")
     def dead_letter() -> flask.Response:
+        try:
+            dead_letter_door.check(flask.request.headers)
+        except sender_identity.Unauthorized as error:
+            return unauthorized(str(error))
         try:
             letter = read_event(flask.request)
         except NotACloudEvent as error:

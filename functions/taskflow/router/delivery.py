@@ -27,7 +27,7 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 
 from taskflow import metrics
-from taskflow.adapters import http_pool
+from taskflow.adapters import http_pool, sender_identity
 from taskflow.router.eventlog import DeliveryInterrupted
 from taskflow.router.manifests import DeliverySpec, Destination, Trigger
 
@@ -56,16 +56,33 @@ class Attempt:
 
 
 class Dispatcher:
-    def __init__(self, addresses: Mapping[str, str], stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        addresses: Mapping[str, str],
+        stopping: threading.Event,
+        *,
+        signer: sender_identity.Signer,
+        namespace: str,
+    ) -> None:
+        """Every delivery carries a token from `signer` for its subscriber's audience, as the
+        Kafka broker's dispatcher carries an OIDC token (specs/eventing.md)."""
         self._addresses = dict(addresses)
         self._stopping = stopping
+        self._signer = signer
+        self._namespace = namespace
         self._http = http_pool.connection_pool()
+
+    def _audience(self, destination: Destination) -> str:
+        if destination.audience:
+            return destination.audience
+        return sender_identity.service_audience(self._namespace, destination.service or "")
 
     def dispatch(self, trigger: Trigger, event: CloudEvent) -> CloudEvent | None:
         """Deliver `event` to the Trigger's subscriber; return the reply event, if one came.
         Raise DeliveryInterrupted when the router stops before the delivery is settled."""
         url = trigger.subscriber.url(self._addresses)
-        attempt = self._send_with_retries(url, event, trigger.delivery)
+        audience = self._audience(trigger.subscriber)
+        attempt = self._send_with_retries(url, audience, event, trigger.delivery)
         if not attempt.succeeded:
             self._dead_letter(trigger, event, url, attempt)
             return None
@@ -85,10 +102,12 @@ class Dispatcher:
         metrics.ROUTER_DELIVERIES.labels(trigger.name, "delivered").inc()
         return reply
 
-    def _send_with_retries(self, url: str, event: CloudEvent, delivery: DeliverySpec) -> Attempt:
+    def _send_with_retries(
+        self, url: str, audience: str, event: CloudEvent, delivery: DeliverySpec
+    ) -> Attempt:
         retries = 0
         while True:
-            attempt = self._post(url, event, delivery.timeout)
+            attempt = self._post(url, audience, event, delivery.timeout)
             if attempt.succeeded or not attempt.retryable or retries >= delivery.retry:
                 return attempt
             retries += 1
@@ -104,12 +123,11 @@ class Dispatcher:
             if self._stopping.wait(delivery.backoff(retries)):
                 raise DeliveryInterrupted(event["id"])
 
-    def _post(self, url: str, event: CloudEvent, timeout: float) -> Attempt:
+    def _post(self, url: str, audience: str, event: CloudEvent, timeout: float) -> Attempt:
         headers, body = to_binary(event)
+        headers |= {"Prefer": "reply", **self._signer.headers(audience)}
         try:
-            response = self._http.request(
-                "POST", url, body=body, headers={**headers, "Prefer": "reply"}, timeout=timeout
-            )
+            response = self._http.request("POST", url, body=body, headers=headers, timeout=timeout)
         except urllib3.exceptions.HTTPError as error:
             return Attempt(status=None, headers={}, body=b"", error=type(error).__name__)
         return Attempt(response.status, dict(response.headers), response.data)
@@ -128,7 +146,7 @@ class Dispatcher:
             extensions["knativeerrordata"] = data
         letter = CloudEvent({**event.get_attributes(), **extensions}, event.data)
         sink_url = sink.url(self._addresses)
-        result = self._send_with_retries(sink_url, letter, trigger.delivery)
+        result = self._send_with_retries(sink_url, self._audience(sink), letter, trigger.delivery)
         if not result.succeeded:
             log.error(
                 "trigger %s: dead-letter sink %s refused %s (%s); event dropped",

@@ -45,10 +45,12 @@ def parse_duration(text: str) -> float:
 @dataclass(frozen=True)
 class Destination:
     """A Knative Destination: a Service ref (resolved to a local address) plus an optional
-    relative uri, or an absolute uri."""
+    relative uri, or an absolute uri; `audience` is what a delivery's token is issued for
+    (Knative's Destination.audience; default: the Service's own audience)."""
 
     service: str | None
     uri: str | None
+    audience: str | None = None
 
     def url(self, addresses: Mapping[str, str]) -> str:
         if self.service is None:
@@ -66,12 +68,13 @@ class Destination:
     def parse(cls, spec: Mapping[str, Any], where: str) -> Destination:
         ref = spec.get("ref")
         uri = spec.get("uri")
+        audience = spec.get("audience")
         if ref is not None:
             if ref.get("kind") != "Service" or not ref.get("name"):
                 raise ManifestError(f"{where}: ref must name a Service")
-            return cls(service=ref["name"], uri=uri)
+            return cls(service=ref["name"], uri=uri, audience=audience)
         if isinstance(uri, str) and uri.startswith(("http://", "https://")):
-            return cls(service=None, uri=uri)
+            return cls(service=None, uri=uri, audience=audience)
         raise ManifestError(f"{where}: needs a Service ref or an absolute uri")
 
 

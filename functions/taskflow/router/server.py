@@ -15,7 +15,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from taskflow.config import FUNCTIONS, Ports
+from taskflow.adapters import sender_identity
+from taskflow.config import FUNCTIONS, Ports, Settings, load_settings
 from taskflow.router import manifests
 from taskflow.router.app import create_app
 from taskflow.router.broker import Router
@@ -47,8 +48,11 @@ class RouterServer:
         host: str = "127.0.0.1",
         port: int = 0,
         event_log: EventLog | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        """`event_log` defaults to the SQLite log in `data_dir` (KafkaEventLog is the other)."""
+        """`event_log` defaults to the SQLite log in `data_dir` (KafkaEventLog is the other);
+        `settings` (default: the environment's) give the keys it signs and checks with."""
+        settings = settings or load_settings()
         eventing = manifests.load(eventing_dir)
         self._server = make_server(host, port, self._wsgi, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
@@ -56,9 +60,15 @@ class RouterServer:
         addresses = {DEAD_LETTER_SERVICE: f"{self.url}/dead-letter", **addresses}
         self._stopping = threading.Event()
         self._log = event_log or SqliteEventLog(data_dir / EVENT_LOG_FILE)
-        self.router = Router(eventing, self._log, Dispatcher(addresses, self._stopping))
+        dispatcher = Dispatcher(
+            addresses,
+            self._stopping,
+            signer=sender_identity.delivery_signer(settings),
+            namespace=settings.namespace,
+        )
+        self.router = Router(eventing, self._log, dispatcher)
         self.dead_letters = DeadLetterStore(data_dir / DEAD_LETTERS_FILE)
-        self._app = create_app(self.router, self.dead_letters)
+        self._app = create_app(self.router, self.dead_letters, settings)
         self._thread: threading.Thread | None = None
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:

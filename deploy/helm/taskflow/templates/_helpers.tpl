@@ -7,16 +7,24 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version | replace "+" "_" }}
 
 {{/* The image of one service: <repository>/<service>:<tag>. */}}
 {{- define "taskflow.image" -}}
-{{ .root.Values.image.repository }}/{{ .name }}:{{ .root.Values.image.tag }}
+{{ required "image.repository is required (e.g. --set image.repository=ghcr.io/<owner>/taskflow)" .root.Values.image.repository }}/{{ .name }}:{{ required "image.tag is required (e.g. --set image.tag=<commit sha>)" .root.Values.image.tag }}
 {{- end -}}
 
-{{/* Where the API sends commands: Dapr service invocation when sidecars run, else Knative. */}}
+{{/* Where the API sends commands. Always through Knative (create-task's cluster-local address:
+queue-proxy, the activator and the autoscaler see every command). With sidecars, through the
+API's own daprd and the HTTPEndpoint create-task-knative, which adds Dapr's resiliency policy
+and tracing; never Dapr service invocation of the app id, which bypasses Knative
+(specs/deployment.md, "The command path"). */}}
 {{- define "taskflow.createTaskUrl" -}}
 {{- if .Values.dapr.enabled -}}
-http://localhost:3500/v1.0/invoke/create-task/method
+http://localhost:3500/v1.0/invoke/create-task-knative/method
 {{- else -}}
-http://create-task.{{ .Release.Namespace }}.svc.cluster.local
+{{ include "taskflow.createTaskKnativeUrl" . }}
 {{- end -}}
+{{- end -}}
+
+{{- define "taskflow.createTaskKnativeUrl" -}}
+http://create-task.{{ .Release.Namespace }}.svc.cluster.local
 {{- end -}}
 
 {{/* Refuse any namespace but taskflow: eventing/*.yaml (Brokers, Triggers) name it. */}}
