@@ -12,9 +12,13 @@ default:
 setup:
     scripts/bootstrap.sh
 
-# Run the whole product locally on embedded defaults: http://localhost:8080
+# Run the whole product locally on embedded defaults: http://localhost:8080 (--containers: from the images, in podman)
 up *options: setup
     {{python}} -m taskflow.local {{options}}
+
+# Build every image with podman: deploy/Dockerfile's targets on a Debian base made here, PostgreSQL, Kafka (cached in .cache)
+images *targets: setup
+    {{python}} -m taskflow.local.images {{targets}}
 
 # Run the whole test suite (starts PostgreSQL itself)
 test *pytest_args: setup

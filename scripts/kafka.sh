@@ -7,6 +7,8 @@
 #   scripts/kafka.sh status   say whether it runs (exit 3 when stopped)
 #   scripts/kafka.sh topics   create any missing topic, then describe them
 #   scripts/kafka.sh env      print `export KAFKA_BOOTSTRAP=...` (use with eval)
+#   scripts/kafka.sh jars     only fetch the jars into .cache/kafka/lib (the Kafka image of
+#                             `just images` is built from them)
 #
 # The broker is org.apache.kafka:kafka_2.13 from Maven (infra/kafka/pom.xml) run with Java 17+ on
 # 127.0.0.1:TASKFLOW_KAFKA_PORT (default 29092); its controller listens on
@@ -185,5 +187,9 @@ topics)
     topic_command --describe --exclude-internal
     ;;
 env) echo "export KAFKA_BOOTSTRAP=127.0.0.1:$BROKER_PORT" ;;
-*) fail "usage: $0 start|stop|status|topics|env" ;;
+jars)
+    ensure_java
+    fetch_jars
+    ;;
+*) fail "usage: $0 start|stop|status|topics|env|jars" ;;
 esac

@@ -12,6 +12,12 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
+# tests/containers builds the images and runs them with podman and runc; its bases are made with
+# debootstrap (scripts/podman.sh explains the settings). Install them once when missing.
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq podman runc debootstrap >/dev/null
+fi
+
 # PostgreSQL, and Kafka for tests/kafka and tests/infra; each is stopped on exit only if started
 # here (one already running stays up).
 started=()

@@ -11,10 +11,21 @@ import deploy_toolchain
 import pytest
 from deploy_toolchain import REPO_ROOT
 
+# The repository's own scripts, tracked or new, as git lists them: walking the whole tree would
+# also walk .cache, which holds container images' root filesystems (tests/containers).
 SCRIPTS = sorted(
-    path
-    for path in [*REPO_ROOT.rglob("*.sh"), REPO_ROOT / ".ci" / "run"]
-    if not any(part in {".cache", ".venv", "node_modules", ".git"} for part in path.parts)
+    [
+        REPO_ROOT / name
+        for name in subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.sh"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        if (REPO_ROOT / name).exists()
+    ]
+    + [REPO_ROOT / ".ci" / "run"]
 )
 DEPLOY_SCRIPTS = {
     "minikube-up.sh": "minikube",

@@ -256,12 +256,25 @@ def main(argv: list[str] | None = None) -> int:
         help="run every function and the web app behind its own daprd (implies --kafka and"
         " PostgreSQL; scripts/dapr.sh builds Dapr the first time)",
     )
+    parser.add_argument(
+        "--containers",
+        action="store_true",
+        help="run every service from the images of `just images` in podman containers, as the"
+        " Helm chart runs them, with PostgreSQL and Kafka in containers too"
+        " (taskflow/local/containers.py)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the table readable
 
     settings = with_sender_keys(load_settings())
     ports = replace(settings.ports, web=arguments.port) if arguments.port else settings.ports
+    if arguments.containers:
+        if arguments.kafka or arguments.dapr:
+            parser.error("--containers runs its own Kafka and no Dapr sidecars")
+        from taskflow.local import containers  # late: only this mode renders the chart
+
+        return containers.main(ports)
     settings = with_local_jwt_secret(replace(settings, ports=ports))
     if arguments.kafka or arguments.dapr:
         settings = kafka_for_the_router(settings, dict(os.environ))

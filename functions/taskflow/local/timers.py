@@ -1,12 +1,16 @@
 """The local stand-in for the cluster's PingSources: POST a ping CloudEvent to a URL on a period.
 
 In a cluster, PingSources wake create-task's /relay and send-reminder's /sweep; locally this runs
-in the runner so the same endpoints are exercised the same way.
+in the runner so the same endpoints are exercised the same way. `just up --containers` runs it
+as a container of its own: `python -m taskflow.local.timers NAME=SECONDS=URL...`.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import signal
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -65,3 +69,35 @@ class PingTimer:
         elif ok and self._failing:
             log.info("timer %s: %s works again", self.name, self.url)
         self._failing = not ok
+
+
+def _timer_argument(text: str) -> tuple[str, float, str]:
+    name, _, rest = text.partition("=")
+    seconds, _, url = rest.partition("=")
+    try:
+        period = float(seconds)
+    except ValueError:
+        period = 0.0
+    if not name or period <= 0 or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected NAME=SECONDS=URL, got {text!r}")
+    return name, period, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taskflow.local.timers")
+    parser.add_argument("timers", nargs="+", type=_timer_argument, metavar="NAME=SECONDS=URL")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stopping.set())
+    timers = [PingTimer(name, url, period, stopping) for name, period, url in arguments.timers]
+    for timer in timers:
+        log.info("timer %s: every %g s -> %s", timer.name, timer.period_seconds, timer.url)
+        timer.start()
+    stopping.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The containers of `just up --containers` are generated from the Helm chart: what the chart gives
+a service (environment, probes, user, read-only root) is what its container gets, with cluster
+addresses turned into the containers' names. No podman needed: the plan is only computed."""
+
+from __future__ import annotations
+
+import pytest
+from taskflow.config import Ports
+from taskflow.local import containers
+
+SERVICES = ("api", "mcp", "create-task", "broadcast-update", "write-audit", "dead-letter")
+
+
+@pytest.fixture(scope="module")
+def plan() -> containers.Plan:
+    return containers.make_plan(Ports(web=31480, mcp=31486), {"JWT_SECRET": "from-the-shell"})
+
+
+def test_cluster_addresses_become_container_names() -> None:
+    services = ["create-task", "broadcast-update"]
+    here = containers.address_here
+    assert here("http://create-task.taskflow.svc.cluster.local", services) == (
+        "http://create-task:8080"
+    )
+    assert here(
+        "http://kafka-broker-ingress.knative-eventing.svc.cluster.local/taskflow", services
+    ) == ("http://router:8080/taskflow")
+    assert here("http://example.org/x", services) == "http://example.org/x"
+    with pytest.raises(containers.ContainersError, match="no container here stands for"):
+        here("http://unknown.taskflow.svc.cluster.local", services)
+
+
+def test_every_chart_service_runs_hardened_with_its_probes(plan: containers.Plan) -> None:
+    by_name = {spec.name: spec for spec in plan.services}
+    assert set(SERVICES) <= set(by_name)
+    for spec in plan.services:
+        assert spec.user == "10001"
+        assert spec.read_only
+        assert spec.cap_drop == ["ALL"]
+        assert spec.no_new_privileges
+        assert spec.memory.endswith("m")
+        assert spec.readiness is not None and spec.liveness is not None
+        assert spec.publish == [] or spec.name == "mcp"
+    assert "/healthz" in " ".join(by_name["create-task"].readiness.command)  # type: ignore[union-attr]
+    assert "create_connection" in " ".join(by_name["mcp"].readiness.command)  # type: ignore[union-attr]
+
+
+def test_the_environment_comes_from_the_chart_with_local_addresses(plan: containers.Plan) -> None:
+    api = next(spec for spec in plan.services if spec.name == "api")
+    assert api.env["CREATE_TASK_URL"] == "http://create-task:8080"
+    assert api.env["BROKER_URL"] == "http://router:8080/taskflow"
+    assert api.env["BROADCAST_URL"] == "http://broadcast-update:8080"
+    assert api.env["JWT_SECRET"] == "from-the-shell"
+    assert api.env["DATABASE_URL"].startswith("postgresql+pg8000://taskflow:")
+    assert "@postgres:5432/taskflow" in api.env["DATABASE_URL"]
+    assert api.env["TASKFLOW_PUBLIC_SOCKET_URL"] == "http://localhost:31480"
+    assert "TASKFLOW_SECRET_STORE" not in api.env  # no Dapr sidecars here
+
+
+def test_only_the_gateway_and_mcp_are_published(plan: containers.Plan) -> None:
+    published = {spec.name: spec.publish for spec in plan.long_running if spec.publish}
+    assert published == {"gateway": [(31480, 8080)], "mcp": [(31486, 8080)]}
+
+
+def test_a_secret_key_the_chart_adds_is_shared_by_every_container_that_names_it() -> None:
+    values = containers.SecretValues("postgresql://x", {})
+    assert values["TASKFLOW_DELIVERY_KEY"] == values["TASKFLOW_DELIVERY_KEY"] != ""
+    assert values["OPENAI_API_KEY"] == ""
+    assert containers.SecretValues("db", {"SOME_KEY": "given"})["SOME_KEY"] == "given"
