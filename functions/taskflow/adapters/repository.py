@@ -105,6 +105,8 @@ class SqlAlchemyTaskRepository:
         """Insert the task and give it its id (needed by the events it records next)."""
         zone = self._zone(task.user_id)
         row = task_to_row(task, zone)
+        if task.id is not None:
+            row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
         statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
         task.id = self.session.execute(statement).scalar_one()
         self._write_children(task, zone)
@@ -158,6 +160,22 @@ class SqlAlchemyTaskRepository:
         )
         self.deleted.append(task)
         self._remember(task)
+
+    def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None:
+        """The task as it was when this user deleted it: the newest task.deleted event's
+        task_data in the outbox (kept after publishing), or None if the user never deleted it."""
+        if self.session.execute(sa.select(orm.tasks.c.id).where(orm.tasks.c.id == task_id)).first():
+            return None  # the id is in use again: it is not a deleted task
+        rows = self.session.execute(
+            sa.select(orm.outbox.c.payload)
+            .where(orm.outbox.c.user_id == user_id, orm.outbox.c.type == catalogue.TASK_DELETED)
+            .order_by(orm.outbox.c.id.desc())
+        ).scalars()
+        for payload in rows:
+            data = payload.get("data") or {}
+            if data.get("task_id") == task_id and data.get("user_id") == user_id:
+                return dict(data["task_data"])
+        return None
 
     def is_deleted(self, task: Task) -> bool:
         return any(deleted is task for deleted in self.deleted)
