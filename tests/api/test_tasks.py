@@ -210,6 +210,18 @@ def test_undo_of_a_delete_brings_back_the_same_task(client, alice, bob):
     assert titles == ["Call the plumber"]
 
 
+def test_a_deleted_tasks_number_is_never_given_again(client, alice):
+    first = create(client, alice, title="first")
+    newest = create(client, alice, title="newest")
+    assert client.delete(alice.task_url(newest["id"]), headers=alice.headers).status_code == 204
+    following = create(client, alice, title="following")
+    assert following["id"] > newest["id"] > first["id"]
+    # ...so the deleted one can still come back under its own number.
+    restored = client.post(f"{alice.task_url(newest['id'])}/restore", headers=alice.headers)
+    assert restored.status_code == 201
+    assert restored.get_json()["id"] == newest["id"]
+
+
 def test_restoring_a_task_that_was_never_deleted_is_404(client, alice):
     assert (
         client.post(f"{alice.tasks_url}/999999/restore", headers=alice.headers).status_code == 404

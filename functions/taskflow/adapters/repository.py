@@ -107,6 +107,8 @@ class SqlAlchemyTaskRepository:
         row = task_to_row(task, zone)
         if task.id is not None:
             row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
+        elif (reused := self._sqlite_id_floor()) is not None:
+            row["id"] = reused
         statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
         task.id = self.session.execute(statement).scalar_one()
         self._write_children(task, zone)
@@ -160,6 +162,27 @@ class SqlAlchemyTaskRepository:
         )
         self.deleted.append(task)
         self._remember(task)
+
+    def _sqlite_id_floor(self) -> int | None:
+        """The id a new task must take on SQLite so that no id is ever given twice, or None
+        when SQLite's own choice is safe.
+
+        SQLite gives a new row max(id) + 1, so deleting the newest task would hand its number to
+        the next one (a user saw #2 deleted and the next task become #2 again; an undo of the
+        delete could no longer bring it back). The newest task.created event in the outbox holds
+        the highest id ever given; when the table's max is below it, count on from there.
+        PostgreSQL's sequence never repeats a number, so it needs none of this."""
+        if self.session.get_bind().dialect.name != "sqlite":
+            return None
+        newest = self.session.execute(
+            sa.select(orm.outbox.c.payload)
+            .where(orm.outbox.c.type == catalogue.TASK_CREATED)
+            .order_by(orm.outbox.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        highest_given = int(((newest or {}).get("data") or {}).get("task_id") or 0)
+        in_table = self.session.execute(sa.select(sa.func.max(orm.tasks.c.id))).scalar() or 0
+        return highest_given + 1 if in_table < highest_given else None
 
     def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None:
         """The task as it was when this user deleted it: the newest task.deleted event's
