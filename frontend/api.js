@@ -161,6 +161,14 @@ export class Api {
     return this.write("POST", `${this.tasksPath}/${taskId}/snooze`, { minutes }, "snooze a reminder");
   }
 
+  tags() {
+    return this.request("GET", `${this.base}/tags`);
+  }
+
+  activity(params) {
+    return this.request("GET", `${this.base}/audit?${new URLSearchParams(params).toString()}`);
+  }
+
   health() {
     return this.request("GET", "/healthz");
   }

@@ -273,6 +273,7 @@ async function refreshTasks() {
     state.tasks = page.items;
     state.count = page.total_exact === false ? `${page.total}+` : String(page.total);
     renderTasks();
+    refreshSidebar();
   } catch (error) {
     // The list on screen stays the last one loaded; the controls go back to what it shows,
     // so the list and the filter never disagree.
@@ -511,6 +512,9 @@ function filterByTag(tag) {
 function showActiveTag() {
   $("active-tag-name").textContent = `#${state.tag}`;
   $("active-tag").hidden = !state.tag;
+  for (const button of document.querySelectorAll(".tag-filter")) {
+    button.setAttribute("aria-pressed", String(button.querySelector("span").textContent === `#${state.tag}`));
+  }
 }
 
 function selectView(view) {
@@ -520,7 +524,7 @@ function selectView(view) {
 }
 
 function showViewButtons() {
-  for (const button of document.querySelectorAll(".view")) {
+  for (const button of document.querySelectorAll(".view[data-view]")) {
     button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
   }
   $("view-name").textContent = VIEWS[state.view].name;
@@ -545,6 +549,71 @@ async function quickAdd(event) {
     failed("add", error);
   }
   scheduleRefresh();
+}
+
+// --- tags and activity ------------------------------------------------------------------------
+
+async function refreshSidebar() {
+  try {
+    const answer = await state.api.tags();
+    const items = answer.items.map(({ tag, count }) => {
+      const button = element("button", {
+        className: "tag-filter", attrs: { type: "button", "aria-pressed": String(state.tag === tag) },
+      }, [element("span", { text: `#${tag}` }), element("span", { className: "count", text: String(count) })]);
+      button.setAttribute("aria-label", `${tag}: ${count} open task${count === 1 ? "" : "s"}`);
+      button.addEventListener("click", () => filterByTag(state.tag === tag ? "" : tag));
+      return element("li", {}, [button]);
+    });
+    $("tag-list").replaceChildren(...items);
+    $("tags-title").hidden = items.length === 0;
+  } catch {
+    // the list's own refresh reports the outage
+  }
+  if (!$("activity").hidden) refreshActivity();
+}
+
+const ACTIVITY_WORDS = { created: "Added", updated: "Changed", completed: "Completed", deleted: "Deleted" };
+
+function changedWords(entry) {
+  if (entry.operation === "completed") {
+    return entry.after && entry.after.completed === false ? "Reopened" : "Completed";
+  }
+  if (entry.operation !== "updated" || !entry.after) return ACTIVITY_WORDS[entry.operation] || entry.operation;
+  if (entry.after.completed === false) return "Reopened";
+  const names = { description: "notes", due_at: "due", due_date: "due", recurrence: "repeat" };
+  const fields = [...new Set(Object.keys(entry.after).map((key) => names[key] || key))]
+    .filter((key) => !["updated_at", "completed_at"].includes(key));
+  return fields.length ? `Changed ${fields.join(", ")} of` : "Changed";
+}
+
+async function refreshActivity() {
+  const params = { limit: "50" };
+  if ($("activity-filter").value) params.operation = $("activity-filter").value;
+  try {
+    const answer = await state.api.activity(params);
+    $("activity-list").replaceChildren(...answer.items.map((entry) => element("li", {
+      className: `activity ${entry.operation}`,
+    }, [
+      element("span", { className: "what", text: `${changedWords(entry)} "${entry.title}"` }),
+      element("span", { className: "when", text: formatMoment(entry.at) }),
+    ])));
+    $("activity-empty").hidden = answer.items.length > 0;
+  } catch (error) {
+    failed("load the activity", error);
+  }
+}
+
+function openActivity() {
+  $("activity").hidden = false;
+  $("activity-button").setAttribute("aria-expanded", "true");
+  refreshActivity();
+  $("activity-filter").focus();
+}
+
+function closeActivity() {
+  $("activity").hidden = true;
+  $("activity-button").setAttribute("aria-expanded", "false");
+  $("activity-button").focus();
 }
 
 // --- the detail panel ------------------------------------------------------------------------
@@ -856,9 +925,13 @@ function wire() {
       refreshTasks();
     });
   }
-  for (const button of document.querySelectorAll(".view")) {
+  for (const button of document.querySelectorAll(".view[data-view]")) {
     button.addEventListener("click", () => selectView(button.dataset.view));
   }
+  $("activity-button").addEventListener("click", openActivity);
+  $("activity-close").addEventListener("click", closeActivity);
+  $("activity-filter").addEventListener("change", refreshActivity);
+  $("activity").addEventListener("keydown", (event) => event.key === "Escape" && closeActivity());
   $("search").addEventListener("input", () => scheduleRefresh(SEARCH_DEBOUNCE_MS));
   $("clear-tag").addEventListener("click", () => filterByTag(""));
   $("details-form").addEventListener("submit", saveDetails);
@@ -868,6 +941,16 @@ function wire() {
   $("show-tasks").addEventListener("click", () => showPanel("tasks"));
   $("show-chat").addEventListener("click", () => showPanel("chat"));
   document.addEventListener("keydown", shortcut);
+  // The filter popover closes when the user clicks elsewhere or presses Escape.
+  document.addEventListener("click", (event) => {
+    if (!$("filter").contains(event.target)) $("filter").open = false;
+  });
+  $("filter").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      $("filter").open = false;
+      $("filter-summary").focus();
+    }
+  });
   window.addEventListener("online", () => state.offline && tryReconnect());
   window.addEventListener("offline", () => state.session && goOffline());
   const session = loadSession();

@@ -287,7 +287,7 @@ def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser
     _wait_live(alice)
 
     # The phone completes a task: it leaves the pending list on both of alice's screens.
-    _task(alice_phone, "buy groceries").get_by_role("checkbox").check()
+    _task(alice_phone, "buy groceries").get_by_role("checkbox").click()
     for page in (alice, alice_phone):
         expect(_task(page, "buy groceries")).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
     _view(alice, "Completed")
@@ -464,6 +464,25 @@ def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser
     expect(page.locator(".task .chip.priority").first).to_have_text("high priority")  # type: ignore[attr-defined]
     _shot(page, "12-sorted-by-priority.png")
 
+    # The tag sidebar counts open tasks per tag; a click filters by it, another clears it.
+    garden = page.locator(".tag-filter", has_text="#garden")  # type: ignore[attr-defined]
+    expect(garden).to_have_text("#garden1", timeout=LIVE_TIMEOUT_MS)
+    garden.click()
+    expect(page.locator(".task .title")).to_have_text(["water the plants"])  # type: ignore[attr-defined]
+    garden.click()
+    expect(page.locator(".task")).to_have_count(4)  # type: ignore[attr-defined]
+
+    # The activity panel: the user's changes, newest first, with a filter.
+    page.get_by_role("button", name="Activity").click()  # type: ignore[attr-defined]
+    activity = page.locator("#activity-list")  # type: ignore[attr-defined]
+    expect(activity).to_contain_text('Deleted "water the plants"', timeout=LIVE_TIMEOUT_MS)
+    expect(activity.locator(".activity").first).to_contain_text('Added "book the flights"')
+    _shot(page, "13-tags-and-activity.png")
+    page.locator("#activity-filter").select_option("completed")  # type: ignore[attr-defined]
+    expect(activity.locator(".activity .what")).to_have_text(['Completed "water the plants"'])
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    expect(page.locator("#activity")).to_be_hidden()  # type: ignore[attr-defined]
+
     # / jumps to search.
     page.locator("body").click()  # type: ignore[attr-defined]
     page.keyboard.press("/")  # type: ignore[attr-defined]
@@ -516,7 +535,7 @@ def test_offline_changes_wait_in_a_queue_and_land_once(product: str, browser: ob
     expect(_task(page, "renew the passport")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
     page.context.set_offline(True)  # type: ignore[attr-defined]
-    _task(page, "renew the passport").get_by_role("checkbox").check()
+    _task(page, "renew the passport").get_by_role("checkbox").click()
     page.locator("#quick-add").fill("pack the suitcase")  # type: ignore[attr-defined]
     page.locator("#quick-add").press("Enter")  # type: ignore[attr-defined]
     banner = page.locator("#offline-banner")  # type: ignore[attr-defined]
