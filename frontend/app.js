@@ -591,10 +591,15 @@ async function refreshActivity() {
   if ($("activity-filter").value) params.operation = $("activity-filter").value;
   try {
     const answer = await state.api.activity(params);
-    $("activity-list").replaceChildren(...answer.items.map((entry) => element("li", {
+    // A task created again after its deletion was restored (undo), not added anew.
+    const restored = (entry, index) => entry.operation === "created" && answer.items
+      .slice(index + 1).some((older) => older.task_id === entry.task_id && older.operation === "deleted");
+    $("activity-list").replaceChildren(...answer.items.map((entry, index) => element("li", {
       className: `activity ${entry.operation}`,
     }, [
-      element("span", { className: "what", text: `${changedWords(entry)} "${entry.title}"` }),
+      element("span", {
+        className: "what", text: `${restored(entry, index) ? "Restored" : changedWords(entry)} "${entry.title}"`,
+      }),
       element("span", { className: "when", text: formatMoment(entry.at) }),
     ])));
     $("activity-empty").hidden = answer.items.length > 0;

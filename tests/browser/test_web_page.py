@@ -184,7 +184,7 @@ def browser() -> Iterator[object]:
 
 
 def _open(browser: object, web: str, *, phone: bool = False) -> object:
-    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 860}
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
     context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
     context.grant_permissions(["notifications"], origin=web)
     page = context.new_page()
@@ -477,6 +477,7 @@ def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser
     activity = page.locator("#activity-list")  # type: ignore[attr-defined]
     expect(activity).to_contain_text('Deleted "water the plants"', timeout=LIVE_TIMEOUT_MS)
     expect(activity.locator(".activity").first).to_contain_text('Added "book the flights"')
+    expect(activity).to_contain_text('Restored "water the plants"')
     _shot(page, "13-tags-and-activity.png")
     page.locator("#activity-filter").select_option("completed")  # type: ignore[attr-defined]
     expect(activity.locator(".activity .what")).to_have_text(['Completed "water the plants"'])
@@ -558,3 +559,47 @@ def test_offline_changes_wait_in_a_queue_and_land_once(product: str, browser: ob
         ("pack the suitcase", False),
         ("renew the passport", True),
     ]
+
+
+def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    phone = _open(browser, product, phone=True)
+    _sign_up(phone, f"gus-{uuid.uuid4().hex[:8]}@example.org")
+    phone.locator("#quick-add").fill("buy stamps friday #errands")  # type: ignore[attr-defined]
+    phone.locator("#quick-add").press("Enter")  # type: ignore[attr-defined]
+    stamps = _task(phone, "buy stamps")
+    expect(stamps).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    stamps.locator(".title").click()
+    details = phone.locator("#details")  # type: ignore[attr-defined]
+    expect(details).to_be_visible()
+    expect(stamps.get_by_role("checkbox")).not_to_be_checked()
+    width = phone.evaluate("document.getElementById('details').getBoundingClientRect().width")  # type: ignore[attr-defined]
+    assert width == 390  # the whole screen
+    details.get_by_label("Repeat").select_option(label="every month on the 1st")
+    _shot(phone, "23-phone-details.png")
+    details.get_by_role("button", name="Save").click()
+    expect(stamps.locator(".chip.recurring")).to_have_text(
+        "↻ every month on the 1st", timeout=LIVE_TIMEOUT_MS
+    )
+    task_id = stamps.get_attribute("data-task-id")
+    stamps.get_by_role("button", name="Delete").click()
+    toast = phone.locator(".toast", has_text="Task deleted")  # type: ignore[attr-defined]
+    _shot(phone, "24-phone-undo.png")
+    toast.get_by_role("button", name="Undo").click()
+    back = phone.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
+    expect(back).to_contain_text("buy stamps", timeout=LIVE_TIMEOUT_MS)
+    errands = phone.locator(".tag-filter", has_text="#errands")  # type: ignore[attr-defined]
+    expect(errands).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    phone.get_by_role("button", name="Activity").click()  # type: ignore[attr-defined]
+    activity = phone.locator("#activity-list .activity .what")  # type: ignore[attr-defined]
+    expect(activity).to_have_text(
+        [
+            'Restored "buy stamps"',
+            'Deleted "buy stamps"',
+            'Changed repeat of "buy stamps"',
+            'Added "buy stamps"',
+        ],
+        timeout=LIVE_TIMEOUT_MS,
+    )
+    _shot(phone, "25-phone-activity.png")
