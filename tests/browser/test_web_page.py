@@ -603,3 +603,33 @@ def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object
         timeout=LIVE_TIMEOUT_MS,
     )
     _shot(phone, "25-phone-activity.png")
+
+
+def test_a_reminder_toast_stays_until_dismissed(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.clock.install()  # the page's timers run on a clock the test can move on
+    page.goto(product)
+    _sign_up(page, f"hal-{uuid.uuid4().hex[:8]}@example.org")
+    _wait_live(page)
+    session = _session(page)
+    now = datetime.now(UTC)
+    body = {
+        "title": "take the cake out",
+        "due": (now + timedelta(minutes=30)).isoformat(),
+        "reminders": [{"at": (now + timedelta(seconds=3)).isoformat()}],
+    }
+    assert _api(product, session, "POST", "", json=body).status_code == 201
+    reminder = page.locator(".toast.reminder")
+    expect(reminder).to_contain_text("take the cake out", timeout=REMINDER_TIMEOUT_MS)
+    _task(page, "take the cake out").get_by_role("checkbox").click()
+    undo = page.locator(".toast", has_text="Completed")
+    expect(undo).to_be_visible()
+    page.clock.run_for(120_000)  # two minutes later: the undo offer is gone, the reminder not
+    expect(undo).to_have_count(0)
+    expect(reminder).to_be_visible()
+    reminder.get_by_role("button", name="Dismiss").click()
+    expect(reminder).to_have_count(0)
+    context.close()
