@@ -1,12 +1,29 @@
-// The TaskFlow page: sign up / log in, the chat, the live task list and reminder toasts.
-// Plain ES modules, no build step. User text is only ever set with textContent.
-import { Api, authenticate } from "./api.js";
+// The TaskFlow page: sign up / log in, the chat, the live task list, editing, undo, the offline
+// queue and reminder toasts. Plain ES modules, no build step, no inline scripts or handlers.
+// User text is only ever set with textContent.
+import { Api, ApiError, Unreachable, authenticate } from "./api.js";
 import { connectLive, socketUrl } from "./live.js";
+import {
+  REMINDER_CHOICES, REPEAT_CHOICES, TOOL_WORDS, describeOffset, describeRule,
+} from "./words.js";
 
 const SESSION_KEY = "taskflow.session";
 const REFRESH_DEBOUNCE_MS = 80;
 const SEARCH_DEBOUNCE_MS = 250;
-const TOAST_SECONDS = 20;
+const TOAST_SECONDS = 8; // errors and notes; reminders stay until dismissed or snoozed
+const UNDO_SECONDS = 6;
+const RETRY_SECONDS = 3; // while offline: how often the page asks whether the server is back
+const CLICK_DELAY_MS = 250;
+const SUCCESSOR_ATTEMPTS = 10; // undo of a repeating task's completion: look for the next one
+const SUCCESSOR_WAIT_MS = 500; // a click on a title waits this long in case it is a double-click
+
+const VIEWS = {
+  inbox: { name: "All open", params: () => ({ status: "pending" }) },
+  today: { name: "Today", params: () => ({ status: "pending", due_today: "true" }) },
+  upcoming: { name: "Upcoming", params: () => ({ status: "pending", due_from: tomorrowInUserZone() }) },
+  overdue: { name: "Overdue", params: () => ({ status: "pending", overdue: "true" }) },
+  completed: { name: "Completed", params: () => ({ status: "completed" }) },
+};
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -14,8 +31,17 @@ const state = {
   api: null,
   socket: null,
   authKind: "login",
+  view: "inbox",
   tag: "",
+  tasks: [],
+  count: "",
+  pendingAdds: [], // quick-add texts waiting in the offline queue
+  shown: null, // the controls' values of the list on screen: restored when a reload fails
   refreshTimer: 0,
+  offline: false,
+  retryTimer: 0,
+  detailsTask: null,
+  renaming: false, // a title editor is open: a re-render now would throw the typing away
 };
 
 // --- small DOM helpers ---------------------------------------------------------------------
@@ -47,9 +73,30 @@ function formatDay(isoDate) {
   }).format(new Date(`${isoDate}T00:00:00Z`));
 }
 
-function todayInUserZone() {
+function dayInUserZone(moment) {
   // en-CA formats as YYYY-MM-DD, comparable with a task's due_date.
-  return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date());
+  return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(moment);
+}
+
+function todayInUserZone() {
+  return dayInUserZone(new Date());
+}
+
+function tomorrowInUserZone() {
+  const today = new Date(`${todayInUserZone()}T12:00:00Z`);
+  return new Date(today.getTime() + 86_400_000).toISOString().slice(0, 10);
+}
+
+function timeInUserZone(moment) {
+  return new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone(),
+  }).format(moment);
+}
+
+// The local calendar day of a task's due, "YYYY-MM-DD", or null.
+function dueDay(task) {
+  if (task.due_at) return dayInUserZone(new Date(task.due_at));
+  return task.due_date || null;
 }
 
 function isOverdue(task) {
@@ -57,6 +104,11 @@ function isOverdue(task) {
   if (task.due_at) return new Date(task.due_at) < new Date();
   if (task.due_date) return task.due_date < todayInUserZone();
   return false;
+}
+
+function typing(target) {
+  return target instanceof HTMLElement
+    && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
 // --- session ---------------------------------------------------------------------------------
@@ -79,9 +131,10 @@ function startSession(session) {
   $("who").textContent = session.email || "";
   updateNotifyButton();
   restoreConversation();
+  if (state.api.queued().length) goOffline(); // changes left from an earlier visit: send them
   refreshTasks();
   startLiveSync();
-  $("chat-input").focus();
+  if (window.matchMedia("(min-width: 821px)").matches) $("chat-input").focus();
 }
 
 function logOut() {
@@ -89,8 +142,10 @@ function logOut() {
   state.socket = null;
   state.session = null;
   localStorage.removeItem(SESSION_KEY);
+  closeDetails();
   $("workspace").hidden = true;
   $("session").hidden = true;
+  $("offline-banner").hidden = true;
   $("auth").hidden = false;
   $("messages").replaceChildren();
   $("task-list").replaceChildren();
@@ -118,28 +173,89 @@ async function submitAuth(event) {
       user_id: answer.user_id, token: answer.token, email: answer.email, timezone: answer.timezone,
     });
   } catch (error) {
-    $("auth-error").textContent = error.message;
+    $("auth-error").textContent = error instanceof Unreachable
+      ? "The server cannot be reached. Try again in a moment."
+      : error.message;
   } finally {
     $("auth-submit").disabled = false;
   }
 }
 
+// --- offline: one banner, a queue, retries ---------------------------------------------------
+
+function goOffline() {
+  if (!state.offline) {
+    state.offline = true;
+    $("offline-banner").hidden = false;
+  }
+  updatePendingCount();
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(tryReconnect, RETRY_SECONDS * 1000);
+}
+
+function updatePendingCount() {
+  const waiting = state.api ? state.api.queued().length : 0;
+  $("offline-pending").textContent = waiting
+    ? ` (${waiting} change${waiting === 1 ? "" : "s"} waiting)` : "";
+}
+
+async function tryReconnect() {
+  if (!state.api) return;
+  try {
+    await state.api.health();
+  } catch {
+    goOffline();
+    return;
+  }
+  const done = await state.api.flush((item, error) => toast(`Could not ${item.label}: ${error.message}`, "error"));
+  if (!done) {
+    goOffline();
+    return;
+  }
+  state.offline = false;
+  state.pendingAdds = [];
+  $("offline-banner").hidden = true;
+  refreshTasks();
+}
+
+// An API call failed: offline when the server did not answer, else a toast with the reason.
+function failed(what, error) {
+  if (error instanceof Unreachable) goOffline();
+  else toast(`Could not ${what}: ${error.message}`, "error");
+}
+
 // --- the task list ---------------------------------------------------------------------------
 
-function listParams() {
-  const params = {
-    status: $("status-filter").value,
-    sort: $("sort").value,
-    order: $("order").value,
-    page_size: "100",
+function controlsNow() {
+  return {
+    view: state.view, tag: state.tag, search: $("search").value,
+    priority: $("priority-filter").value, sort: $("sort").value,
   };
-  const search = $("search").value.trim();
+}
+
+function setControls(shown) {
+  state.view = shown.view;
+  state.tag = shown.tag;
+  $("search").value = shown.search;
+  $("priority-filter").value = shown.priority;
+  $("sort").value = shown.sort;
+  showViewButtons();
+  showActiveTag();
+  showFilterSummary();
+}
+
+function showFilterSummary() {
+  const active = ($("priority-filter").value ? 1 : 0) + ($("sort").value !== "due:asc" ? 1 : 0);
+  $("filter-summary").textContent = active ? `Filter & sort (${active})` : "Filter & sort";
+}
+
+function listParams(controls) {
+  const [sort, order] = controls.sort.split(":");
+  const params = { ...VIEWS[controls.view].params(), sort, order, page_size: "100" };
+  const search = controls.search.trim();
   if (search) params.search = search;
-  const when = $("when-filter").value;
-  if (when) params[when] = "true";
-  const priority = $("priority-filter").value;
-  if (priority) params.priority = priority;
-  if (state.tag) params.tags = state.tag;
+  if (controls.priority) params.priority = controls.priority;
+  if (controls.tag) params.tags = controls.tag;
   return params;
 }
 
@@ -150,20 +266,45 @@ function scheduleRefresh(delay = REFRESH_DEBOUNCE_MS) {
 
 async function refreshTasks() {
   if (!state.api) return;
+  const controls = controlsNow();
   try {
-    const page = await state.api.listTasks(listParams());
-    renderTasks(page.items, page.total_exact === false ? `${page.total}+` : page.total);
+    const page = await state.api.listTasks(listParams(controls));
+    state.shown = controls;
+    state.tasks = page.items;
+    state.count = page.total_exact === false ? `${page.total}+` : String(page.total);
+    renderTasks();
+    refreshSidebar();
   } catch (error) {
-    toast(`Could not load tasks: ${error.message}`, "error");
+    // The list on screen stays the last one loaded; the controls go back to what it shows,
+    // so the list and the filter never disagree.
+    if (state.shown) setControls(state.shown);
+    failed("load tasks", error);
   }
 }
 
-// `count` is the number of matches, or "1000+" when there are more than the API counts.
-function renderTasks(tasks, count) {
-  $("task-count").textContent = `(${count})`;
-  $("empty").hidden = tasks.length > 0;
-  $("task-list").replaceChildren(...tasks.map(taskItem));
+function renderTasks() {
+  if (state.renaming) return; // the editor re-renders when it closes
+  $("view-name").textContent = VIEWS[state.view].name;
+  $("task-count").textContent = `(${state.count})`;
+  const items = [...state.pendingAdds.map(pendingItem), ...state.tasks.map(taskItem)];
+  $("empty").hidden = items.length > 0;
+  // Keep the keyboard where it was: a re-render must not drop focus from a task's title.
+  const focused = document.activeElement;
+  const focusedId = focused && focused.classList.contains("title") && focused.closest(".task")
+    ? focused.closest(".task").dataset.taskId : null;
+  $("task-list").replaceChildren(...items);
+  if (focusedId) focusTitle(focusedId);
   $("task-list").dataset.loaded = "true";
+}
+
+function pendingItem(text) {
+  return element("li", { className: "task waiting" }, [
+    element("span", { className: "spacer" }),
+    element("div", { className: "body" }, [
+      element("span", { className: "title", text }),
+      element("div", { className: "meta" }, [element("span", { className: "due", text: "Waiting to be sent" })]),
+    ]),
+  ]);
 }
 
 function taskItem(task) {
@@ -171,11 +312,34 @@ function taskItem(task) {
     className: `task${task.completed ? " done" : ""}${isOverdue(task) ? " overdue" : ""}`,
     attrs: { "data-task-id": String(task.id) },
   });
-  const checkboxId = `done-${task.id}`;
-  const checkbox = element("input", { attrs: { type: "checkbox", id: checkboxId } });
+  const checkbox = element("input", {
+    attrs: { type: "checkbox", "aria-label": `${task.completed ? "Reopen" : "Complete"} ${task.title}` },
+  });
   checkbox.checked = task.completed;
-  checkbox.addEventListener("change", () => toggleTask(task, checkbox));
-  const title = element("label", { className: "title", text: task.title, attrs: { for: checkboxId } });
+  checkbox.addEventListener("change", () => toggleTask(task, checkbox.checked));
+  // The title is not the checkbox's label: clicking it opens the details, never completes.
+  const title = element("span", {
+    className: "title", text: task.title,
+    attrs: { tabindex: "0", role: "button", title: "Click for details, double-click or Enter to rename" },
+  });
+  let clickTimer = 0;
+  title.addEventListener("click", () => {
+    clearTimeout(clickTimer);
+    clickTimer = setTimeout(() => openDetails(task), CLICK_DELAY_MS);
+  });
+  title.addEventListener("dblclick", () => {
+    clearTimeout(clickTimer);
+    editTitle(task, title);
+  });
+  title.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === "F2") {
+      event.preventDefault();
+      editTitle(task, title);
+    } else if (event.key === " ") {
+      event.preventDefault();
+      openDetails(task);
+    }
+  });
   const meta = element("div", { className: "meta" });
   if (task.priority && task.priority !== "none") {
     meta.append(element("span", { className: `chip priority ${task.priority}`, text: `${task.priority} priority` }));
@@ -187,7 +351,13 @@ function taskItem(task) {
     meta.append(due);
   }
   if (task.recurrence) {
-    meta.append(element("span", { className: "chip recurring", text: "↻ Repeats", attrs: { title: task.recurrence.rule } }));
+    const words = describeRule(task.recurrence.rule, task.recurrence.mode, dueDay(task));
+    meta.append(element("span", { className: "chip recurring", text: `↻ ${words}` }));
+  }
+  for (const reminder of task.reminders || []) {
+    const words = reminder.before_minutes !== null && reminder.before_minutes !== undefined
+      ? describeOffset(reminder.before_minutes) : formatMoment(reminder.at);
+    meta.append(element("span", { className: "chip reminder", text: `Remind ${words}` }));
   }
   for (const tag of task.tags || []) {
     const chip = element("button", {
@@ -205,31 +375,159 @@ function taskItem(task) {
   return item;
 }
 
-async function toggleTask(task, checkbox) {
+function dropFromList(task) {
+  state.tasks = state.tasks.filter((shown) => shown.id !== task.id);
+  renderTasks();
+}
+
+async function toggleTask(task, completed) {
   try {
-    await state.api.setCompleted(task.id, checkbox.checked);
+    const answer = await state.api.setCompleted(task, completed);
+    if (answer && answer.queued) goOffline();
+    dropFromList(task); // it leaves the open views (or the completed one) either way
+    if (completed) {
+      toast(`Completed "${task.title}"`, "info", [["Undo", () => undoComplete(task)]], UNDO_SECONDS);
+    }
   } catch (error) {
-    checkbox.checked = !checkbox.checked;
-    toast(`Could not update "${task.title}": ${error.message}`, "error");
+    failed(`update "${task.title}"`, error);
   }
   scheduleRefresh();
+}
+
+async function undoComplete(task) {
+  await toggleTask(task, false);
+  if (task.recurrence && !state.offline) removeSuccessor(task);
+}
+
+// Completing a repeating task made spawn-recurrence create the next occurrence, a moment later;
+// undoing the completion takes that occurrence away again, so the series is as it was.
+async function removeSuccessor(task) {
+  const { series_id: series, occurrence } = task.recurrence;
+  for (let attempt = 0; attempt < SUCCESSOR_ATTEMPTS; attempt += 1) {
+    try {
+      const page = await state.api.listTasks({
+        status: "pending", recurring: "true", sort: "created", order: "desc", page_size: "100",
+      });
+      const next = page.items.find((other) => other.recurrence
+        && other.recurrence.series_id === series && other.recurrence.occurrence === occurrence + 1);
+      if (next) {
+        await state.api.deleteTask(next);
+        scheduleRefresh();
+        return;
+      }
+    } catch (error) {
+      failed("undo", error);
+      return;
+    }
+    await new Promise((resolve) => { setTimeout(resolve, SUCCESSOR_WAIT_MS); });
+  }
 }
 
 async function deleteTask(task) {
   try {
-    await state.api.deleteTask(task.id);
+    const answer = await state.api.deleteTask(task);
+    if (answer && answer.queued) goOffline();
+    dropFromList(task);
+    if (state.detailsTask && state.detailsTask.id === task.id) closeDetails();
+    toast("Task deleted", "info", [["Undo", () => restoreTask(task)]], UNDO_SECONDS);
   } catch (error) {
-    toast(`Could not delete "${task.title}": ${error.message}`, "error");
+    failed(`delete "${task.title}"`, error);
   }
   scheduleRefresh();
 }
 
+async function restoreTask(task) {
+  try {
+    const answer = await state.api.restoreTask(task);
+    if (answer && answer.queued) goOffline();
+  } catch (error) {
+    failed(`restore "${task.title}"`, error);
+  }
+  scheduleRefresh();
+}
+
+async function saveChanges(task, changes) {
+  const answer = await state.api.updateTask(task, changes);
+  if (answer && answer.queued) {
+    goOffline();
+    Object.assign(task, changes.title ? { title: changes.title } : {});
+    renderTasks();
+  }
+  scheduleRefresh();
+}
+
+function editTitle(task, titleNode) {
+  const input = element("input", {
+    className: "title-editor", attrs: { type: "text", maxlength: "200", "aria-label": `Rename ${task.title}` },
+  });
+  input.value = task.title;
+  let finished = false;
+  const finish = async (save) => {
+    if (finished) return;
+    finished = true;
+    state.renaming = false;
+    const title = input.value.trim();
+    input.replaceWith(titleNode);
+    if (!save || !title || title === task.title) {
+      renderTasks();
+      focusTitle(task.id);
+      return;
+    }
+    // Shown at once: a second rename typed before the answer compares with this title.
+    const before = task.title;
+    task.title = title;
+    titleNode.textContent = title;
+    try {
+      await saveChanges(task, { title });
+    } catch (error) {
+      task.title = before;
+      titleNode.textContent = before;
+      failed(`rename "${before}"`, error);
+    }
+    renderTasks();
+    focusTitle(task.id);
+  };
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      finish(true);
+    } else if (event.key === "Escape") {
+      finish(false);
+    }
+  });
+  input.addEventListener("blur", () => finish(true));
+  state.renaming = true;
+  titleNode.replaceWith(input);
+  input.focus();
+  input.select();
+}
+
 function filterByTag(tag) {
   state.tag = tag;
-  $("active-tag-name").textContent = `#${tag}`;
-  $("active-tag").hidden = !tag;
+  showActiveTag();
   if (!tag) $("search").focus();
   refreshTasks();
+}
+
+function showActiveTag() {
+  $("active-tag-name").textContent = `#${state.tag}`;
+  $("active-tag").hidden = !state.tag;
+  for (const button of document.querySelectorAll(".tag-filter")) {
+    button.setAttribute("aria-pressed", String(button.querySelector("span").textContent === `#${state.tag}`));
+  }
+}
+
+function selectView(view) {
+  state.view = view;
+  showViewButtons();
+  refreshTasks();
+}
+
+function showViewButtons() {
+  for (const button of document.querySelectorAll(".view[data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
+  }
+  $("view-name").textContent = VIEWS[state.view].name;
 }
 
 async function quickAdd(event) {
@@ -238,12 +536,205 @@ async function quickAdd(event) {
   const text = input.value.trim();
   if (!text) return;
   try {
-    await state.api.quickAdd(text);
+    const answer = await state.api.quickAdd(text);
     input.value = "";
+    if (answer && answer.queued) {
+      goOffline();
+      state.pendingAdds.push(text);
+      renderTasks();
+    } else if (answer.ambiguities && answer.ambiguities.length) {
+      toast(`Added "${answer.title}". Please check: ${answer.ambiguities.join("; ")}`);
+    }
   } catch (error) {
-    toast(`Could not add: ${error.message}`, "error");
+    failed("add", error);
   }
   scheduleRefresh();
+}
+
+// --- tags and activity ------------------------------------------------------------------------
+
+async function refreshSidebar() {
+  try {
+    const answer = await state.api.tags();
+    const items = answer.items.map(({ tag, count }) => {
+      const button = element("button", {
+        className: "tag-filter", attrs: { type: "button", "aria-pressed": String(state.tag === tag) },
+      }, [element("span", { text: `#${tag}` }), element("span", { className: "count", text: String(count) })]);
+      button.setAttribute("aria-label", `${tag}: ${count} open task${count === 1 ? "" : "s"}`);
+      button.addEventListener("click", () => filterByTag(state.tag === tag ? "" : tag));
+      return element("li", {}, [button]);
+    });
+    $("tag-list").replaceChildren(...items);
+    $("tags-title").hidden = items.length === 0;
+  } catch {
+    // the list's own refresh reports the outage
+  }
+  if (!$("activity").hidden) refreshActivity();
+}
+
+const ACTIVITY_WORDS = { created: "Added", updated: "Changed", completed: "Completed", deleted: "Deleted" };
+
+function changedWords(entry) {
+  if (entry.operation === "completed") {
+    return entry.after && entry.after.completed === false ? "Reopened" : "Completed";
+  }
+  if (entry.operation !== "updated" || !entry.after) return ACTIVITY_WORDS[entry.operation] || entry.operation;
+  if (entry.after.completed === false) return "Reopened";
+  const names = { description: "notes", due_at: "due", due_date: "due", recurrence: "repeat" };
+  const fields = [...new Set(Object.keys(entry.after).map((key) => names[key] || key))]
+    .filter((key) => !["updated_at", "completed_at"].includes(key));
+  return fields.length ? `Changed ${fields.join(", ")} of` : "Changed";
+}
+
+async function refreshActivity() {
+  const params = { limit: "50" };
+  if ($("activity-filter").value) params.operation = $("activity-filter").value;
+  try {
+    const answer = await state.api.activity(params);
+    // A task created again after its deletion was restored (undo), not added anew.
+    const restored = (entry, index) => entry.operation === "created" && answer.items
+      .slice(index + 1).some((older) => older.task_id === entry.task_id && older.operation === "deleted");
+    $("activity-list").replaceChildren(...answer.items.map((entry, index) => element("li", {
+      className: `activity ${entry.operation}`,
+    }, [
+      element("span", {
+        className: "what", text: `${restored(entry, index) ? "Restored" : changedWords(entry)} "${entry.title}"`,
+      }),
+      element("span", { className: "when", text: formatMoment(entry.at) }),
+    ])));
+    $("activity-empty").hidden = answer.items.length > 0;
+  } catch (error) {
+    failed("load the activity", error);
+  }
+}
+
+function openActivity() {
+  $("activity").hidden = false;
+  $("activity-button").setAttribute("aria-expanded", "true");
+  refreshActivity();
+  $("activity-filter").focus();
+}
+
+function closeActivity() {
+  $("activity").hidden = true;
+  $("activity-button").setAttribute("aria-expanded", "false");
+  $("activity-button").focus();
+}
+
+// --- the detail panel ------------------------------------------------------------------------
+
+function option(value, label) {
+  const node = element("option", { text: label });
+  node.value = value;
+  return node;
+}
+
+function openDetails(task) {
+  state.detailsTask = task;
+  $("d-title").value = task.title;
+  $("d-notes").value = task.description || "";
+  if (task.due_at) {
+    $("d-date").value = dayInUserZone(new Date(task.due_at));
+    $("d-time").value = timeInUserZone(new Date(task.due_at));
+  } else {
+    $("d-date").value = task.due_date || "";
+    $("d-time").value = "";
+  }
+  $("d-priority").value = task.priority || "none";
+  $("d-tags").value = (task.tags || []).join(", ");
+
+  const reminders = task.reminders || [];
+  const single = reminders.length === 1 && reminders[0].before_minutes !== null
+    && reminders[0].before_minutes !== undefined ? reminders[0].before_minutes : undefined;
+  const reminderOptions = REMINDER_CHOICES.map((minutes) => option(
+    minutes === null ? "" : String(minutes), minutes === null ? "No reminder" : describeOffset(minutes),
+  ));
+  if (reminders.length && (single === undefined || !REMINDER_CHOICES.includes(single))) {
+    const words = reminders.map((r) => (r.at ? formatMoment(r.at) : describeOffset(r.before_minutes))).join(", ");
+    reminderOptions.unshift(option("keep", `Keep: ${words}`));
+  }
+  $("d-reminder").replaceChildren(...reminderOptions);
+  $("d-reminder").value = !reminders.length ? "" : (single !== undefined && REMINDER_CHOICES.includes(single) ? String(single) : "keep");
+
+  const rule = task.recurrence ? task.recurrence.rule : "";
+  const repeatOptions = REPEAT_CHOICES.map(([value, label]) => option(value, label));
+  if (rule && !REPEAT_CHOICES.some(([value]) => value === rule)) {
+    repeatOptions.splice(1, 0, option(rule, describeRule(rule, task.recurrence.mode, dueDay(task))));
+  }
+  $("d-repeat").replaceChildren(...repeatOptions);
+  $("d-repeat").value = rule;
+
+  $("details-error").textContent = "";
+  $("details").hidden = false;
+  $("d-title").focus();
+}
+
+function focusTitle(taskId) {
+  const title = document.querySelector(`.task[data-task-id="${taskId}"] .title`);
+  if (title) title.focus();
+}
+
+function closeDetails() {
+  const task = state.detailsTask;
+  state.detailsTask = null;
+  $("details").hidden = true;
+  if (task) focusTitle(task.id);
+}
+
+function detailChanges(task) {
+  const changes = {};
+  const title = $("d-title").value.trim();
+  if (title !== task.title) changes.title = title;
+  const notes = $("d-notes").value;
+  if (notes !== (task.description || "")) changes.description = notes;
+  const day = $("d-date").value;
+  const time = $("d-time").value;
+  const due = !day ? null : (time ? `${day}T${time}:00` : day);
+  const before = task.due_at
+    ? `${dayInUserZone(new Date(task.due_at))}T${timeInUserZone(new Date(task.due_at))}:00`
+    : (task.due_date || null);
+  if (due !== before) changes.due = due;
+  const priority = $("d-priority").value;
+  if (priority !== (task.priority || "none")) changes.priority = priority;
+  const tags = $("d-tags").value.split(/[,\s]+/).map((tag) => tag.replace(/^#/, "").trim()).filter(Boolean);
+  if (tags.join(",") !== (task.tags || []).join(",")) changes.tags = tags;
+  const reminder = $("d-reminder").value;
+  if (reminder !== "keep") {
+    const wanted = reminder === "" ? [] : [{ before_minutes: Number(reminder) }];
+    const had = (task.reminders || []).map((r) => ({ before_minutes: r.before_minutes }));
+    if (JSON.stringify(wanted) !== JSON.stringify(had)) changes.reminders = wanted.length ? wanted : null;
+  }
+  const rule = $("d-repeat").value;
+  const hadRule = task.recurrence ? task.recurrence.rule : "";
+  if (rule !== hadRule) {
+    changes.recurrence = rule ? { rule, mode: (task.recurrence && task.recurrence.mode) || "due" } : null;
+  }
+  return changes;
+}
+
+async function saveDetails(event) {
+  event.preventDefault();
+  const task = state.detailsTask;
+  if (!task) return;
+  const changes = detailChanges(task);
+  if (!$("d-title").value.trim()) {
+    $("details-error").textContent = "The title cannot be empty.";
+    return;
+  }
+  if (!Object.keys(changes).length) {
+    closeDetails();
+    return;
+  }
+  $("details-save").disabled = true;
+  try {
+    await saveChanges(task, changes);
+    closeDetails();
+  } catch (error) {
+    if (error instanceof ApiError) $("details-error").textContent = error.message;
+    else failed("save", error);
+  } finally {
+    $("details-save").disabled = false;
+  }
 }
 
 // --- chat ------------------------------------------------------------------------------------
@@ -254,7 +745,7 @@ function conversationKey() {
 
 async function restoreConversation() {
   $("messages").replaceChildren();
-  addMessage("assistant", 'Hi! Tell me what to do, e.g. "add pay rent friday p1 #home" or "what\'s overdue?"');
+  addMessage("assistant", 'Hi! Tell me what to do, e.g. "add pay rent friday p1 #home", "what\'s due this week?" or "undo".');
   const stored = localStorage.getItem(conversationKey());
   if (!stored) return;
   try {
@@ -262,9 +753,20 @@ async function restoreConversation() {
     for (const message of conversation.messages) {
       addMessage(message.role, message.content, message.tool_calls || []);
     }
-  } catch {
-    localStorage.removeItem(conversationKey()); // gone, or another account's: start afresh
+  } catch (error) {
+    if (error instanceof Unreachable) goOffline();
+    else localStorage.removeItem(conversationKey()); // gone, or another account's: start afresh
   }
+}
+
+function toolSummary(toolCalls) {
+  const words = toolCalls
+    .filter((call) => call.name !== "list_tasks")
+    .map((call) => {
+      const done = TOOL_WORDS[call.name] || "did something";
+      return call.result && call.result.error ? `could not: ${done}` : `✓ ${done}`;
+    });
+  return words.join(" · ");
 }
 
 function addMessage(role, text, toolCalls = []) {
@@ -272,10 +774,8 @@ function addMessage(role, text, toolCalls = []) {
     element("span", { className: "visually-hidden", text: role === "user" ? "You: " : "Assistant: " }),
     element("p", { className: "text", text }),
   ]);
-  if (toolCalls.length) {
-    const names = toolCalls.map((call) => (call.result && call.result.error ? `${call.name} ✗` : `${call.name} ✓`));
-    item.append(element("p", { className: "tools", text: names.join(" · ") }));
-  }
+  const summary = toolSummary(toolCalls);
+  if (summary) item.append(element("p", { className: "tools", text: summary }));
   $("messages").append(item);
   item.scrollIntoView({ block: "end" });
   return item;
@@ -299,7 +799,13 @@ async function sendChat(event) {
     addMessage("assistant", answer.response, answer.tool_calls);
   } catch (error) {
     pending.remove();
-    addMessage("assistant", `Something went wrong: ${error.message}`);
+    if (error instanceof Unreachable) {
+      goOffline();
+      input.value = message; // not sent: give it back to send again later
+      addMessage("assistant", "You are offline, so I could not read that. It is back in the message box: send it again when the connection returns.");
+    } else {
+      addMessage("assistant", `Something went wrong: ${error.message}`);
+    }
   } finally {
     $("chat-send").disabled = false;
     input.focus();
@@ -313,6 +819,27 @@ function newConversation() {
   $("chat-input").focus();
 }
 
+// --- panels on a phone -------------------------------------------------------------------------
+
+function showPanel(tab) {
+  $("workspace").dataset.tab = tab;
+  $("show-tasks").setAttribute("aria-pressed", String(tab === "tasks"));
+  $("show-chat").setAttribute("aria-pressed", String(tab === "chat"));
+}
+
+function shortcut(event) {
+  if (!state.session || typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "q") {
+    event.preventDefault();
+    showPanel("tasks");
+    $("quick-add").focus();
+  } else if (event.key === "/") {
+    event.preventDefault();
+    showPanel("tasks");
+    $("search").focus();
+  }
+}
+
 // --- live sync, toasts and notifications ------------------------------------------------------
 
 async function startLiveSync() {
@@ -320,7 +847,7 @@ async function startLiveSync() {
     const url = await socketUrl();
     state.socket = connectLive(url, state.session.token, {
       onStatus: setLiveStatus,
-      onCatchUp: () => scheduleRefresh(0),
+      onCatchUp: () => (state.offline ? tryReconnect() : scheduleRefresh(0)),
       onTaskEvent: () => scheduleRefresh(),
       onReminder: showReminder,
     });
@@ -335,7 +862,8 @@ function setLiveStatus(status) {
   $("live-status").dataset.state = status;
 }
 
-function toast(text, kind = "info", actions = []) {
+// `seconds` 0 keeps the toast until the user dismisses it.
+function toast(text, kind = "info", actions = [], seconds = TOAST_SECONDS) {
   const box = element("div", { className: `toast ${kind}`, attrs: { role: kind === "error" ? "alert" : "status" } }, [
     element("p", { text }),
   ]);
@@ -351,16 +879,17 @@ function toast(text, kind = "info", actions = []) {
   buttons.append(dismiss);
   box.append(buttons);
   $("toasts").append(box);
-  setTimeout(close, TOAST_SECONDS * 1000);
+  if (seconds) setTimeout(close, seconds * 1000);
   return box;
 }
 
 function showReminder(reminder) {
   const when = reminder.due_at ? ` (due ${formatMoment(reminder.due_at)})` : "";
   const text = `Reminder: ${reminder.title}${when}`;
-  const box = toast(text, "reminder", [
-    ["Snooze 10 min", () => state.api.snooze(reminder.task_id, 10).catch((e) => toast(e.message, "error"))],
-  ]);
+  const snooze = () => state.api.snooze(reminder.task_id, 10)
+    .then((answer) => answer && answer.queued && goOffline())
+    .catch((error) => failed("snooze", error));
+  const box = toast(text, "reminder", [["Snooze 10 min", snooze]], 0);
   box.dataset.taskId = String(reminder.task_id);
   if ("Notification" in window && Notification.permission === "granted") {
     new Notification("TaskFlow reminder", { body: text, tag: `reminder-${reminder.task_id}` });
@@ -395,11 +924,40 @@ function wire() {
   });
   $("new-conversation").addEventListener("click", newConversation);
   $("quick-add-form").addEventListener("submit", quickAdd);
-  for (const id of ["status-filter", "when-filter", "priority-filter", "sort", "order"]) {
-    $(id).addEventListener("change", () => refreshTasks());
+  for (const id of ["priority-filter", "sort"]) {
+    $(id).addEventListener("change", () => {
+      showFilterSummary();
+      refreshTasks();
+    });
   }
+  for (const button of document.querySelectorAll(".view[data-view]")) {
+    button.addEventListener("click", () => selectView(button.dataset.view));
+  }
+  $("activity-button").addEventListener("click", openActivity);
+  $("activity-close").addEventListener("click", closeActivity);
+  $("activity-filter").addEventListener("change", refreshActivity);
+  $("activity").addEventListener("keydown", (event) => event.key === "Escape" && closeActivity());
   $("search").addEventListener("input", () => scheduleRefresh(SEARCH_DEBOUNCE_MS));
   $("clear-tag").addEventListener("click", () => filterByTag(""));
+  $("details-form").addEventListener("submit", saveDetails);
+  $("details-close").addEventListener("click", closeDetails);
+  $("details-delete").addEventListener("click", () => state.detailsTask && deleteTask(state.detailsTask));
+  $("details").addEventListener("keydown", (event) => event.key === "Escape" && closeDetails());
+  $("show-tasks").addEventListener("click", () => showPanel("tasks"));
+  $("show-chat").addEventListener("click", () => showPanel("chat"));
+  document.addEventListener("keydown", shortcut);
+  // The filter popover closes when the user clicks elsewhere or presses Escape.
+  document.addEventListener("click", (event) => {
+    if (!$("filter").contains(event.target)) $("filter").open = false;
+  });
+  $("filter").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      $("filter").open = false;
+      $("filter-summary").focus();
+    }
+  });
+  window.addEventListener("online", () => state.offline && tryReconnect());
+  window.addEventListener("offline", () => state.session && goOffline());
   const session = loadSession();
   if (session && session.token) startSession(session);
   else $("email").focus();

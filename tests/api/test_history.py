@@ -87,3 +87,73 @@ def test_history_survives_the_delete_of_its_task(client, alice, broker, write_au
 
 def test_history_of_a_task_nobody_has_is_404(client, alice):
     assert _history(client, alice, 987_654_321).status_code == 404
+
+
+def _audit(client, account: Account, **params):
+    return client.get(f"/api/{account.user_id}/audit", query_string=params, headers=account.headers)
+
+
+def test_the_user_wide_activity_log_is_newest_first_and_filters(client, broker, write_audit_url):
+    from api_helpers import sign_up
+
+    carol, dave = sign_up(client), sign_up(client)
+    kept = create(client, carol, title="kept")
+    gone = create(client, carol, title="gone")
+    client.patch(carol.task_url(kept["id"], "complete"), headers=carol.headers)
+    client.delete(carol.task_url(gone["id"]), headers=carol.headers)
+    create(client, dave, title="dave's own")
+    _deliver_to_write_audit(broker, write_audit_url, kept["id"], count=2)
+    _deliver_to_write_audit(broker, write_audit_url, gone["id"], count=2)
+
+    everything = _audit(client, carol)
+    assert everything.status_code == 200
+    items = everything.get_json()["items"]
+    assert len(items) == 4  # dave's task is not carol's activity
+    moments = [item["at"] for item in items]
+    assert moments == sorted(moments, reverse=True)
+    assert {(item["title"], item["operation"]) for item in items} == {
+        ("kept", "created"),
+        ("kept", "completed"),
+        ("gone", "created"),
+        ("gone", "deleted"),
+    }
+    deletions = _audit(client, carol, operation="deleted").get_json()["items"]
+    assert [(item["task_id"], item["title"]) for item in deletions] == [(gone["id"], "gone")]
+    one_task = _audit(client, carol, task_id=str(kept["id"])).get_json()["items"]
+    assert {item["operation"] for item in one_task} == {"created", "completed"}
+    first_page = _audit(client, carol, limit="3").get_json()
+    assert len(first_page["items"]) == 3 and first_page["has_more"] is True
+    assert _audit(client, carol, until="2000-01-01T00:00:00Z").get_json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"operation": "exploded"}, "operation"),
+        ({"task_id": "x"}, "task_id"),
+        ({"since": "yesterday"}, "since"),
+        ({"limit": "1000"}, "limit"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_activity_filter_is_422_naming_it(client, alice, params, field):
+    response = _audit(client, alice, **params)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_tags_with_counts(client):
+    from api_helpers import sign_up
+
+    erin = sign_up(client)
+    create(client, erin, title="a", tags=["home", "garden"])
+    create(client, erin, title="b", tags=["home"])
+    done = create(client, erin, title="c", tags=["work"])
+    client.patch(erin.task_url(done["id"], "complete"), headers=erin.headers)
+    url = f"/api/{erin.user_id}/tags"
+    pending = client.get(url, headers=erin.headers).get_json()["items"]
+    assert pending == [{"tag": "home", "count": 2}, {"tag": "garden", "count": 1}]
+    everything = client.get(url, query_string={"status": "all"}, headers=erin.headers)
+    assert {item["tag"] for item in everything.get_json()["items"]} == {"home", "garden", "work"}
+    bad = client.get(url, query_string={"status": "maybe"}, headers=erin.headers)
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "status"

@@ -21,6 +21,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/tasks/{task}/skip", None),
     ("POST", "/tasks/{task}/stop-repeating", None),
     ("POST", "/tasks/{task}/snooze", {"minutes": 5}),
+    ("POST", "/tasks/{task}/restore", None),
+    ("GET", "/tags", None),
+    ("GET", "/audit", None),
     ("POST", "/chat", {"message": "list my tasks"}),
     ("GET", "/chat/{conversation}", None),
 ]

@@ -68,6 +68,12 @@ def test_the_web_page_is_served_at_the_root(client):
     assert b"TaskFlow" in response.data
 
 
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
+
+
 @pytest.mark.parametrize("path", ["/../pyproject.toml", "/%2e%2e/pyproject.toml", "/no-such.js"])
 def test_files_outside_the_frontend_folder_are_not_served(client, path):
     response = client.get(path)

@@ -183,6 +183,51 @@ def test_delete_removes_the_task(client, alice):
     assert again.status_code == 404
 
 
+def test_undo_of_a_delete_brings_back_the_same_task(client, alice, bob):
+    task = create(
+        client,
+        alice,
+        title="Call the plumber",
+        priority="high",
+        tags=["home"],
+        due="2030-04-02",
+        recurrence={"rule": "FREQ=MONTHLY", "mode": "due"},
+    )
+    url = f"{alice.tasks_url}/{task['id']}"
+    assert client.delete(url, headers=alice.headers).status_code == 204
+    # Another user cannot restore it: to them the id is unknown.
+    stolen = client.post(f"{bob.tasks_url}/{task['id']}/restore", headers=bob.headers)
+    assert stolen.status_code == 404
+    restored = client.post(f"{url}/restore", headers=alice.headers)
+    assert restored.status_code == 201, restored.get_json()
+    back = client.get(url, headers=alice.headers).get_json()
+    for field in ("id", "title", "priority", "tags", "due_date", "recurrence", "created_at"):
+        assert back[field] == task[field], field
+    # A second undo (a retry) answers the task again and makes no copy.
+    again = client.post(f"{url}/restore", headers=alice.headers)
+    assert again.status_code == 201
+    titles = _titles(_list(client, alice, search="plumber"))
+    assert titles == ["Call the plumber"]
+
+
+def test_a_deleted_tasks_number_is_never_given_again(client, alice):
+    first = create(client, alice, title="first")
+    newest = create(client, alice, title="newest")
+    assert client.delete(alice.task_url(newest["id"]), headers=alice.headers).status_code == 204
+    following = create(client, alice, title="following")
+    assert following["id"] > newest["id"] > first["id"]
+    # ...so the deleted one can still come back under its own number.
+    restored = client.post(f"{alice.task_url(newest['id'])}/restore", headers=alice.headers)
+    assert restored.status_code == 201
+    assert restored.get_json()["id"] == newest["id"]
+
+
+def test_restoring_a_task_that_was_never_deleted_is_404(client, alice):
+    assert (
+        client.post(f"{alice.tasks_url}/999999/restore", headers=alice.headers).status_code == 404
+    )
+
+
 def test_skip_moves_a_recurring_task_to_its_next_occurrence(client, alice):
     task = create(
         client,

@@ -184,7 +184,7 @@ def browser() -> Iterator[object]:
 
 
 def _open(browser: object, web: str, *, phone: bool = False) -> object:
-    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 860}
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
     context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
     context.grant_permissions(["notifications"], origin=web)
     page = context.new_page()
@@ -226,6 +226,30 @@ def _task(page: object, title: str) -> object:
     return page.locator(".task", has_text=title)  # type: ignore[attr-defined]
 
 
+def _view(page: object, name: str) -> None:
+    page.locator("#views").get_by_role("button", name=name, exact=True).click()  # type: ignore[attr-defined]
+
+
+def _session(page: object) -> dict:
+    return page.evaluate("JSON.parse(localStorage.getItem('taskflow.session'))")  # type: ignore[attr-defined]
+
+
+def _api(
+    product: str, session: dict, method: str, path: str, **kwargs: object
+) -> requests.Response:
+    return requests.request(
+        method,
+        f"{product}/api/{session['user_id']}/tasks{path}",
+        headers={"Authorization": f"Bearer {session['token']}"},
+        timeout=10,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _shot(page: object, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / name)  # type: ignore[attr-defined]
+
+
 def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser: object) -> None:
     from playwright.sync_api import expect
 
@@ -252,7 +276,7 @@ def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser
         expect(rent).to_be_visible(timeout=LIVE_TIMEOUT_MS)
         expect(rent.locator(".chip.priority")).to_have_text("high priority")
         expect(rent.locator(".chip.tag")).to_have_text("#home")
-        expect(rent.locator(".chip.recurring")).to_be_visible()
+        expect(rent.locator(".chip.recurring")).to_contain_text("↻ every month on the")
         expect(rent.locator(".due")).to_contain_text("Due")
     alice.screenshot(path=ARTIFACTS / "03-chat-and-live-list.png")  # type: ignore[attr-defined]
     # A reload shows the stored conversation again.
@@ -263,12 +287,12 @@ def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser
     _wait_live(alice)
 
     # The phone completes a task: it leaves the pending list on both of alice's screens.
-    _task(alice_phone, "buy groceries").get_by_role("checkbox").check()
+    _task(alice_phone, "buy groceries").get_by_role("checkbox").click()
     for page in (alice, alice_phone):
         expect(_task(page, "buy groceries")).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
-    alice.locator("#status-filter").select_option("completed")  # type: ignore[attr-defined]
+    _view(alice, "Completed")
     expect(_task(alice, "buy groceries")).to_have_class("task done", timeout=LIVE_TIMEOUT_MS)
-    alice.locator("#status-filter").select_option("pending")  # type: ignore[attr-defined]
+    _view(alice, "All open")
 
     # A reminder a few seconds from now: a toast on alice's screens, nothing on bob's.
     session = alice.evaluate("JSON.parse(localStorage.getItem('taskflow.session'))")  # type: ignore[attr-defined]
@@ -322,3 +346,290 @@ def test_reconnecting_catches_up_on_what_was_missed(
     live_proxy.restore()
     _wait_live(phone)
     expect(_task(phone, "renew the passport")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+
+def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, product)
+    _sign_up(page, f"dana-{uuid.uuid4().hex[:8]}@example.org")
+    _wait_live(page)
+    session = _session(page)
+
+    # q opens quick add from anywhere outside a text box.
+    page.locator("body").click()  # type: ignore[attr-defined]
+    page.keyboard.press("q")  # type: ignore[attr-defined]
+    expect(page.locator("#quick-add")).to_be_focused()  # type: ignore[attr-defined]
+    page.keyboard.type("water the plants tomorrow p3 #home")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    plants = _task(page, "water the plants")
+    expect(plants).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+    # A click on the title opens the details; it never completes the task.
+    plants.locator(".title").click()
+    details = page.locator("#details")  # type: ignore[attr-defined]
+    expect(details).to_be_visible()
+    expect(plants.get_by_role("checkbox")).not_to_be_checked()
+    details.get_by_label("Notes").fill("the big ones on the balcony too")  # type: ignore[attr-defined]
+    details.get_by_label("Time").fill("18:30")  # type: ignore[attr-defined]
+    details.get_by_label("Priority", exact=True).select_option("high")  # type: ignore[attr-defined]
+    details.get_by_label("Tags").fill("home, garden")  # type: ignore[attr-defined]
+    details.get_by_label("Reminder").select_option(label="1 day before")  # type: ignore[attr-defined]
+    details.get_by_label("Repeat").select_option(label="every 2 days")  # type: ignore[attr-defined]
+    _shot(page, "10-details-panel.png")
+    details.get_by_role("button", name="Save").click()
+    expect(details).to_be_hidden()
+    expect(plants.locator(".chip.recurring")).to_have_text(
+        "↻ every 2 days", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(plants.locator(".chip.reminder")).to_have_text("Remind 1 day before")
+    expect(plants.locator(".chip.priority")).to_have_text("high priority")
+    expect(plants.locator(".chip.tag")).to_have_text(["#home", "#garden"])
+    stored = _api(product, session, "GET", f"/{plants.get_attribute('data-task-id')}").json()
+    assert stored["description"] == "the big ones on the balcony too"
+    assert stored["due_at"] is not None
+    assert stored["recurrence"]["rule"] == "FREQ=DAILY;INTERVAL=2"
+    assert stored["reminders"][0]["before_minutes"] == 1440
+    assert "FREQ=" not in page.locator("#task-list").inner_text()  # type: ignore[attr-defined]
+
+    # Double-click renames in place; Enter on the focused title does too.
+    plants.locator(".title").dblclick()
+    editor = page.locator(".title-editor")  # type: ignore[attr-defined]
+    editor.fill("water all the plants")
+    editor.press("Enter")
+    plants = _task(page, "water all the plants")
+    expect(plants).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    task_id = plants.get_attribute("data-task-id")
+
+    def title() -> str:
+        return _api(product, session, "GET", f"/{task_id}").json()["title"]
+
+    wait_until(lambda: title() == "water all the plants", what="the rename to be stored")
+    plants.locator(".title").focus()
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.locator(".title-editor").fill("water the plants")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    wait_until(lambda: title() == "water the plants", what="the second rename to be stored")
+    plants = page.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
+    expect(plants.locator(".title")).to_have_text("water the plants", timeout=LIVE_TIMEOUT_MS)
+
+    # Complete, then Undo: the task is open again, and the occurrence its completion made for
+    # the next time is gone again, so only one "water the plants" remains.
+    this_one = page.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
+    this_one.get_by_role("checkbox").click()
+    expect(this_one).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+    pending = {"status": "pending", "search": "plants"}
+
+    def open_titles() -> list[str]:
+        answer = _api(product, session, "GET", "", params=pending).json()
+        return [task["title"] for task in answer["items"]]
+
+    wait_until(lambda: open_titles() == ["water the plants"], what="the next occurrence")
+    undo = page.locator(".toast", has_text="Completed").get_by_role("button", name="Undo")  # type: ignore[attr-defined]
+    undo.click()
+    expect(this_one).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    wait_until(lambda: len(open_titles()) == 1, what="the next occurrence to go")
+    assert _api(product, session, "GET", f"/{task_id}").json()["completed"] is False
+    expect(_task(page, "water the plants")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+
+    # Delete, then Undo: the same task (same id, same fields) is back.
+    this_one.get_by_role("button", name="Delete").click()
+    toast = page.locator(".toast", has_text="Task deleted")  # type: ignore[attr-defined]
+    expect(toast).to_be_visible()
+    expect(this_one).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+    _shot(page, "11-undo-toast.png")
+    toast.get_by_role("button", name="Undo").click()
+    back = page.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
+    expect(back).to_contain_text("water the plants", timeout=LIVE_TIMEOUT_MS)
+    expect(back.locator(".chip.recurring")).to_have_text("↻ every 2 days")
+
+    # Views: Overdue, Today, Upcoming; sort by priority puts high first.
+    now = datetime.now(UTC)
+    for title, due, priority in (
+        ("file the old invoice", (now - timedelta(days=3)).date().isoformat(), "low"),
+        ("call the dentist", (now + timedelta(minutes=90)).isoformat(), "medium"),
+        ("book the flights", (now + timedelta(days=9)).date().isoformat(), "high"),
+    ):
+        body = {"title": title, "due": due, "priority": priority}
+        assert _api(product, session, "POST", "", json=body).status_code == 201
+    expect(_task(page, "book the flights")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    _view(page, "Overdue")
+    expect(page.locator(".task .title")).to_have_text(["file the old invoice"])  # type: ignore[attr-defined]
+    _view(page, "Upcoming")
+    expect(_task(page, "book the flights")).to_be_visible()
+    expect(_task(page, "file the old invoice")).to_have_count(0)
+    _view(page, "All open")
+    page.locator("summary", has_text="Filter").click()  # type: ignore[attr-defined]
+    page.get_by_label("Sort by").select_option(label="Priority (high first)")  # type: ignore[attr-defined]
+    expect(page.locator(".task .chip.priority").first).to_have_text("high priority")  # type: ignore[attr-defined]
+    _shot(page, "12-sorted-by-priority.png")
+
+    # The tag sidebar counts open tasks per tag; a click filters by it, another clears it.
+    garden = page.locator(".tag-filter", has_text="#garden")  # type: ignore[attr-defined]
+    expect(garden).to_have_text("#garden1", timeout=LIVE_TIMEOUT_MS)
+    garden.click()
+    expect(page.locator(".task .title")).to_have_text(["water the plants"])  # type: ignore[attr-defined]
+    garden.click()
+    expect(page.locator(".task")).to_have_count(4)  # type: ignore[attr-defined]
+
+    # The activity panel: the user's changes, newest first, with a filter.
+    page.get_by_role("button", name="Activity").click()  # type: ignore[attr-defined]
+    activity = page.locator("#activity-list")  # type: ignore[attr-defined]
+    expect(activity).to_contain_text('Deleted "water the plants"', timeout=LIVE_TIMEOUT_MS)
+    expect(activity.locator(".activity").first).to_contain_text('Added "book the flights"')
+    expect(activity).to_contain_text('Restored "water the plants"')
+    _shot(page, "13-tags-and-activity.png")
+    page.locator("#activity-filter").select_option("completed")  # type: ignore[attr-defined]
+    expect(activity.locator(".activity .what")).to_have_text(['Completed "water the plants"'])
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    expect(page.locator("#activity")).to_be_hidden()  # type: ignore[attr-defined]
+
+    # / jumps to search.
+    page.locator("body").click()  # type: ignore[attr-defined]
+    page.keyboard.press("/")  # type: ignore[attr-defined]
+    expect(page.locator("#search")).to_be_focused()  # type: ignore[attr-defined]
+
+    # The favicon is served.
+    assert requests.get(f"{product}/favicon.ico", timeout=10).status_code == 200
+
+
+def test_phone_layout_puts_the_list_first(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    phone = _open(browser, product, phone=True)
+    _sign_up(phone, f"erin-{uuid.uuid4().hex[:8]}@example.org")
+    session = _session(phone)
+    for title in ("pay rent", "buy milk", "call mum"):
+        assert _api(product, session, "POST", "", json={"title": title}).status_code == 201
+    phone.reload()  # type: ignore[attr-defined]
+    first = phone.locator(".task").first  # type: ignore[attr-defined]
+    expect(first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    # The first task is on the first screen (a re-render may replace the node: measure in page).
+    bottom = phone.evaluate("document.querySelector('.task').getBoundingClientRect().bottom")  # type: ignore[attr-defined]
+    assert bottom < 844, bottom
+    expect(phone.locator("#chat-panel")).to_be_hidden()  # type: ignore[attr-defined]
+    # One compact filter control instead of a block of dropdowns.
+    expect(phone.locator("#controls select:visible")).to_have_count(0)  # type: ignore[attr-defined]
+    _shot(phone, "20-phone-tasks.png")
+    phone.get_by_role("button", name="Assistant").click()  # type: ignore[attr-defined]
+    expect(phone.locator("#chat-panel")).to_be_visible()  # type: ignore[attr-defined]
+    expect(phone.locator("#tasks-panel")).to_be_hidden()  # type: ignore[attr-defined]
+    answer = _chat(phone, "add stretch every 2 days remind me 1 day before")
+    assert "every 2 days" in answer
+    assert "FREQ" not in answer and "min before" not in answer
+    assert "add_task" not in phone.locator("#messages").inner_text()  # type: ignore[attr-defined]
+    _shot(phone, "21-phone-assistant.png")
+    phone.get_by_role("button", name="Tasks", exact=True).click()  # type: ignore[attr-defined]
+    _view(phone, "Today")
+    expect(phone.locator("#view-name")).to_have_text("Today")  # type: ignore[attr-defined]
+    _shot(phone, "22-phone-today.png")
+
+
+def test_offline_changes_wait_in_a_queue_and_land_once(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, product, phone=True)
+    _sign_up(page, f"fay-{uuid.uuid4().hex[:8]}@example.org")
+    session = _session(page)
+    assert _api(product, session, "POST", "", json={"title": "renew the passport"}).ok
+    page.reload()  # type: ignore[attr-defined]
+    expect(_task(page, "renew the passport")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+    page.context.set_offline(True)  # type: ignore[attr-defined]
+    _task(page, "renew the passport").get_by_role("checkbox").click()
+    page.locator("#quick-add").fill("pack the suitcase")  # type: ignore[attr-defined]
+    page.locator("#quick-add").press("Enter")  # type: ignore[attr-defined]
+    banner = page.locator("#offline-banner")  # type: ignore[attr-defined]
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("will be sent when the connection is back")
+    expect(banner).to_contain_text("2 changes waiting")
+    expect(_task(page, "pack the suitcase")).to_contain_text("Waiting to be sent")
+    expect(page.locator(".toast.error")).to_have_count(0)  # type: ignore[attr-defined]
+    # A view change cannot load while offline: the controls stay with the list shown.
+    _view(page, "Completed")
+    expect(page.locator("#views [aria-pressed=true]")).to_have_text("All open")  # type: ignore[attr-defined]
+    _shot(page, "30-offline-queue.png")
+
+    page.context.set_offline(False)  # type: ignore[attr-defined]
+    expect(banner).to_be_hidden(timeout=LIVE_TIMEOUT_MS)
+    expect(_task(page, "pack the suitcase")).not_to_contain_text("Waiting", timeout=LIVE_TIMEOUT_MS)
+    expect(_task(page, "renew the passport")).to_have_count(0)
+    tasks = _api(product, session, "GET", "?status=all").json()["items"]
+    assert sorted((t["title"], t["completed"]) for t in tasks) == [
+        ("pack the suitcase", False),
+        ("renew the passport", True),
+    ]
+
+
+def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    phone = _open(browser, product, phone=True)
+    _sign_up(phone, f"gus-{uuid.uuid4().hex[:8]}@example.org")
+    phone.locator("#quick-add").fill("buy stamps friday #errands")  # type: ignore[attr-defined]
+    phone.locator("#quick-add").press("Enter")  # type: ignore[attr-defined]
+    stamps = _task(phone, "buy stamps")
+    expect(stamps).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    stamps.locator(".title").click()
+    details = phone.locator("#details")  # type: ignore[attr-defined]
+    expect(details).to_be_visible()
+    expect(stamps.get_by_role("checkbox")).not_to_be_checked()
+    width = phone.evaluate("document.getElementById('details').getBoundingClientRect().width")  # type: ignore[attr-defined]
+    assert width == 390  # the whole screen
+    details.get_by_label("Repeat").select_option(label="every month on the 1st")
+    _shot(phone, "23-phone-details.png")
+    details.get_by_role("button", name="Save").click()
+    expect(stamps.locator(".chip.recurring")).to_have_text(
+        "↻ every month on the 1st", timeout=LIVE_TIMEOUT_MS
+    )
+    task_id = stamps.get_attribute("data-task-id")
+    stamps.get_by_role("button", name="Delete").click()
+    toast = phone.locator(".toast", has_text="Task deleted")  # type: ignore[attr-defined]
+    _shot(phone, "24-phone-undo.png")
+    toast.get_by_role("button", name="Undo").click()
+    back = phone.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
+    expect(back).to_contain_text("buy stamps", timeout=LIVE_TIMEOUT_MS)
+    errands = phone.locator(".tag-filter", has_text="#errands")  # type: ignore[attr-defined]
+    expect(errands).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    phone.get_by_role("button", name="Activity").click()  # type: ignore[attr-defined]
+    activity = phone.locator("#activity-list .activity .what")  # type: ignore[attr-defined]
+    expect(activity).to_have_text(
+        [
+            'Restored "buy stamps"',
+            'Deleted "buy stamps"',
+            'Changed repeat of "buy stamps"',
+            'Added "buy stamps"',
+        ],
+        timeout=LIVE_TIMEOUT_MS,
+    )
+    _shot(phone, "25-phone-activity.png")
+
+
+def test_a_reminder_toast_stays_until_dismissed(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.clock.install()  # the page's timers run on a clock the test can move on
+    page.goto(product)
+    _sign_up(page, f"hal-{uuid.uuid4().hex[:8]}@example.org")
+    _wait_live(page)
+    session = _session(page)
+    now = datetime.now(UTC)
+    body = {
+        "title": "take the cake out",
+        "due": (now + timedelta(minutes=30)).isoformat(),
+        "reminders": [{"at": (now + timedelta(seconds=3)).isoformat()}],
+    }
+    assert _api(product, session, "POST", "", json=body).status_code == 201
+    reminder = page.locator(".toast.reminder")
+    expect(reminder).to_contain_text("take the cake out", timeout=REMINDER_TIMEOUT_MS)
+    _task(page, "take the cake out").get_by_role("checkbox").click()
+    undo = page.locator(".toast", has_text="Completed")
+    expect(undo).to_be_visible()
+    page.clock.run_for(120_000)  # two minutes later: the undo offer is gone, the reminder not
+    expect(undo).to_have_count(0)
+    expect(reminder).to_be_visible()
+    reminder.get_by_role("button", name="Dismiss").click()
+    expect(reminder).to_have_count(0)
+    context.close()

@@ -3,6 +3,7 @@ task tools -> create-task over HTTP -> the database, checked through the REST AP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from api_helpers import Account, create
@@ -171,3 +172,110 @@ def test_priority_and_due_changes(client: FlaskClient, alice: Account) -> None:
     unreadable = say(client, alice, f"move task {task['id']} to whenever")
     assert unreadable["response"].startswith("Sorry, I could not read a date")
     assert unreadable["tool_calls"] == []
+
+
+def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:
+    """say() within one conversation, which holds the task in focus and what undo reverses."""
+    conversation: dict[str, int] = {}
+
+    def talk(message: str) -> dict:
+        answer = say(client, account, message, conversation.get("id"))
+        conversation["id"] = answer["conversation_id"]
+        return answer
+
+    return talk
+
+
+def test_it_and_done_mean_the_task_the_conversation_is_about(
+    client: FlaskClient, alice: Account
+) -> None:
+    talk = _in_conversation(client, alice)
+    talk("add water the ferns")
+    done = talk("done")
+    assert [call["name"] for call in done["tool_calls"]] == ["complete_task"]
+    assert "water the ferns" in done["response"]
+    talk("add sharpen the knives")
+    talk("mark it done")
+    talk("add renew the car insurance")
+    deleted = talk("delete it")
+    assert deleted["tool_calls"][0]["name"] == "delete_task"
+    assert "renew the car insurance" not in titles(tasks_of(client, alice, status="all"))
+    assert {"water the ferns", "sharpen the knives"} <= set(
+        titles(tasks_of(client, alice, status="completed"))
+    )
+    # A new conversation has no task in focus: it asks instead of guessing.
+    fresh = say(client, alice, "delete it")
+    assert fresh["tool_calls"] == []
+    assert "Which task do you mean?" in fresh["response"]
+
+
+def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Account) -> None:
+    talk = _in_conversation(client, alice)
+    added = talk("add call the bank friday p2")["tool_calls"][0]["result"]
+    talk(f"delete task {added['task_id']}")
+    assert "call the bank" not in titles(tasks_of(client, alice))
+    undone = talk("undo")
+    assert [call["name"] for call in undone["tool_calls"]] == ["restore_task"]
+    (back,) = [t for t in tasks_of(client, alice) if t["title"] == "call the bank"]
+    assert back["id"] == added["task_id"] and back["priority"] == "medium"
+    # The next undo reverses the change before: the task it added goes away.
+    again = talk("undo")
+    assert [call["name"] for call in again["tool_calls"]] == ["delete_task"]
+    assert "call the bank" not in titles(tasks_of(client, alice, status="all"))
+    talk("add post the letter")
+    talk("done")
+    talk("undo")
+    assert "post the letter" in titles(tasks_of(client, alice, status="pending"))
+    nothing = say(client, alice, "undo")
+    assert nothing["tool_calls"] == []
+    assert "nothing" in nothing["response"].lower()
+
+
+def test_whats_due_this_week(client: FlaskClient, alice: Account) -> None:
+    today = datetime.now(UTC).date()
+    sunday = today + timedelta(days=6 - today.weekday())
+    create(client, alice, title="due at the end of the week", due=sunday.isoformat())
+    create(client, alice, title="due in a fortnight", due=(today + timedelta(days=14)).isoformat())
+    create(client, alice, title="no date at all")
+    answer = say(client, alice, "what's due this week?")
+    assert titles(answer["tool_calls"][0]["result"]) == ["due at the end of the week"]
+    assert "due this week" in answer["response"]
+
+
+def test_a_pinned_past_date_leaves_the_title(client: FlaskClient, alice: Account) -> None:
+    answer = say(client, alice, "add old invoice yesterday p3")
+    task_id = answer["tool_calls"][0]["result"]["task_id"]
+    (task,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+    assert task["title"] == "old invoice"
+    assert task["due_date"] == (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    assert task["priority"] == "low"
+    assert "is in the past" in answer["response"]
+
+
+def test_replies_say_repeats_and_reminders_in_plain_words(
+    client: FlaskClient, alice: Account
+) -> None:
+    answer = say(
+        client, alice, "add water the garden tomorrow at 7am every 2 days remind me 1 day before"
+    )
+    assert "every 2 days" in answer["response"]
+    assert "1 day before" in answer["response"]
+    assert "FREQ" not in answer["response"] and "min before" not in answer["response"]
+    say(client, alice, "add pay the rent on the 1st every month")
+    listing = say(client, alice, "show my tasks")["response"]
+    assert "every month on the 1st" in listing
+    assert "FREQ" not in listing
+
+
+def test_roman_urdu_add_show_done_and_delete(client: FlaskClient, bob: Account) -> None:
+    talk = _in_conversation(client, bob)
+    added = talk("doodh lena add karo")["tool_calls"][0]["result"]
+    assert added["title"] == "doodh lena"
+    talk("bijli ka bill dena add karo")
+    shown = talk("mere tasks dikhao")
+    assert titles(shown["tool_calls"][0]["result"]) == ["bijli ka bill dena", "doodh lena"]
+    done = talk(f"task {added['task_id']} ho gaya")
+    assert done["tool_calls"][0]["name"] == "complete_task"
+    deleted = talk("bijli wala task delete karo")
+    assert [call["name"] for call in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
+    assert titles(tasks_of(client, bob, status="all")) == ["doodh lena"]

@@ -147,3 +147,47 @@ def test_an_unreachable_model_is_a_502(settings: Settings, alice: Account) -> No
     finally:
         app.extensions["taskflow"].engine.dispose()
     assert response.status_code == 502
+
+
+def test_it_undo_and_the_users_language_through_the_model(
+    online_client: FlaskClient, model: ScriptedModel, alice: Account
+) -> None:
+    """The model gets what it needs for "delete it" (the earlier turn's tool result with the
+    task id), for "undo" (a restore_task tool), and is told to answer in the user's language
+    and in plain words."""
+    steps = iter(
+        [
+            tool_call_reply("call_a", "add_task", {"title": "doodh lena"}),
+            text_reply("Task add ho gaya: doodh lena."),
+        ]
+    )
+    model.script = lambda body: next(steps)
+    model.requests.clear()
+    first = say(online_client, alice, "doodh lena add karo")
+    task_id = first["tool_calls"][0]["result"]["task_id"]
+    system = model.requests[0]["messages"][0]["content"]
+    assert "language the user writes in" in system
+    assert "never rule text" in system and "Undo" in system
+
+    def delete_what_it_is(body: dict[str, Any]) -> dict[str, Any]:
+        if _last_message(body)["role"] == "tool":
+            return text_reply("Deleted it.")
+        earlier = [m for m in body["messages"] if m["role"] == "tool"]
+        focus = json.loads(earlier[-1]["content"])["task_id"]  # the task in focus
+        return tool_call_reply("call_b", "delete_task", {"task_id": focus})
+
+    model.script = delete_what_it_is
+    deleted = say(online_client, alice, "delete it", first["conversation_id"])
+    assert deleted["tool_calls"][0]["arguments"] == {"task_id": task_id}
+    assert tasks_of(online_client, alice) == []
+
+    def undo(body: dict[str, Any]) -> dict[str, Any]:
+        if _last_message(body)["role"] == "tool":
+            return text_reply("Wapas aa gaya.")
+        assert "restore_task" in {tool["function"]["name"] for tool in body["tools"]}
+        return tool_call_reply("call_c", "restore_task", {"task_id": task_id})
+
+    model.script = undo
+    say(online_client, alice, "undo", first["conversation_id"])
+    (back,) = tasks_of(online_client, alice)
+    assert (back["id"], back["title"]) == (task_id, "doodh lena")

@@ -247,6 +247,14 @@ def test_explicit_past_date_is_kept_and_reported() -> None:
     ]
 
 
+def test_yesterday_is_a_pinned_past_date_taken_out_of_the_title() -> None:
+    result = parse("old invoice yesterday p3")
+    assert result.title == "old invoice"
+    assert due_of(result) == "2026-11-23"
+    assert result.priority.value == "low"
+    assert result.ambiguities == ["'yesterday' is in the past (Mon 23 Nov 2026); I kept it."]
+
+
 def test_two_dates_use_the_last_and_say_so() -> None:
     result = parse("plan friday party tomorrow")
     assert result.title == "plan friday party"

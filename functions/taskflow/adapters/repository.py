@@ -105,6 +105,10 @@ class SqlAlchemyTaskRepository:
         """Insert the task and give it its id (needed by the events it records next)."""
         zone = self._zone(task.user_id)
         row = task_to_row(task, zone)
+        if task.id is not None:
+            row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
+        elif (reused := self._sqlite_id_floor()) is not None:
+            row["id"] = reused
         statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
         task.id = self.session.execute(statement).scalar_one()
         self._write_children(task, zone)
@@ -158,6 +162,43 @@ class SqlAlchemyTaskRepository:
         )
         self.deleted.append(task)
         self._remember(task)
+
+    def _sqlite_id_floor(self) -> int | None:
+        """The id a new task must take on SQLite so that no id is ever given twice, or None
+        when SQLite's own choice is safe.
+
+        SQLite gives a new row max(id) + 1, so deleting the newest task would hand its number to
+        the next one (a user saw #2 deleted and the next task become #2 again; an undo of the
+        delete could no longer bring it back). The newest task.created event in the outbox holds
+        the highest id ever given; when the table's max is below it, count on from there.
+        PostgreSQL's sequence never repeats a number, so it needs none of this."""
+        if self.session.get_bind().dialect.name != "sqlite":
+            return None
+        newest = self.session.execute(
+            sa.select(orm.outbox.c.payload)
+            .where(orm.outbox.c.type == catalogue.TASK_CREATED)
+            .order_by(orm.outbox.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        highest_given = int(((newest or {}).get("data") or {}).get("task_id") or 0)
+        in_table = self.session.execute(sa.select(sa.func.max(orm.tasks.c.id))).scalar() or 0
+        return highest_given + 1 if in_table < highest_given else None
+
+    def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None:
+        """The task as it was when this user deleted it: the newest task.deleted event's
+        task_data in the outbox (kept after publishing), or None if the user never deleted it."""
+        if self.session.execute(sa.select(orm.tasks.c.id).where(orm.tasks.c.id == task_id)).first():
+            return None  # the id is in use again: it is not a deleted task
+        rows = self.session.execute(
+            sa.select(orm.outbox.c.payload)
+            .where(orm.outbox.c.user_id == user_id, orm.outbox.c.type == catalogue.TASK_DELETED)
+            .order_by(orm.outbox.c.id.desc())
+        ).scalars()
+        for payload in rows:
+            data = payload.get("data") or {}
+            if data.get("task_id") == task_id and data.get("user_id") == user_id:
+                return dict(data["task_data"])
+        return None
 
     def is_deleted(self, task: Task) -> bool:
         return any(deleted is task for deleted in self.deleted)

@@ -20,6 +20,7 @@ class TaskRef:
 
     task_id: int | None = None
     words: str = ""
+    focus: bool = False  # "it", "that one": the task the conversation is about
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class ChangeTask:
 
 
 @dataclass(frozen=True)
+class Undo:
+    """Reverse the assistant's last change in this conversation."""
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -59,7 +65,7 @@ class NotUnderstood:
     message: str
 
 
-Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Help | NotUnderstood
+Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | NotUnderstood
 
 # --- references to a task ---------------------------------------------------------------------
 
@@ -69,8 +75,18 @@ _REF_NOISE = re.compile(
 )
 
 
+# Words that point at the task in focus rather than name one (English and Roman Urdu).
+_FOCUS_REF = re.compile(
+    r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
+    r"ye|yeh|ise|isay|isko|is\s+ko|woh|wo|use|usay|usko|us\s+ko)$",
+    re.I,
+)
+
+
 def parse_ref(text: str) -> TaskRef | None:
     text = text.strip().strip("'\"").strip()
+    if _FOCUS_REF.match(text):
+        return TaskRef(focus=True)
     if match := _ID_REF.match(text):
         return TaskRef(task_id=int(match.group(1)))
     words = " ".join(_REF_NOISE.sub(" ", text).split())
@@ -178,6 +194,84 @@ _CHANGE = re.compile(
 _QUOTED = re.compile(
     r"""^(?:"(?P<d>[^"]+)"|'(?P<s>[^']+)'|\u201c(?P<q>[^\u201d]+)\u201d|\u2018(?P<t>[^\u2019]+)\u2019)$"""
 )
+_UNDO = re.compile(
+    r"^(?:undo|undo\s+(?:that|it|this|the\s+last\s+(?:change|one|thing))|revert(?:\s+that)?|"
+    r"take\s+(?:that|it)\s+back|undo\s+karo|wapas\s+karo|wapis\s+karo)$",
+    re.I,
+)
+# "done" on its own, or "it's done": the task in focus is finished.
+_BARE_DONE = re.compile(
+    r"^(?:done|finished|completed|all\s+done|it'?s\s+done|it\s+is\s+done|"
+    r"ho\s+gaya|ho\s+gya|hogaya|ho\s+gayi|kar\s+liya|kar\s+lia)$",
+    re.I,
+)
+
+# --- Roman Urdu: add, show, done, delete -----------------------------------------------------
+
+_RU_VERB_TAIL = r"(?:karo|kar\s+do|kardo|karen|karein|kar\s+dein|kar\s+dijiye|kijiye)"
+_RU_ADD = re.compile(
+    rf"^(?P<text>.+?)\s+(?:add|shamil|darj|list\s+mein\s+daal|likh)\s+(?:{_RU_VERB_TAIL}|lo|do)$",
+    re.I,
+)
+_RU_ADD_FIRST = re.compile(
+    r"^(?:add\s+karo|yaad\s+rakho|likh\s+lo|yaad\s+dilana)[:\s]+(?P<text>.+)$", re.I
+)
+_RU_SHOW = re.compile(
+    r"^(?P<what>.*?)\s*(?:dikhao|dikha\s+do|dikhaiye|dikhayen|batao|bata\s+do|bataiye)$", re.I
+)
+_RU_DONE = re.compile(
+    rf"^{_REF}\s+(?:ho\s+gaya|ho\s+gya|hogaya|ho\s+gayi|mukammal\s+(?:ho\s+gaya|{_RU_VERB_TAIL})|"
+    rf"khatam\s+(?:ho\s+gaya|{_RU_VERB_TAIL})|done\s+{_RU_VERB_TAIL}|complete\s+{_RU_VERB_TAIL}|"
+    rf"poora\s+(?:ho\s+gaya|{_RU_VERB_TAIL}))$",
+    re.I,
+)
+_RU_DELETE = re.compile(
+    rf"^{_REF}\s+(?:delete\s+{_RU_VERB_TAIL}|remove\s+{_RU_VERB_TAIL}|mita\s+do|mitao|"
+    r"hata\s+do|hatao|nikal\s+do|nikalo)$",
+    re.I,
+)
+# Roman Urdu words of a "show" request, as the English grammar's words (or nothing).
+_RU_LIST_WORDS = {
+    "aaj": "today",
+    "aj": "today",
+    "mukammal": "completed",
+    "khatam": "completed",
+    "baqi": "pending",
+    "baaki": "pending",
+    "baki": "pending",
+    "overdue": "overdue",
+    "late": "overdue",
+    "zaroori": "urgent",
+    "is": "",
+    "hafte": "this week",
+}
+_RU_LIST_NOISE = frozenset(
+    [
+        "mere",
+        "meri",
+        "mera",
+        "mujhe",
+        "sab",
+        "saare",
+        "sare",
+        "tamam",
+        "apne",
+        "apni",
+        "ke",
+        "ki",
+        "ka",
+        "kaam",
+        "wale",
+        "wali",
+        "walay",
+        "jo",
+        "hain",
+        "hai",
+        "kya",
+    ]
+)
+_RU_REF_WORD = re.compile(r"\b(?:wala|wali|wale|walay)\b", re.I)
+
 _HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?)$", re.I)
 
 # --- listing: filters found anywhere in the sentence -------------------------------------------
@@ -239,6 +333,10 @@ _TAGGED = re.compile(
 _HASHTAG = re.compile(r"(?<![\w&])#(?P<tag>[\w-]+)")
 _FLAGS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
     (re.compile(r"\b(?:overdue|late|past\s+due)\b", re.I), {"overdue": True}),
+    (
+        re.compile(r"\b(?:this\s+week'?s?|for\s+the\s+week|within\s+(?:the|a)\s+week)\b", re.I),
+        {"due_within": "week"},
+    ),
     (re.compile(r"\b(?:due\s+today|for\s+today|today'?s|today)\b", re.I), {"due_today": True}),
     (
         re.compile(
@@ -426,6 +524,12 @@ def parse(message: str) -> Intent:
         return NotUnderstood(message)
     if _HELP.match(text):
         return Help()
+    if _UNDO.match(text):
+        return Undo()
+    if _BARE_DONE.match(text):
+        return ActOnTask("complete_task", TaskRef(focus=True))
+    if intent := _parse_roman_urdu(text, message):
+        return intent
     if intent := _parse_task_action(text):
         return intent
     if _LIST_START.match(text):
@@ -437,6 +541,30 @@ def parse(message: str) -> Intent:
         if (match := pattern.match(text)) and match.group("text").strip():
             return AddTask(match.group("text").strip())
     return NotUnderstood(message)
+
+
+def _parse_roman_urdu(text: str, message: str) -> Intent | None:
+    """Add, show, done and delete in Roman Urdu ("doodh lena add karo", "mere tasks dikhao",
+    "task 3 ho gaya", "task 3 delete karo")."""
+    for pattern, action in ((_RU_DONE, "complete_task"), (_RU_DELETE, "delete_task")):
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref"))
+            if ref is not None and ref.words:
+                # "doodh wala task": "wala" (the one of) is not part of the title
+                words = " ".join(_RU_REF_WORD.sub(" ", ref.words).split())
+                ref = TaskRef(words=words) if words else None
+            return ActOnTask(action, ref) if ref is not None else None
+    if (match := _RU_ADD.match(text) or _RU_ADD_FIRST.match(text)) and match.group("text").strip():
+        return AddTask(match.group("text").strip())
+    if match := _RU_SHOW.match(text):
+        words = []
+        for word in re.findall(r"[\w'#-]+", match.group("what").lower()):
+            if word in _RU_LIST_NOISE:
+                continue
+            words.append(_RU_LIST_WORDS.get(word, word))
+        filters = _list_filters(" ".join(["show", *filter(None, words)]))
+        return ListTasks(filters) if filters is not None else NotUnderstood(message)
+    return None
 
 
 def _parse_task_action(text: str) -> Intent | None:

@@ -9,7 +9,7 @@ ambiguous is shown to the user.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from taskflow.chat import intents
 from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
+from taskflow.chat.words import describe_offset, describe_rule
 from taskflow.domain.model import Priority
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
@@ -31,6 +32,9 @@ EXAMPLES = (
     '"delete the meeting task"',
     "\"change task 1 to 'Call mom tonight'\"",
     '"snooze task 2 for 30 minutes"',
+    '"what\'s due this week?"',
+    '"delete it"',
+    '"undo"',
 )
 HELP = "You can say, for example: " + ", ".join(EXAMPLES) + "."
 # Not "that did not work": the change may have been applied, and asking again could apply it twice.
@@ -64,6 +68,21 @@ _VERBS = {
     "stop_repeating": "stop repeating",
     "snooze_reminder": "snooze",
 }
+# How each change is reversed by "undo": the tool that undoes it, and what to say.
+_REVERSALS = {
+    "add_task": ("delete_task", "Removed {task}, which I had added."),
+    "delete_task": ("restore_task", "Brought back {task}."),
+    "complete_task": ("uncomplete_task", "Marked {task} as not done again."),
+    "uncomplete_task": ("complete_task", "Marked {task} as complete again."),
+    "restore_task": ("delete_task", "Deleted {task} again."),
+}
+_CHANGES = frozenset(
+    [*_REVERSALS, "update_task", "skip_occurrence", "stop_repeating", "snooze_reminder"]
+)
+NO_FOCUS = (
+    "Which task do you mean? I don't know which one we are talking about yet. "
+    'Say for example "delete task 4".'
+)
 
 
 class _EndOfTurn(Exception):
@@ -79,11 +98,14 @@ class OfflineAssistant:
         self._tools = tools
         self._tz = timezone
         self._now = now
+        self._history: list[ChatMessage] = []
 
     def reply(self, history: list[ChatMessage], message: str) -> Reply:
-        """Each message stands on its own: the grammar has no "it" or "that one"."""
+        """One message, read with the conversation's history for "it" (the task in focus: the
+        last one a tool of this conversation touched) and for "undo"."""
         reply = Reply("")
         intent = intents.parse(message)
+        self._history = history
         try:
             reply.text = self._answer(intent, reply)
         except _EndOfTurn as answer:
@@ -105,12 +127,14 @@ class OfflineAssistant:
             case intents.AddTask():
                 return self._add(intent, reply)
             case intents.ListTasks(filters=filters):
-                tasks = self._call(reply, "list_tasks", **filters)
+                tasks = self._call(reply, "list_tasks", **self._dated(filters))
                 return self._describe_list(tasks, filters)
             case intents.ActOnTask():
                 return self._act(intent, reply)
             case intents.ChangeTask():
                 return self._change(intent, reply)
+            case intents.Undo():
+                return self._undo(reply)
 
     def _add(self, intent: intents.AddTask, reply: Reply) -> str:
         parsed = parse_quick_add(intent.text, self._tz, now=self._now())
@@ -149,6 +173,51 @@ class OfflineAssistant:
         shown = {key: value for key, value in changes.items() if key != "title"}
         return f"Updated {_name(result)}{self._details(shown)}." + notes
 
+    def _undo(self, reply: Reply) -> str:
+        """Reverse the assistant's last change in this conversation; a second "undo" reverses
+        the change before it (each undo turn cancels one earlier change turn)."""
+        target = _last_change(self._history)
+        if target is None:
+            return "There is nothing I changed in this conversation to undo."
+        changes = [c for c in target if c["name"] in _CHANGES and "error" not in _result(c)]
+        lines = []
+        for call in reversed(changes):
+            reversal = _REVERSALS.get(call["name"])
+            task_id = _result(call).get("task_id")
+            if reversal is None or task_id is None:
+                lines.append(
+                    f"I can't undo that change of task #{task_id} myself: please set it back "
+                    f'(for example "change task {task_id} to ...").'
+                )
+                continue
+            tool, said = reversal
+            result = self._call(reply, tool, task_id=task_id)
+            lines.append(said.format(task=_name(result)))
+        return " ".join(lines)
+
+    def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """list_tasks arguments with "this week" as dates: today to Sunday, in the user's zone."""
+        if filters.get("due_within") != "week":
+            return filters
+        today = self._now().astimezone(self._tz).date()
+        sunday = today + timedelta(days=6 - today.weekday())
+        rest = {key: value for key, value in filters.items() if key != "due_within"}
+        return rest | {"due_from": today.isoformat(), "due_to": sunday.isoformat(), "sort": "due"}
+
+    def _focus(self) -> int | None:
+        """The task the conversation is about: the last one a tool touched or found alone."""
+        for message in reversed(self._history):
+            for call in reversed(message.tool_calls or []):
+                result = call.get("result")
+                if isinstance(result, list):
+                    if len(result) == 1 and isinstance(result[0], dict):
+                        return int(result[0]["id"])
+                    if result:
+                        return None  # several were on screen: "it" would be a guess
+                elif isinstance(result, dict) and "task_id" in result:
+                    return int(result["task_id"])
+        return None
+
     # --- helpers --------------------------------------------------------------------------------
 
     def _call(self, reply: Reply, name: str, **arguments: Any) -> Any:
@@ -167,6 +236,11 @@ class OfflineAssistant:
         """The id a reference means; asks back (raises _EndOfTurn) unless exactly one matches."""
         if ref.task_id is not None:
             return ref.task_id
+        if ref.focus:
+            focus = self._focus()
+            if focus is None:
+                raise _EndOfTurn(NO_FOCUS)
+            return focus
         status = _REF_STATUS.get(action, "all")
         matches = self._call(reply, "list_tasks", search=ref.words, status=status)
         if len(matches) == 1:
@@ -198,8 +272,10 @@ class OfflineAssistant:
         if task.get("priority") not in (None, "none"):
             parts.append(f"{task['priority']} priority")
         parts += [f"#{tag}" for tag in task.get("tags") or []]
-        if task.get("recurrence"):
-            parts.append("repeats")
+        if recurrence := task.get("recurrence"):
+            parts.append(
+                describe_rule(recurrence["rule"], recurrence.get("mode"), self._due_day(task))
+            )
         return " · ".join(parts)
 
     def _due_text(self, task: dict[str, Any]) -> str:
@@ -217,6 +293,14 @@ class OfflineAssistant:
             return ""
         return text + (" (overdue)" if overdue else "")
 
+    def _due_day(self, task: dict[str, Any]) -> date | None:
+        """The local calendar day of a task's due, if it has one."""
+        if task.get("due_date"):
+            return date.fromisoformat(task["due_date"])
+        if task.get("due_at"):
+            return datetime.fromisoformat(task["due_at"]).astimezone(self._tz).date()
+        return None
+
     def _details(self, fields: dict[str, Any]) -> str:
         parts = []
         if due := fields.get("due"):
@@ -225,18 +309,45 @@ class OfflineAssistant:
             parts.append(f"{fields['priority']} priority")
         parts += [f"#{tag}" for tag in fields.get("tags") or []]
         if recurrence := fields.get("recurrence"):
-            mode = " from completion" if recurrence.get("mode") == "completion" else ""
-            parts.append(f"repeats ({recurrence['rule']}{mode})")
+            due = fields.get("due")
+            task = {} if not due else {"due_date": due} if len(due) == 10 else {"due_at": due}
+            parts.append(
+                describe_rule(recurrence["rule"], recurrence.get("mode"), self._due_day(task))
+            )
         for reminder in fields.get("reminders") or []:
             if reminder.get("before_minutes") is not None:
-                minutes = reminder["before_minutes"]
-                parts.append(
-                    "reminder at the due" if minutes == 0 else f"reminder {minutes} min before"
-                )
+                parts.append("reminder " + describe_offset(reminder["before_minutes"]))
             elif reminder.get("at"):
                 at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
                 parts.append(f"reminder {at:%a %-d %b %H:%M}")
         return (" — " + ", ".join(parts)) if parts else ""
+
+
+def _result(call: dict[str, Any]) -> dict[str, Any]:
+    result = call.get("result")
+    return result if isinstance(result, dict) else {}
+
+
+def _last_change(history: list[ChatMessage]) -> list[dict[str, Any]] | None:
+    """The tool calls of the latest assistant turn that changed something and was not undone
+    yet. Walking back, each "undo" turn cancels the next earlier change turn."""
+    pending_undos = 0
+    for index in range(len(history) - 1, -1, -1):
+        message = history[index]
+        if message.role != "assistant":
+            continue
+        asked = history[index - 1].content if index and history[index - 1].role == "user" else ""
+        if isinstance(intents.parse(asked), intents.Undo):
+            pending_undos += 1
+            continue
+        calls = message.tool_calls or []
+        if not any(c["name"] in _CHANGES and "error" not in _result(c) for c in calls):
+            continue
+        if pending_undos:
+            pending_undos -= 1
+            continue
+        return calls
+    return None
 
 
 def _name(result: dict[str, Any]) -> str:
@@ -279,6 +390,8 @@ def _list_name(filters: dict[str, Any]) -> str:
     name = " ".join([*words, "tasks"])
     if filters.get("due_today"):
         name += " due today"
+    if filters.get("due_within") == "week":
+        name += " due this week"
     if filters.get("no_date"):
         name += " without a due date"
     if tags := filters.get("tags"):

@@ -100,6 +100,7 @@ TOOL_NAMES = (
     "skip_occurrence",
     "stop_repeating",
     "snooze_reminder",
+    "restore_task",
 )
 
 
@@ -202,6 +203,12 @@ class TaskTools:
         self._refuse_other_user(user_id)
         task = self._send(commands.DeleteTask(user_id=self.user_id, task_id=task_id))
         return _outcome(task, "deleted")
+
+    def restore_task(self, task_id: TaskId, user_id: UserId = "") -> dict[str, Any]:
+        """Bring back a task this user deleted, with its id and every field (undo of a delete)."""
+        self._refuse_other_user(user_id)
+        task = self._send(commands.CreateTask(user_id=self.user_id, title="", restore_id=task_id))
+        return _outcome(task, "restored")
 
     def update_task(
         self,

@@ -29,6 +29,9 @@ class CreateTask(Command):
     reminders: list[dict[str, Any]] = field(default_factory=list)
     # {"rule": "FREQ=WEEKLY", "mode": "due" | "completion"}
     recurrence: dict[str, Any] | None = None
+    # Undo of a delete: the id of a task this user deleted. The task comes back exactly as it was
+    # deleted (same id, from the task.deleted event's snapshot); the fields above are ignored.
+    restore_id: int | None = None
 
 
 @dataclass(frozen=True)

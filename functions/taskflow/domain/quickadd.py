@@ -76,7 +76,7 @@ _TIME = (
 _DATE = (
     r"(?:(?:on|by|due|starting|from)\s+)?(?:"
     r"(?P<today>today)|(?P<tonight>tonight)|(?P<after_tomorrow>(?:the\s+)?day\s+after\s+tomorrow)"
-    r"|(?P<tomorrow>tomorrow|tmrw|tmr)"
+    r"|(?P<tomorrow>tomorrow|tmrw|tmr)|(?P<yesterday>yesterday)"
     r"|in\s+(?P<in_n>" + _NUMBER + r")\s+(?P<in_unit>minutes?|mins?|hours?|hrs?|days?|weeks?"
     r"|months?|years?)"
     r"|(?P<next_week>next\s+week)|(?P<next_month>next\s+month)"
@@ -513,6 +513,8 @@ class _Parser:
             hit.day = self.today + timedelta(days=1)
         elif g["after_tomorrow"]:
             hit.day = self.today + timedelta(days=2)
+        elif g.get("yesterday"):
+            hit.day = self.today - timedelta(days=1)  # pinned: kept, and reported as past
         elif g["in_n"]:
             return self._in_hit(phrase, _number(g["in_n"]), g["in_unit"].lower(), part)
         elif g["next_week"]:

@@ -28,7 +28,7 @@ from taskflow.adapters.command_client import (
 )
 from taskflow.config import REPO_ROOT, Settings, load_settings, require_jwt_secret
 from taskflow.domain.errors import ValidationError
-from taskflow.entrypoints import accounts, chat, observability, tasks_api
+from taskflow.entrypoints import accounts, chat, observability, tasks_api, user_api
 from taskflow.entrypoints.app_services import AppServices, install, services
 from taskflow.entrypoints.http_errors import ApiError, error_response
 from taskflow.entrypoints.request_body import IDEMPOTENCY_HEADER, refuse_unstorable_parameters
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     )
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tasks_api.blueprint)
+    app.register_blueprint(user_api.blueprint)
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(_site_blueprint())
     _register_error_handlers(app)

@@ -145,6 +145,18 @@ def delete_task(user_id: str, task_id: str) -> tuple[str, int]:
     return "", 204
 
 
+@blueprint.post("/<task_id>/restore")
+@require_user
+def restore_task(user_id: str, task_id: str) -> tuple[flask.Response, int, dict[str, str]]:
+    """Undo a delete: the task comes back with its id and fields (create-task's CreateTask with
+    restore_id). Restoring a task that is back already answers it again."""
+    task_payloads.checked_body(json_body(optional=True), {})
+    number = _task_id(task_id)
+    task = _send(commands.CreateTask(user_id=user_id, title="", restore_id=number))
+    location = flask.url_for("tasks.get_task", user_id=user_id, task_id=task["id"])
+    return flask.jsonify(task), 201, {"Location": location}
+
+
 @blueprint.patch("/<task_id>/complete")
 @require_user
 def toggle_complete(user_id: str, task_id: str) -> flask.Response:

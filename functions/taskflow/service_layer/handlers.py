@@ -22,6 +22,8 @@ Handler = Callable[[Any, SqlAlchemyUnitOfWork, datetime], Task | None]
 
 
 def create_task(command: commands.CreateTask, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    if command.restore_id is not None:
+        return _restore_task(command.user_id, command.restore_id, uow, now)
     fields = parse_task_fields(
         {
             "title": command.title,
@@ -37,6 +39,22 @@ def create_task(command: commands.CreateTask, uow: SqlAlchemyUnitOfWork, now: da
     )
     title = fields.pop("title")
     task = Task.new(command.user_id, title, now=now, **fields)  # type: ignore[arg-type]
+    uow.tasks.add(task)
+    task.mark_created()
+    return task
+
+
+def _restore_task(user_id: str, task_id: int, uow: SqlAlchemyUnitOfWork, now: datetime) -> Task:
+    """Bring back a deleted task with its id and every field (Undo). Only the user who deleted
+    it can, and only while it is deleted: the snapshot is the task.deleted event in the outbox,
+    so an id the user never had is "not found", like any other unknown id."""
+    existing = uow.tasks.get(user_id, task_id)
+    if existing is not None:
+        return existing  # restored already (a retried undo): the same answer, no second event
+    snapshot = uow.tasks.deleted_snapshot(user_id, task_id)
+    if snapshot is None:
+        raise TaskNotFound(task_id)
+    task = Task.from_dict({**snapshot, "updated_at": now.isoformat()})
     uow.tasks.add(task)
     task.mark_created()
     return task
