@@ -61,8 +61,9 @@ mkdir -p "$BIN"
 k8s_version=$(module_version "$K8S_MODULE" k8s.io/kubernetes)
 etcd_version=$(module_version "$K8S_MODULE" go.etcd.io/etcd/server/v3)
 coredns_version=$(module_version "$COREDNS_MODULE" github.com/coredns/coredns)
-[ -n "$k8s_version" ] && [ -n "$etcd_version" ] && [ -n "$coredns_version" ] ||
+if [ -z "$k8s_version" ] || [ -z "$etcd_version" ] || [ -z "$coredns_version" ]; then
     fail "a version is missing from $K8S_MODULE/go.mod or $COREDNS_MODULE/go.mod"
+fi
 
 flags=$(k8s_link_flags "$k8s_version")
 for component in kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl; do

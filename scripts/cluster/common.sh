@@ -1,10 +1,11 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the names are used by the scripts that source this file
 # The single-node cluster's one home for names, paths and addresses; sourced by
 # scripts/cluster/*.sh. Why the node lives in a network namespace: specs/deployment.md
 # ("A single-node Kubernetes on this machine").
 # shellcheck source=../lib/process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/process.sh"
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 
 CLUSTER_CACHE="$PWD/.cache/cluster"
 BIN="$CLUSTER_CACHE/bin"
