@@ -29,7 +29,7 @@ build_image() {
     say "building image $image"
     podman build -q -t "$image" "$context" >/dev/null
     rm -f "$IMAGES/$name.tar"
-    podman save --format docker-archive -o "$IMAGES/$name.tar" "$image" >/dev/null
+    podman save -q --format docker-archive -o "$IMAGES/$name.tar" "$image" >/dev/null
     touch "$IMAGES/.$name-$stamp"
 }
 

@@ -33,7 +33,7 @@ if [ -z "$image" ]; then
     done
 fi
 [ -n "$image" ] || fail "no TaskFlow image in podman's store: run \`just images\` first"
-podman save --format docker-archive "$image" |
+podman save -q --format docker-archive "$image" |
     ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import - >/dev/null
 check "imported $image into the node's containerd"
 
@@ -72,13 +72,22 @@ in_node curl -fsS "http://$pod_ip:8080/healthz" >/dev/null
 check "GET http://$pod_ip:8080/healthz from the node: 200"
 
 # The image has Python (every TaskFlow image runs it); no curl or nslookup needed in it.
+# kube-proxy programs the new Service a moment after the pod turns Ready: retried for 60 s.
 kube -n "$NAMESPACE" exec taskflow -- python -c '
-import socket, urllib.request
+import socket, time, urllib.request
 name = "taskflow.taskflow-smoke.svc.cluster.local"
-address = socket.gethostbyname(name)
-with urllib.request.urlopen("http://taskflow/healthz", timeout=10) as answer:
-    print(f"{name} -> {address}; GET http://taskflow/healthz -> {answer.status}")
-    assert answer.status == 200
+deadline = time.monotonic() + 60
+while True:
+    try:
+        address = socket.gethostbyname(name)
+        with urllib.request.urlopen("http://taskflow/healthz", timeout=5) as answer:
+            assert answer.status == 200, answer.status
+        break
+    except OSError as error:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: {error}")
+        time.sleep(0.5)
+print(f"    {name} -> {address}; GET http://taskflow/healthz -> {answer.status}")
 '
 check "inside the pod: the Service name resolves (CoreDNS) and answers through its ClusterIP"
 

@@ -36,8 +36,10 @@ if [ ! -f "$SAVED_SYSCTLS" ]; then
     done >"$SAVED_SYSCTLS.tmp"
     mv "$SAVED_SYSCTLS.tmp" "$SAVED_SYSCTLS"
 fi
+# (/run/containerd: containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its
+# configured state folder.)
 for dir in "$KUBELET_ROOT" /var/lib/cni /var/log/pods /var/log/containers \
-    /var/lib/taskflow-cluster /run/taskflow-cluster; do
+    /var/lib/taskflow-cluster /run/taskflow-cluster /run/containerd; do
     [ -e "$dir" ] || echo "$dir"
 done >"$CLUSTER_CACHE/created-dirs"
 # `ip netns add` makes /run/netns, and a mount point of it, the first time; cluster-down undoes
