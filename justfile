@@ -54,7 +54,7 @@ minikube-up:
 minikube-down:
     scripts/deploy/minikube-down.sh
 
-# A single-node Kubernetes 1.34 built here from source, in its own network namespace (first run: builds ~20 min)
+# A single-node Kubernetes 1.34 built here from source, in its own network namespace (first run builds it: ~36 min)
 cluster-up:
     scripts/cluster/up.sh
 

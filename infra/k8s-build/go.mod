@@ -1,8 +1,9 @@
 // Builds a single-node Kubernetes (scripts/cluster/) from the pinned k8s.io/kubernetes release,
-// plus etcd (the version k8s.io/kubernetes itself requires). k8s.io/kubernetes' go.mod replaces every k8s.io/* staging module with
-// ./staging/..., which `go install pkg@version` refuses; this wrapper requires the release and
-// points each staging module at its published twin (k8s.io/X v0.<minor>.<patch>).
-// When bumping, change every v1.34.12 / v0.34.12 below together and run `go mod tidy`.
+// plus etcd (the version k8s.io/kubernetes itself requires). k8s.io/kubernetes' go.mod replaces
+// every k8s.io/* staging module with ./staging/..., which `go install pkg@version` refuses; this
+// wrapper requires the release and points each staging module at its published twin
+// (k8s.io/X v0.<minor>.<patch>). When bumping, change every v1.34.12 / v0.34.12 below together
+// and run `go mod tidy`.
 module taskflow.local/k8s-build
 
 go 1.25.0
