@@ -58,6 +58,18 @@ minikube-up:
 minikube-down:
     scripts/deploy/minikube-down.sh
 
+# A single-node Kubernetes 1.34 built here from source, in its own network namespace (first run builds it: ~36 min)
+cluster-up:
+    scripts/cluster/up.sh
+
+# Check the cluster-up cluster: node Ready, CoreDNS, a TaskFlow image from `just images` served as a pod
+cluster-smoke:
+    scripts/cluster/smoke.sh
+
+# Stop the cluster-up cluster and undo every change it made on the host
+cluster-down:
+    scripts/cluster/down.sh
+
 # Deploy to the current (or KUBE_CONTEXT) cluster: just deploy deploy/helm/taskflow/values-aks.yaml
 deploy +values_files:
     scripts/deploy/deploy.sh {{values_files}}

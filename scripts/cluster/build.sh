@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Build the single-node cluster's binaries from the Go module proxy into .cache/cluster/bin:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl from
+# infra/k8s-build (the one home of the Kubernetes and etcd versions), etcd from the same module,
+# and CoreDNS from infra/coredns-build. Each binary is rebuilt only when its wrapper module or
+# link flags change (a stamp file per binary), so a rerun takes a second.
+#
+# One package and one thread at a time (the machine is shared): the first build takes about
+# 15 minutes; see .cache/cluster/build.log.
+set -euo pipefail
+# shellcheck source=../lib/process.sh
+source "$(dirname "$0")/../lib/process.sh"
+cd "$(dirname "$0")/../.."
+
+ROOT="$PWD/.cache/cluster"
+BIN="$ROOT/bin"
+K8S_MODULE=infra/k8s-build
+COREDNS_MODULE=infra/coredns-build
+
+module_version() { # module_version DIR MODULE: the version DIR/go.mod requires
+    sed -n "s#^\(require\)\{0,1\}[[:space:]]*$2 \(v[0-9][^ ]*\).*#\2#p" "$1/go.mod" | head -n 1
+}
+
+# The version stamped into the Kubernetes binaries, as hack/lib/version.sh does: without it they
+# report v0.0.0-master and the node's kubelet version is meaningless.
+k8s_link_flags() {
+    local version=$1 minor
+    minor=$(echo "$version" | cut -d. -f2)
+    local flags="-s -w" key val
+    for pair in "gitVersion=$version" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" \
+        "buildDate=1970-01-01T00:00:00Z"; do
+        key=${pair%%=*}
+        val=${pair#*=}
+        flags+=" -X k8s.io/component-base/version.$key=$val"
+        flags+=" -X k8s.io/client-go/pkg/version.$key=$val"
+    done
+    echo "$flags"
+}
+
+# build_one DIR NAME PACKAGE LDFLAGS: go build PACKAGE of the module in DIR into $BIN/NAME.
+build_one() {
+    local dir=$1 name=$2 package=$3 ldflags=$4 stamp
+    # Comment lines of go.mod do not change the build.
+    stamp="$BIN/.$name-$({ grep -v '^//' "$dir/go.mod"; cat "$dir/go.sum"
+        echo "$package $ldflags"; } | sha256sum | cut -c1-16)"
+    if [ -f "$stamp" ] && [ -x "$BIN/$name" ]; then
+        return
+    fi
+    rm -f "$BIN/.$name-"*
+    say "building $name ($package), see $ROOT/build.log..."
+    local started=$SECONDS
+    (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOMAXPROCS=${GOMAXPROCS:-1} nice -n 10 \
+        go build -p "${TASKFLOW_GO_BUILD_JOBS:-1}" -trimpath -buildvcs=false \
+        -ldflags "$ldflags" -o "$BIN/$name" "$package") >>"$ROOT/build.log" 2>&1 ||
+        fail "building $name failed, see $ROOT/build.log"
+    say "built $name in $((SECONDS - started))s"
+    touch "$stamp"
+}
+
+command -v go >/dev/null || fail "Go is not installed"
+mkdir -p "$BIN"
+k8s_version=$(module_version "$K8S_MODULE" k8s.io/kubernetes)
+etcd_version=$(module_version "$K8S_MODULE" go.etcd.io/etcd/server/v3)
+coredns_version=$(module_version "$COREDNS_MODULE" github.com/coredns/coredns)
+if [ -z "$k8s_version" ] || [ -z "$etcd_version" ] || [ -z "$coredns_version" ]; then
+    fail "a version is missing from $K8S_MODULE/go.mod or $COREDNS_MODULE/go.mod"
+fi
+
+flags=$(k8s_link_flags "$k8s_version")
+for component in kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl; do
+    build_one "$K8S_MODULE" "$component" "k8s.io/kubernetes/cmd/$component" "$flags"
+done
+build_one "$K8S_MODULE" etcd go.etcd.io/etcd/server/v3 \
+    "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
+build_one "$COREDNS_MODULE" coredns github.com/coredns/coredns \
+    "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${coredns_version}"

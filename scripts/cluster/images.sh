@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The images the cluster itself needs, built here (no registry is reachable) FROM scratch with
+# podman and saved as archives in .cache/cluster/images for `ctr images import`:
+#   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
+#   coredns  the CoreDNS binary of scripts/cluster/build.sh
+# An archive is rebuilt only when what goes into it changes.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+command -v podman >/dev/null || fail "podman is not installed (apt-get install podman runc)"
+command -v gcc >/dev/null || fail "gcc is not installed"
+mkdir -p "$IMAGES"
+# podman as root here needs cgroupfs and runc (crun refuses the hybrid cgroups), see
+# specs/deployment.md.
+export CONTAINERS_CONF="$CLUSTER_CACHE/containers.conf"
+printf '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n' \
+    >"$CONTAINERS_CONF"
+
+# build_image NAME IMAGE CONTEXT: podman build CONTEXT (holding a Containerfile) into IMAGE and
+# save it as $IMAGES/NAME.tar, unless the archive of this very context exists.
+build_image() {
+    local name=$1 image=$2 context=$3 stamp
+    stamp=$(cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum |
+        cut -c1-16)
+    if [ -f "$IMAGES/$name.tar" ] && [ -f "$IMAGES/.$name-$stamp" ]; then
+        return
+    fi
+    rm -f "$IMAGES/.$name-"*
+    say "building image $image"
+    podman build -q -t "$image" "$context" >/dev/null
+    rm -f "$IMAGES/$name.tar"
+    podman save -q --format docker-archive -o "$IMAGES/$name.tar" "$image" >/dev/null
+    touch "$IMAGES/.$name-$stamp"
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+k8s_version=$(sed -n 's#^[[:space:]]*k8s.io/kubernetes \(v[0-9.]*\).*#\1#p' infra/k8s-build/go.mod)
+pause_source=$(cd infra/k8s-build && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' \
+    "k8s.io/kubernetes@$k8s_version")/build/pause/linux/pause.c
+[ -f "$pause_source" ] || fail "no $pause_source"
+mkdir "$work/pause"
+# VERSION is printed by `pause -v`; the tag names the same version.
+gcc -Os -static -DVERSION="${PAUSE_IMAGE##*:}" -o "$work/pause/pause" "$pause_source"
+strip "$work/pause/pause"
+printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' \
+    >"$work/pause/Containerfile"
+build_image pause "$PAUSE_IMAGE" "$work/pause"
+
+mkdir "$work/coredns"
+cp "$BIN/coredns" "$work/coredns/coredns"
+printf 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' \
+    >"$work/coredns/Containerfile"
+build_image coredns "$COREDNS_IMAGE" "$work/coredns"
