@@ -23,7 +23,9 @@ Secrets: DATABASE_URL points at the PostgreSQL container; any other key of the c
 (JWT_SECRET, OPENAI_API_KEY, and any key added later, such as a delivery-signing key shared by
 the router and the functions) is taken from this process's environment when set there; else
 OPENAI_API_KEY is empty and every other key gets a random value for this run, the same in every
-container that names it (the router gets every such key too).
+container that names it (the router gets every such key too). The cluster's sender identity
+(Knative's OIDC tokens) does not exist here: every container gets the shared sender keys of
+config.SENDER_KEYS instead, as under `just up`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from taskflow.config import REPO_ROOT, Ports
+from taskflow.config import REPO_ROOT, SENDER_KEYS, Ports
 
 log = logging.getLogger("taskflow.containers")
 
@@ -57,6 +59,12 @@ VERSIONS = REPO_ROOT / "deploy" / "versions.env"
 CHART_SETTINGS = ("--set", "dapr.enabled=false")
 CONTAINER_PORT = 8080  # every Knative container's port (the chart's containerPort)
 ROUTER = "router"
+# Settings of the cluster's sender identity (Knative's OIDC issuer, projected broker tokens).
+CLUSTER_IDENTITY_SETTINGS = (
+    "TASKFLOW_OIDC_ISSUER",
+    "TASKFLOW_OIDC_JWKS_URL",
+    "TASKFLOW_PUBLISH_TOKEN_DIR",
+)
 GATEWAY = "gateway"
 TIMERS = "timers"
 POSTGRES = "postgres"
@@ -236,6 +244,10 @@ def service_containers(
                 env[variable["name"]] = str(variable["value"])
             else:
                 env[variable["name"]] = secret_values[variable["valueFrom"]["secretKeyRef"]["key"]]
+        # Sender identity as `just up` has it: the router is no Knative broker and issues no
+        # OIDC tokens, so the cluster's issuer settings give way to the shared sender keys.
+        env = {key: value for key, value in env.items() if key not in CLUSTER_IDENTITY_SETTINGS}
+        env |= {name: secret_values[name] for name in SENDER_KEYS}
         env = {key: address_here(value, names) for key, value in env.items()}
         # What Knative sets in every revision's container, then this run's own settings.
         env |= {"PORT": str(container["ports"][0]["containerPort"]), "K_SERVICE": name}
