@@ -39,14 +39,17 @@ def stages(text: str | None = None) -> dict[str, Stage]:
     return found
 
 
-def on_this_machine(value: str, roots: dict[str, Path] | None = None) -> str:
+def on_this_machine(
+    value: str, roots: dict[str, Path] | None = None, *, shell: bool = False
+) -> str:
     """`value` with each image path that starts a word or a PATH entry mapped onto this
     checkout, in one pass: a checkout whose own path holds `/app/` (or a space) is never
-    mapped again."""
+    mapped again. In a `shell` script the checkout's path is quoted, so a space stays in it."""
     roots = IMAGE_ROOTS if roots is None else roots
     alternatives = "|".join(re.escape(root) for root in roots)
     image_path = re.compile(rf"(?<![^\s:=\"'])({alternatives})(?=/|$|[\s:\"'])")
-    return image_path.sub(lambda match: str(roots[match.group(1)]), value)
+    quote = shlex.quote if shell else str
+    return image_path.sub(lambda match: quote(str(roots[match.group(1)])), value)
 
 
 def target(name: str) -> tuple[list[str], dict[str, str]]:
@@ -63,4 +66,6 @@ def target(name: str) -> tuple[list[str], dict[str, str]]:
     for stage in reversed(chain):
         environment.update({key: on_this_machine(value) for key, value in stage.env.items()})
     command = next(stage.cmd for stage in chain if stage.cmd is not None)
+    if command[:2] == ["sh", "-c"]:
+        return [*command[:2], on_this_machine(command[2], shell=True)], environment
     return [on_this_machine(part) for part in command], environment

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import shlex
 import socket
 import subprocess
@@ -185,6 +186,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "DATABASE_URL": f"sqlite:///{data_dir / 'taskflow.db'}",
         "BROKER_URL": f"http://127.0.0.1:{free_port()}/taskflow",
         **SENDER_TEST_KEYS,
+        "JWT_SECRET": secrets.token_urlsafe(32),
     }
     subprocess.run(
         [
@@ -338,3 +340,7 @@ def test_image_paths_map_once_onto_any_checkout(checkout: str) -> None:
     assert mapped == (
         f"{checkout}/.venv/bin:$PATH {checkout}/functions/create_task/main.py /application"
     )
+    script = dockerfile_stages.on_this_machine(
+        "exec uvicorn --app-dir /app/functions", roots, shell=True
+    )
+    assert shlex.split(script) == ["exec", "uvicorn", "--app-dir", f"{checkout}/functions"]

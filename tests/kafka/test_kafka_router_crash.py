@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from router_harness import Delivery, Subscribers, broker_yaml, event, send, trigger_yaml
+from sender_keys import ROUTER, known_as
 from taskflow.config import REPO_ROOT
 from taskflow.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
@@ -33,7 +34,7 @@ class KafkaRouterProcess:
             + trigger_yaml("audit", topic, "write-audit", "[{prefix: {type: com.taskflow.}}]")
         )
         port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = known_as(f"http://127.0.0.1:{port}", ROUTER)
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "taskflow.router", "--backing", "kafka"),
