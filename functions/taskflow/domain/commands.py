@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from taskflow import catalogue
+from taskflow import event_types
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Command:
 
 @dataclass(frozen=True)
 class CreateTask(Command):
-    cloudevent_type = catalogue.CREATE_TASK
+    cloudevent_type = event_types.CREATE_TASK
     title: str
     description: str = ""
     priority: str | None = None
@@ -38,44 +38,44 @@ class CreateTask(Command):
 class UpdateTask(Command):
     """Only the keys present in `changes` change; a key set to None clears that field."""
 
-    cloudevent_type = catalogue.UPDATE_TASK
+    cloudevent_type = event_types.UPDATE_TASK
     task_id: int
     changes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class CompleteTask(Command):
-    cloudevent_type = catalogue.COMPLETE_TASK
+    cloudevent_type = event_types.COMPLETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class UncompleteTask(Command):
-    cloudevent_type = catalogue.UNCOMPLETE_TASK
+    cloudevent_type = event_types.UNCOMPLETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class DeleteTask(Command):
-    cloudevent_type = catalogue.DELETE_TASK
+    cloudevent_type = event_types.DELETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class SkipOccurrence(Command):
-    cloudevent_type = catalogue.SKIP_OCCURRENCE
+    cloudevent_type = event_types.SKIP_OCCURRENCE
     task_id: int
 
 
 @dataclass(frozen=True)
 class StopRepeating(Command):
-    cloudevent_type = catalogue.STOP_REPEATING
+    cloudevent_type = event_types.STOP_REPEATING
     task_id: int
 
 
 @dataclass(frozen=True)
 class SnoozeReminder(Command):
-    cloudevent_type = catalogue.SNOOZE_REMINDER
+    cloudevent_type = event_types.SNOOZE_REMINDER
     task_id: int
     minutes: int = 10
 
@@ -88,7 +88,7 @@ class SpawnNextOccurrence(Command):
     next occurrence is built from it, so deleting or editing the completed task before this
     command arrives changes nothing."""
 
-    cloudevent_type = catalogue.SPAWN_OCCURRENCE
+    cloudevent_type = event_types.SPAWN_OCCURRENCE
     task_id: int
     completed_at: str
     task_data: dict[str, Any]
