@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema
+import referencing
 from cloudevents.http import CloudEvent
 
 from taskflow import tracing
@@ -21,7 +22,9 @@ from taskflow import tracing
 # The names (types, topics, the catalogue) live in event_types.py, which the pure domain imports;
 # this module re-exports them so an edge needs one import for names, schemas and events.
 from taskflow.event_types import *  # noqa: F403
-from taskflow.event_types import SPEC_VERSION, event_type
+from taskflow.event_types import SCHEMA_DIR, SPEC_VERSION, event_type
+
+TASK_SCHEMA_FILE = SCHEMA_DIR / "task.schema.json"
 
 
 @cache
@@ -46,7 +49,18 @@ def _validator(type_: str, check_formats: bool) -> Any:
     validator_class = jsonschema.validators.validator_for(type_schema)
     validator_class.check_schema(type_schema)
     format_checker = jsonschema.Draft202012Validator.FORMAT_CHECKER if check_formats else None
-    return validator_class(type_schema, format_checker=format_checker)
+    return validator_class(type_schema, format_checker=format_checker, registry=_registry())
+
+
+@cache
+def _registry() -> referencing.Registry:
+    """The shared schemas the event schemas `$ref` (task.schema.json: the one definition of a
+    task, its writable fields, reminders and recurrence), found by their `$id`."""
+    task = json.loads(TASK_SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(task)
+    return referencing.Registry().with_resource(
+        task["$id"], referencing.Resource.from_contents(task)
+    )
 
 
 def new_event(

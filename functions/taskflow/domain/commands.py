@@ -3,7 +3,7 @@ handlers turn them into domain values and reject bad ones with ValidationError."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from taskflow import event_types
@@ -32,6 +32,15 @@ class CreateTask(Command):
     # Undo of a delete: the id of a task this user deleted. The task comes back exactly as it was
     # deleted (same id, from the task.deleted event's snapshot); the fields above are ignored.
     restore_id: int | None = None
+
+
+# The fields of a task a client writes, defined once: CreateTask's, less its owner and the undo.
+# An update's `changes`, the parsing in inputs.py, the aggregate's UPDATABLE and the REST edge's
+# shape checks all derive from this; specs/events/task.schema.json ($defs/fields) is the same
+# list for the wire (tests/unit/test_task_fields.py keeps the two in step).
+TASK_FIELDS: tuple[str, ...] = tuple(
+    spec.name for spec in fields(CreateTask) if spec.name not in {"user_id", "restore_id"}
+)
 
 
 @dataclass(frozen=True)

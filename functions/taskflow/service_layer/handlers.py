@@ -25,15 +25,7 @@ def create_task(command: commands.CreateTask, uow: SqlAlchemyUnitOfWork, now: da
     if command.restore_id is not None:
         return _restore_task(command.user_id, command.restore_id, uow, now)
     fields = parse_task_fields(
-        {
-            "title": command.title,
-            "description": command.description,
-            "priority": command.priority,
-            "tags": command.tags,
-            "due": command.due,
-            "reminders": command.reminders,
-            "recurrence": command.recurrence,
-        },
+        {name: getattr(command, name) for name in commands.TASK_FIELDS},
         _zone(uow, command.user_id),
         now=now,
     )
