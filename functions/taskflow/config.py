@@ -241,7 +241,7 @@ def load_settings() -> Settings:
         broadcast_url=_env("BROADCAST_URL", f"http://127.0.0.1:{ports.broadcast_update}"),
         # No default: one published in the code would let anyone sign tokens (issue 12, item 2).
         # Whoever signs or checks tokens calls require_jwt_secret at start-up; `just up` makes a
-        # random one under the data folder (taskflow.local).
+        # random one under the data folder (taskflow_dev.local).
         jwt_secret=_secret("JWT_SECRET", ""),
         jwt_issuer=_env("JWT_ISSUER", "taskflow"),
         jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", str(7 * 24 * 3600))),

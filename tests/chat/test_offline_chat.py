@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from api_helpers import Account, create
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 
 def test_the_original_designs_phrases(client: FlaskClient, alice: Account) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from taskflow.config import REPO_ROOT
-from taskflow.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import LaunchedRunner
 
 pytestmark = pytest.mark.containers
 
@@ -44,7 +44,7 @@ def podman_json(*arguments: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedRunner]:
     build = subprocess.run(
-        [sys.executable, "-m", "taskflow.local.images"],
+        [sys.executable, "-m", "taskflow_dev.local.images"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sender_keys import KEYS
 from taskflow import catalogue
 from taskflow.adapters import orm, sender_identity
-from taskflow.local.__main__ import SENDER_KEYS_FILE
-from taskflow.local.launch import LaunchedRunner
+from taskflow_dev.local.__main__ import SENDER_KEYS_FILE
+from taskflow_dev.local.launch import LaunchedRunner
 
 # The forged command, as curl sent it: binary mode, any user's id.
 FORGED_HEADERS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 

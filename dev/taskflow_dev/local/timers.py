@@ -2,7 +2,7 @@
 
 In a cluster, PingSources wake create-task's /relay and send-reminder's /sweep; locally this runs
 in the runner so the same endpoints are exercised the same way. `just up --containers` runs it
-as a container of its own: `python -m taskflow.local.timers NAME=SECONDS=URL...`.
+as a container of its own: `python -m taskflow_dev.local.timers NAME=SECONDS=URL...`.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _timer_argument(text: str) -> tuple[str, float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskflow.local.timers")
+    parser = argparse.ArgumentParser(prog="python -m taskflow_dev.local.timers")
     parser.add_argument("timers", nargs="+", type=_timer_argument, metavar="NAME=SECONDS=URL")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
