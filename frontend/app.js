@@ -13,9 +13,7 @@ const SEARCH_DEBOUNCE_MS = 250;
 const TOAST_SECONDS = 8; // errors and notes; reminders stay until dismissed or snoozed
 const UNDO_SECONDS = 6;
 const RETRY_SECONDS = 3; // while offline: how often the page asks whether the server is back
-const CLICK_DELAY_MS = 250;
-const SUCCESSOR_ATTEMPTS = 10; // undo of a repeating task's completion: look for the next one
-const SUCCESSOR_WAIT_MS = 500; // a click on a title waits this long in case it is a double-click
+const CLICK_DELAY_MS = 250; // a click on a title waits this long in case it is a double-click
 
 const VIEWS = {
   inbox: { name: "All open", params: () => ({ status: "pending" }) },
@@ -394,33 +392,11 @@ async function toggleTask(task, completed) {
   scheduleRefresh();
 }
 
+// Reopening takes the completion back on the server: a repeating task's next occurrence, made by
+// that completion and untouched since, goes away in the same change (specs/task-domain.md,
+// decision 8), so Undo is one write that can also wait in the offline queue.
 async function undoComplete(task) {
   await toggleTask(task, false);
-  if (task.recurrence && !state.offline) removeSuccessor(task);
-}
-
-// Completing a repeating task made spawn-recurrence create the next occurrence, a moment later;
-// undoing the completion takes that occurrence away again, so the series is as it was.
-async function removeSuccessor(task) {
-  const { series_id: series, occurrence } = task.recurrence;
-  for (let attempt = 0; attempt < SUCCESSOR_ATTEMPTS; attempt += 1) {
-    try {
-      const page = await state.api.listTasks({
-        status: "pending", recurring: "true", sort: "created", order: "desc", page_size: "100",
-      });
-      const next = page.items.find((other) => other.recurrence
-        && other.recurrence.series_id === series && other.recurrence.occurrence === occurrence + 1);
-      if (next) {
-        await state.api.deleteTask(next);
-        scheduleRefresh();
-        return;
-      }
-    } catch (error) {
-      failed("undo", error);
-      return;
-    }
-    await new Promise((resolve) => { setTimeout(resolve, SUCCESSOR_WAIT_MS); });
-  }
 }
 
 async function deleteTask(task) {

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import Account, create
+from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
+from taskflow import catalogue
 from taskflow.local.launch import wait_until
 
 
@@ -229,6 +230,57 @@ def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Ac
     nothing = say(client, alice, "undo")
     assert nothing["tool_calls"] == []
     assert "nothing" in nothing["response"].lower()
+
+
+def series_of(client: FlaskClient, account: Account, title: str) -> list[tuple[int, bool]]:
+    """(occurrence, completed) of every task of that title, in order."""
+    return sorted(
+        (task["recurrence"]["occurrence"], task["completed"])
+        for task in tasks_of(client, account, status="all")
+        if task["title"] == title
+    )
+
+
+def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add water the ferns tomorrow every day")["tool_calls"][0]["result"]
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
+    (successor,) = [
+        t for t in tasks_of(client, alice, status="pending") if t["title"] == "water the ferns"
+    ]
+
+    undone = talk("undo")
+
+    assert [call["name"] for call in undone["tool_calls"]] == ["uncomplete_task"]
+    assert series_of(client, alice, "water the ferns") == [(1, False)]
+
+    def withdrawal_published() -> bool:
+        # What write-audit (the activity panel) and broadcast-update (live sync) consume.
+        deleted = broker.events(catalogue.TASK_DELETED, catalogue.TOPIC_TASK_EVENTS)  # type: ignore[attr-defined]
+        return successor["id"] in [event.data["task_id"] for event in deleted]
+
+    wait_until(withdrawal_published, what="task.deleted of the next occurrence")
+    # Completing it again hands the series on once: no duplicate of the next occurrence.
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
+
+
+def test_undo_before_the_next_occurrence_arrives_ends_the_same(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add stretch tomorrow at 7am every day")["tool_calls"][0]["result"]
+    talk("done")
+    talk("undo")  # before the router delivered the completion to spawn-recurrence
+
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+
+    assert series_of(client, alice, "stretch") == [(1, False)]
 
 
 def test_whats_due_this_week(client: FlaskClient, alice: Account) -> None:
