@@ -13,6 +13,7 @@ const SEARCH_DEBOUNCE_MS = 250;
 const TOAST_SECONDS = 8; // errors and notes; reminders stay until dismissed or snoozed
 const UNDO_SECONDS = 6;
 const RETRY_SECONDS = 3; // while offline: how often the page asks whether the server is back
+const TOAST_GAP_PX = 8; // between the toasts and the message box above them
 const CLICK_DELAY_MS = 250; // a click on a title waits this long in case it is a double-click
 
 const VIEWS = {
@@ -859,6 +860,21 @@ function toast(text, kind = "info", actions = [], seconds = TOAST_SECONDS) {
   return box;
 }
 
+// The toasts sit at the bottom of the screen, over the assistant's column (and, on a phone,
+// just above the bottom bar). The space they take is given up by the chat and the page
+// (--toast-space in styles.css), so a toast, which may stay until dismissed, never hides the
+// message box or the end of the list.
+function keepToastsClearOfTheComposer() {
+  const stack = $("toasts");
+  const update = () => {
+    const space = stack.childElementCount ? stack.offsetHeight + TOAST_GAP_PX : 0;
+    document.documentElement.style.setProperty("--toast-space", `${space}px`);
+  };
+  new ResizeObserver(update).observe(stack);
+  new MutationObserver(update).observe(stack, { childList: true });
+  update();
+}
+
 function showReminder(reminder) {
   const when = reminder.due_at ? ` (due ${formatMoment(reminder.due_at)})` : "";
   const text = `Reminder: ${reminder.title}${when}`;
@@ -889,6 +905,7 @@ async function askNotificationPermission() {
 // --- wiring ----------------------------------------------------------------------------------
 
 function wire() {
+  keepToastsClearOfTheComposer();
   $("tab-login").addEventListener("click", () => selectAuthTab("login"));
   $("tab-signup").addEventListener("click", () => selectAuthTab("signup"));
   $("auth-form").addEventListener("submit", submitAuth);
