@@ -319,7 +319,7 @@ function taskItem(task) {
   // The title is not the checkbox's label: clicking it opens the details, never completes.
   const title = element("span", {
     className: "title", text: task.title,
-    attrs: { tabindex: "0", role: "button", title: "Click for details, double-click or Enter to rename" },
+    attrs: { tabindex: "0", role: "button", dir: "auto", title: "Click for details, double-click or Enter to rename" },
   });
   let clickTimer = 0;
   title.addEventListener("click", () => {
@@ -749,7 +749,11 @@ function toolSummary(toolCalls) {
 function addMessage(role, text, toolCalls = []) {
   const item = element("li", { className: `message ${role}` }, [
     element("span", { className: "visually-hidden", text: role === "user" ? "You: " : "Assistant: " }),
-    element("p", { className: "text", text }),
+    // One line each, dir=auto: an Urdu line reads right to left, an English task line left to
+    // right, even inside an Urdu answer.
+    element("p", { className: "text" }, text.split("\n").map((line) => element("span", {
+      className: "line", text: line, attrs: { dir: "auto" },
+    }))),
   ]);
   const summary = toolSummary(toolCalls);
   if (summary) item.append(element("p", { className: "tools", text: summary }));

@@ -519,6 +519,15 @@ def test_phone_layout_puts_the_list_first(product: str, browser: object) -> None
     assert "FREQ" not in answer and "min before" not in answer
     assert "add_task" not in phone.locator("#messages").inner_text()  # type: ignore[attr-defined]
     _shot(phone, "21-phone-assistant.png")
+    # Roman Urdu is answered in Roman Urdu, Urdu in Urdu, right to left.
+    assert "Aap ke tasks (4):" in _chat(phone, "mere tasks dikhao")
+    urdu = _chat(phone, "میرے کام دکھاؤ")
+    assert "آپ کے کام (4):" in urdu, urdu
+    lines = phone.locator(".message.assistant").last.locator(".line")  # type: ignore[attr-defined]
+    direction = "(line) => getComputedStyle(line).direction"
+    assert lines.first.evaluate(direction) == "rtl"  # the Urdu sentence
+    assert lines.nth(1).evaluate(direction) == "ltr"  # an English title in it
+    _shot(phone, "27-phone-urdu.png")
     phone.get_by_role("button", name="Tasks", exact=True).click()  # type: ignore[attr-defined]
     _view(phone, "Today")
     expect(phone.locator("#view-name")).to_have_text("Today")  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """The chat without a language model, end to end: POST /api/{user_id}/chat -> offline assistant ->
 task tools -> create-task over HTTP -> the database, checked through the REST API."""
 
+# ruff: noqa: RUF001  (Urdu text: its full stop is meant, not a look-alike)
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -331,3 +332,46 @@ def test_roman_urdu_add_show_done_and_delete(client: FlaskClient, bob: Account) 
     deleted = talk("bijli wala task delete karo")
     assert [call["name"] for call in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
     assert titles(tasks_of(client, bob, status="all")) == ["doodh lena"]
+
+
+def test_roman_urdu_is_answered_in_roman_urdu(client: FlaskClient, bob: Account) -> None:
+    talk = _in_conversation(client, bob)
+    added = talk("anday lena add karo")
+    task_id = added["tool_calls"][0]["result"]["task_id"]
+    assert added["response"] == f'Task #{task_id} "anday lena" add kar diya.'
+    shown = talk("baqi tasks dikhao")["response"]
+    assert shown.startswith("Aap ke baqi tasks (")
+    assert f"#{task_id} anday lena" in shown
+    assert talk("ye ho gaya")["response"] == f'Task #{task_id} "anday lena" mukammal ho gaya.'
+    assert talk("undo karo")["response"] == f'Task #{task_id} "anday lena" phir se baqi kar diya.'
+    assert talk("ise delete karo")["response"] == f'Task #{task_id} "anday lena" delete kar diya.'
+    assert talk("wapas karo")["response"] == f'Task #{task_id} "anday lena" wapas le aaya.'
+    missing = talk("chaye wala task mita do")["response"]
+    assert missing == 'Mujhe "chaye" wala koi task nahin mila.'
+    assert say(client, bob, "ise delete karo")["response"].startswith("Aap kaun sa task")
+    confused = say(client, bob, "kuch bhi karo")["response"]
+    assert confused.startswith('Maaf kijiye, main "kuch bhi karo" nahin samjha.')
+    # English stays English in the same conversation: the language is read per message.
+    assert talk("show my tasks")["response"].startswith("Your tasks (")
+
+
+def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob: Account) -> None:
+    talk = _in_conversation(client, bob)
+    added = talk("دودھ لینا شامل کرو")
+    task_id = added["tool_calls"][0]["result"]["task_id"]
+    assert added["tool_calls"][0]["result"]["title"] == "دودھ لینا"
+    assert added["response"] == f'کام #{task_id} "دودھ لینا" شامل کر دیا۔'
+    talk("بجلی کا بل دینا شامل کرو")
+    shown = talk("میرے باقی کام دکھاؤ")
+    assert titles(shown["tool_calls"][0]["result"]) == ["بجلی کا بل دینا", "دودھ لینا"]
+    assert shown["response"].startswith("آپ کے باقی کام (2):")
+    done = talk(f"کام {task_id} ہو گیا")
+    assert done["tool_calls"][0]["arguments"] == {"task_id": task_id}
+    assert done["response"] == f'کام #{task_id} "دودھ لینا" مکمل ہو گیا۔'
+    assert talk("واپس کرو")["response"] == f'کام #{task_id} "دودھ لینا" پھر سے باقی کر دیا۔'
+    deleted = talk("بجلی والا کام حذف کرو")
+    assert [call["name"] for call in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
+    assert deleted["response"].endswith("حذف کر دیا۔")
+    assert titles(tasks_of(client, bob, status="all")) == ["دودھ لینا"]
+    confused = say(client, bob, "کچھ بھی")["response"]
+    assert confused.startswith('معاف کیجیے، میں "کچھ بھی" نہیں سمجھا۔')
