@@ -375,7 +375,11 @@ function taskItem(task) {
 }
 
 function dropFromList(task) {
+  const before = state.tasks.length;
   state.tasks = state.tasks.filter((shown) => shown.id !== task.id);
+  // The heading's count goes down with the list at once ("All open (1)" over an empty list
+  // read as a bug); an inexact "1000+" stays until the refresh.
+  if (state.tasks.length < before && /^\d+$/.test(state.count)) state.count = String(Number(state.count) - 1);
   renderTasks();
 }
 
@@ -552,6 +556,11 @@ async function refreshSidebar() {
 const ACTIVITY_WORDS = { created: "Added", updated: "Changed", completed: "Completed", deleted: "Deleted" };
 
 function changedWords(entry) {
+  // What the series did by itself reads as such, not as an add or a delete of the user's:
+  // the next occurrence a completion made, and the one an Undo of it took back (its reason).
+  if (entry.operation === "created" && entry.after && entry.after.recurrence
+    && entry.after.recurrence.occurrence > 1) return "Scheduled the next";
+  if (entry.operation === "deleted" && entry.after && entry.after.reason) return "Took back the next";
   if (entry.operation === "completed") {
     return entry.after && entry.after.completed === false ? "Reopened" : "Completed";
   }
@@ -559,7 +568,7 @@ function changedWords(entry) {
   if (entry.after.completed === false) return "Reopened";
   const names = { description: "notes", due_at: "due", due_date: "due", recurrence: "repeat" };
   const fields = [...new Set(Object.keys(entry.after).map((key) => names[key] || key))]
-    .filter((key) => !["updated_at", "completed_at"].includes(key));
+    .filter((key) => !["updated_at", "completed_at", "reason"].includes(key));
   return fields.length ? `Changed ${fields.join(", ")} of` : "Changed";
 }
 

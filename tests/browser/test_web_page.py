@@ -478,6 +478,10 @@ def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser
     expect(activity).to_contain_text('Deleted "water the plants"', timeout=LIVE_TIMEOUT_MS)
     expect(activity.locator(".activity").first).to_contain_text('Added "book the flights"')
     expect(activity).to_contain_text('Restored "water the plants"')
+    # The occurrence the completion made, and its withdrawal by Undo, read as the series' doing.
+    expect(activity).to_contain_text('Scheduled the next "water the plants"')
+    expect(activity).to_contain_text('Took back the next "water the plants"')
+    expect(activity.get_by_text('Deleted "water the plants"')).to_have_count(1)
     _shot(page, "13-tags-and-activity.png")
     page.locator("#activity-filter").select_option("completed")  # type: ignore[attr-defined]
     expect(activity.locator(".activity .what")).to_have_text(['Completed "water the plants"'])

@@ -308,13 +308,14 @@ def test_reopening_after_the_spawn_takes_the_next_occurrence_back(session_factor
     assert reopened["task"]["completed"] is False
     assert open_tasks(session_factory) == [("Water plants", 1, False)]
     deleted = [
-        row["payload"]["data"]["task_id"]
+        (row["payload"]["data"]["task_id"], row["payload"]["data"]["reason"])
         for row in rows(
             session_factory, orm.outbox, orm.outbox.c.topic == catalogue.TOPIC_TASK_EVENTS
         )
         if row["type"] == catalogue.TASK_DELETED
     ]
-    assert deleted == [successor["id"]]  # audit and live sync hear of it like any delete
+    # Audit and live sync hear of it like any delete, with the reason the history shows.
+    assert deleted == [(successor["id"], f"its completion of task #{task_id} was undone")]
     # Completing it again hands the series on once more: one next occurrence, not two.
     run(session_factory, commands.CompleteTask(user_id="ann", task_id=task_id))
     again = run(session_factory, spawn_of(completion_of(session_factory, task_id)))

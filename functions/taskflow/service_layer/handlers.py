@@ -95,7 +95,7 @@ def uncomplete_task(
         # Untouched: still open and never changed since it was spawned (created_at is the
         # completion's moment). An occurrence the user already edited or ticked is kept.
         if following is not None and _untouched(following):
-            following.delete(now=now)
+            following.delete(now=now, reason=f"its completion of task #{task.id} was undone")
             uow.tasks.delete(following)
     return task
 
