@@ -68,6 +68,12 @@ from taskflow.chat.intents import (
         ("move task 2 to friday", ChangeTask(TaskRef(task_id=2), due_text="friday")),
         ("help", Help()),
         ("add milk #دودھ", AddTask("milk #دودھ")),
+        # Roman Urdu and Urdu day and repeat words reach quick-add in English.
+        ("doodh lena kal 5pm add karo", AddTask("doodh lena tomorrow 5pm")),
+        ("gym jana har roz add karo", AddTask("gym jana every day")),
+        ("yaad rakho: kiraya dena parson", AddTask("kiraya dena in 2 days")),
+        ("دودھ لینا کل شامل کرو", AddTask("دودھ لینا tomorrow")),
+        ("ورزش روزانہ شامل کرو", AddTask("ورزش every day")),
         # Urdu in its own script (Urdu digits too).
         ("دودھ لینا شامل کرو", AddTask("دودھ لینا")),
         ("یاد رکھو: بل دینا", AddTask("بل دینا")),

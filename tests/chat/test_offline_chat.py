@@ -353,6 +353,13 @@ def test_roman_urdu_is_answered_in_roman_urdu(client: FlaskClient, bob: Account)
     assert confused.startswith('Maaf kijiye, main "kuch bhi karo" nahin samjha.')
     # English stays English in the same conversation: the language is read per message.
     assert talk("show my tasks")["response"].startswith("Your tasks (")
+    # "kal" is tomorrow when a task is added.
+    rent = talk("kiraya dena kal add karo")["tool_calls"][0]["result"]
+    (stored,) = [t for t in tasks_of(client, bob) if t["id"] == rent["task_id"]]
+    assert (stored["title"], stored["due_date"]) == (
+        "kiraya dena",
+        (datetime.now(UTC).date() + timedelta(days=1)).isoformat(),
+    )
 
 
 def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob: Account) -> None:

@@ -393,6 +393,28 @@ _ROMAN_URDU_WORDS = frozenset(
     ]
 )
 
+# Day and repeat words of an added task, in the English the quick-add parser reads: "doodh
+# lena kal" is due tomorrow ("kal" is also yesterday, but a task is added for days to come).
+_DATE_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"(?<!\w){words}(?!\w)", re.I), english)
+    for words, english in [
+        (r"(?:har\s+roz|rozana|roz\s+ka|har\s+din|ہر\s+روز|روزانہ|ہر\s+دن)", "every day"),
+        (r"(?:har\s+hafte|hafta\s+war|ہر\s+ہفتے|ہفتہ\s+وار)", "every week"),
+        (r"(?:har\s+mahine|mahana|ہر\s+مہینے|ماہانہ)", "every month"),
+        (r"(?:agle\s+hafte|اگلے\s+ہفتے)", "next week"),
+        (r"(?:parson|parso|پرسوں)", "in 2 days"),
+        (r"(?:aaj|aj|آج)", "today"),
+        (r"(?:kal|کل)", "tomorrow"),
+    ]
+]
+
+
+def _in_english_dates(text: str) -> str:
+    for pattern, english in _DATE_WORDS:
+        text = pattern.sub(english, text)
+    return text
+
+
 _HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?|مدد)$", re.I)
 
 # --- listing: filters found anywhere in the sentence -------------------------------------------
@@ -689,7 +711,7 @@ def _parse_roman_urdu(text: str, message: str) -> Intent | None:
                 ref = TaskRef(words=words) if words else None
             return ActOnTask(action, ref) if ref is not None else None
     if (match := _RU_ADD.match(text) or _RU_ADD_FIRST.match(text)) and match.group("text").strip():
-        return AddTask(match.group("text").strip())
+        return AddTask(_in_english_dates(match.group("text").strip()))
     if match := _RU_SHOW.match(text):
         words = []
         for word in re.findall(r"[\w'#-]+", match.group("what").lower()):
@@ -709,7 +731,7 @@ def _parse_urdu(text: str, message: str) -> Intent | None:
             ref = parse_ref(match.group("ref"))
             return ActOnTask(action, ref) if ref is not None else None
     if (match := _UR_ADD.match(text) or _UR_ADD_FIRST.match(text)) and match.group("text").strip():
-        return AddTask(match.group("text").strip())
+        return AddTask(_in_english_dates(match.group("text").strip()))
     if match := _UR_SHOW.match(text):
         words = []
         for word in match.group("what").split():
