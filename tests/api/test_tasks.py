@@ -222,6 +222,18 @@ def test_a_deleted_tasks_number_is_never_given_again(client, alice):
     assert restored.get_json()["id"] == newest["id"]
 
 
+def test_a_restore_does_not_hide_the_highest_number_given(client, alice):
+    """An undo of a delete announces an old number again; the next task still gets a new one."""
+    older = create(client, alice, title="older")
+    newest = create(client, alice, title="newest")
+    for task in (newest, older):
+        assert client.delete(alice.task_url(task["id"]), headers=alice.headers).status_code == 204
+    restored = client.post(f"{alice.task_url(older['id'])}/restore", headers=alice.headers)
+    assert restored.status_code == 201
+    following = create(client, alice, title="following")
+    assert following["id"] > newest["id"]
+
+
 def test_restoring_a_task_that_was_never_deleted_is_404(client, alice):
     assert (
         client.post(f"{alice.tasks_url}/999999/restore", headers=alice.headers).status_code == 404
