@@ -368,7 +368,9 @@ def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob
     task_id = added["tool_calls"][0]["result"]["task_id"]
     assert added["tool_calls"][0]["result"]["title"] == "دودھ لینا"
     assert added["response"] == f'کام #{task_id} "دودھ لینا" شامل کر دیا۔'
-    talk("بجلی کا بل دینا شامل کرو")
+    bill = talk("بجلی کا بل دینا کل شامل کرو")["response"]
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow:%a %-d %b}")  # details on their own line
     shown = talk("میرے باقی کام دکھاؤ")
     assert titles(shown["tool_calls"][0]["result"]) == ["بجلی کا بل دینا", "دودھ لینا"]
     assert shown["response"].startswith("آپ کے باقی کام (2):")

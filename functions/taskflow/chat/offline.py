@@ -292,7 +292,10 @@ class OfflineAssistant:
             elif reminder.get("at"):
                 at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
                 parts.append(f"reminder {at:%a %-d %b %H:%M}")
-        return (" — " + ", ".join(parts)) if parts else ""
+        if not parts:
+            return ""
+        # In Urdu the English details would break the right-to-left sentence: a line of their own.
+        return ("\n" if self._language == "ur" else " — ") + ", ".join(parts)
 
 
 def _result(call: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 
 One table, one sentence frame per key and language, so a reply reads the same whichever intent
 led to it. Task titles, dates, tags and the plain-word repeats ("every 2 days") are data and stay
-as they are; the frames around them are translated. specs/chat.md lists the phrases.
+as they are; the frames around them are translated. In Urdu those English details go on a line
+of their own, which the page shows left to right inside the right-to-left answer.
+specs/chat.md lists the phrases.
 """
 
 # ruff: noqa: RUF001  (Urdu text: its full stop and question mark are meant, not look-alikes)
@@ -82,12 +84,12 @@ PHRASES: dict[str, dict[Language, str]] = {
     "added": {
         "en": "Added {task}{details}.",
         "ur-Latn": "{task} add kar diya{details}.",
-        "ur": "{task} شامل کر دیا{details}۔",
+        "ur": "{task} شامل کر دیا۔{details}",
     },
     "updated": {
         "en": "Updated {task}{details}.",
         "ur-Latn": "{task} badal diya{details}.",
-        "ur": "{task} بدل دیا{details}۔",
+        "ur": "{task} بدل دیا۔{details}",
     },
     "complete_task": {
         "en": "Marked {task} as complete.",
@@ -186,7 +188,7 @@ PHRASES: dict[str, dict[Language, str]] = {
     "check": {
         "en": " Please check: {notes}.",
         "ur-Latn": " Zara dekh lein: {notes}.",
-        "ur": " براہ کرم دیکھ لیں: {notes}۔",
+        "ur": "\nبراہ کرم دیکھ لیں: {notes}",
     },
     "list_empty": {
         "en": "You have no {what}.",
