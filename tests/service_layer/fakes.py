@@ -45,7 +45,7 @@ class FakeTasks:
         return task
 
     def get_occurrence(self, user_id: str, series_id: str, occurrence: int) -> Task | None:
-        return next(
+        found = next(
             (
                 task
                 for task in self.rows.values()
@@ -56,6 +56,7 @@ class FakeTasks:
             ),
             None,
         )
+        return self.get(user_id, found.id) if found is not None and found.id else None
 
     def save(self, task: Task) -> None:
         assert task.id is not None

@@ -108,3 +108,28 @@ def test_a_completed_task_that_does_not_repeat_asks_for_no_spawn() -> None:
     completed_event = uow.outbox.events[-1]
     assert completed_event["type"] == catalogue.TASK_COMPLETED
     assert spawn.next_occurrence_command(completed_event) is None
+
+
+def test_undoing_a_repeating_completion_takes_its_untouched_next_occurrence_back() -> None:
+    uow = FakeUnitOfWork()
+    created = run(
+        uow,
+        commands.CreateTask(
+            user_id="ann", title="water plants", due="2026-03-02", recurrence={"rule": "FREQ=DAILY"}
+        ),
+    )["task"]
+    completed = run(uow, commands.CompleteTask(user_id="ann", task_id=created["id"]), "c2")["task"]
+    spawn_command = commands.SpawnNextOccurrence(
+        user_id="ann",
+        task_id=created["id"],
+        completed_at=completed["completed_at"],
+        task_data=completed,
+    )
+    following = run(uow, spawn_command, "spawn-1")["task"]
+    run(uow, commands.UncompleteTask(user_id="ann", task_id=created["id"]), "c3")
+    taken_back = uow.outbox.events[-1]
+    assert (taken_back["type"], taken_back.data["task_id"]) == (
+        catalogue.TASK_DELETED,
+        following["id"],
+    )
+    assert "undone" in taken_back.data["reason"]

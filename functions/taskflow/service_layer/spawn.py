@@ -56,6 +56,11 @@ def spawn_next_occurrence(
     it does not cancel or change its successor (specs/task-domain.md, decision 8)."""
     completed = _completed_occurrence(command)
     completed_at = _parse_completed_at(command.completed_at)
+    if _reopened(uow.tasks.get(command.user_id, command.task_id), completed):
+        # The completion was taken back (reopened, Undo) before its spawn arrived: there is
+        # nothing to hand on. Had the spawn come first, the reopening would have removed the
+        # successor; either order ends the same (specs/task-domain.md, decision 8).
+        return None
     try:
         following = completed.next_occurrence(
             uow.users.zone(command.user_id), completed_at=completed_at
@@ -115,6 +120,17 @@ def _completed_occurrence(command: commands.SpawnNextOccurrence) -> Task:
     if completed.recurrence is None:
         raise ValidationError("task_data.recurrence", "the completed task does not repeat")
     return completed
+
+
+def _reopened(current: Task | None, completed: Task) -> bool:
+    """Whether the completed occurrence is open again, at the same place of its series."""
+    if current is None or current.completed or current.recurrence is None:
+        return False
+    assert completed.recurrence is not None
+    return (current.recurrence.series_id, current.recurrence.occurrence) == (
+        completed.recurrence.series_id,
+        completed.recurrence.occurrence,
+    )
 
 
 def _parse_completed_at(value: str) -> datetime:

@@ -82,12 +82,38 @@ def delete_task(command: commands.DeleteTask, uow: AbstractUnitOfWork, now: date
     return task
 
 
+def uncomplete_task(
+    command: commands.UncompleteTask, uow: AbstractUnitOfWork, now: datetime
+) -> Task:
+    """Reopening takes the completion back (Undo, or a mistaken tick): a repeating occurrence's
+    successor, spawned by that completion and untouched since, goes away again, so the series
+    has one open occurrence, as before (specs/task-domain.md, decision 8)."""
+    task = _existing_task(uow, command.user_id, command.task_id)
+    if not task.completed:
+        return task
+    task.uncomplete(now=now)
+    if task.recurrence is not None:
+        following = uow.tasks.get_occurrence(
+            command.user_id, task.recurrence.series_id, task.recurrence.occurrence + 1
+        )
+        # Untouched: still open and never changed since it was spawned (created_at is the
+        # completion's moment). An occurrence the user already edited or ticked is kept.
+        if following is not None and _untouched(following):
+            following.delete(now=now, reason=f"its completion of task #{task.id} was undone")
+            uow.tasks.delete(following)
+    return task
+
+
+def _untouched(task: Task) -> bool:
+    return not task.completed and task.updated_at == task.created_at
+
+
 Change = Callable[[Task, Any, AbstractUnitOfWork, datetime], None]
 
 
 def _on_existing_task(change: Change) -> Handler:
     """The handler of a command that changes one existing task of its user by one call of the
-    aggregate (complete, uncomplete, skip, stop repeating, snooze)."""
+    aggregate (complete, skip, stop repeating, snooze)."""
 
     def handle(command: Any, uow: AbstractUnitOfWork, now: datetime) -> Task:
         task = _existing_task(uow, command.user_id, command.task_id)
@@ -102,7 +128,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.UpdateTask: update_task,
     commands.DeleteTask: delete_task,
     commands.CompleteTask: _on_existing_task(lambda task, _, uow, now: task.complete(now=now)),
-    commands.UncompleteTask: _on_existing_task(lambda task, _, uow, now: task.uncomplete(now=now)),
+    commands.UncompleteTask: uncomplete_task,
     commands.SkipOccurrence: _on_existing_task(
         lambda task, _, uow, now: task.skip_occurrence(uow.users.zone(task.user_id), now=now)
     ),
