@@ -58,7 +58,7 @@ def routed_types() -> list[tuple[str, str]]:
 
 def config_variables() -> set[str]:
     source = (REPO_ROOT / "functions" / "taskflow" / "config.py").read_text()
-    read = set(re.findall(r'(?:_env|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'(?:_env|_secret|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
     return read | set(SENDER_KEYS)  # read as secrets by name, from that one table
 
 
