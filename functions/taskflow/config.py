@@ -216,6 +216,11 @@ class Settings:
     # the broker), which the outbox relay presents to the Kafka broker's ingress instead of a
     # token signed with the publish key. Empty: sign with the publish key.
     publish_token_dir: str = ""
+    # Dapr's app API token (its own variable, APP_API_TOKEN): daprd sends it as the
+    # `dapr-api-token` header on every call to the app (cron bindings, job callbacks), so the
+    # timer doors accept a call carrying it (adapters/sender_identity.py TimerDoor). Empty: no
+    # Dapr sidecar may call them; a token is required (specs/deployment.md "Timer doors").
+    app_api_token: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -269,6 +274,7 @@ def load_settings() -> Settings:
         oidc_issuer=_env("TASKFLOW_OIDC_ISSUER", ""),
         oidc_jwks_url=_env("TASKFLOW_OIDC_JWKS_URL", ""),
         publish_token_dir=_env("TASKFLOW_PUBLISH_TOKEN_DIR", ""),
+        app_api_token=_env("APP_API_TOKEN", ""),
     )
 
 

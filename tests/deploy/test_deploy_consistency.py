@@ -176,6 +176,9 @@ def wait_for_health(url: str, process: subprocess.Popen[str]) -> int | None:
     return answers[0] if answers else None
 
 
+DAPR_APP_TOKEN = "the-dapr-app-api-token-of-these-tests"
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Every service started as its image starts it, on a migrated SQLite database and free
@@ -187,6 +190,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "BROKER_URL": f"http://127.0.0.1:{free_port()}/taskflow",
         **SENDER_TEST_KEYS,
         "JWT_SECRET": secrets.token_urlsafe(32),
+        # What daprd holds too (the chart's dapr.io/app-token-secret) and sends as dapr-api-token.
+        "APP_API_TOKEN": DAPR_APP_TOKEN,
     }
     subprocess.run(
         [
@@ -284,7 +289,10 @@ def test_dapr_cron_binding_lands_on_the_relay(running: dict[str, str]) -> None:
     (app,) = relay["scopes"]
     assert app in running, f"{app} did not start"
     url = f"{running[app]}/{relay['metadata']['name']}"
-    assert 200 <= requests.post(url, json={}, timeout=30).status_code < 300
+    # daprd's only credential is the app API token; without it the timer door refuses.
+    assert requests.post(url, json={}, timeout=30).status_code == 401
+    answer = requests.post(url, json={}, headers={"dapr-api-token": DAPR_APP_TOKEN}, timeout=30)
+    assert 200 <= answer.status_code < 300
 
 
 def test_a_dead_letter_is_counted_for_the_alert(running: dict[str, str]) -> None:

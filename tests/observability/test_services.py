@@ -377,7 +377,8 @@ def test_a_reminder_fired_late_records_its_lateness(
 
     # Down while it fell due: send-reminder catches up when it starts.
     base_url = start_function("send_reminder", function_env)
-    assert requests.post(f"{base_url}/sweep", timeout=30).status_code == 202
+    sweep_url = f"{base_url}/sweep"
+    assert requests.post(sweep_url, headers=headers_for(sweep_url), timeout=30).status_code == 202
 
     sample = scrape(base_url)
     assert sample("taskflow_reminder_lateness_seconds_count") == 1

@@ -383,6 +383,6 @@ def test_the_web_app_sends_security_headers_and_its_page_obeys_the_csp(
 def test_empty_202_answers_claim_no_content_type(product: Stack) -> None:
     """A 202 with an empty body said Content-Type: text/html."""
     for url in (product.url("send_reminder") + "/sweep", product.url("create_task") + "/relay"):
-        answer = requests.post(url, timeout=30)
+        answer = requests.post(url, headers=headers_for(url), timeout=30)
         assert (answer.status_code, answer.content) == (202, b""), url
         assert "Content-Type" not in answer.headers, (url, dict(answer.headers))

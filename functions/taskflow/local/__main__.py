@@ -25,7 +25,7 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from taskflow.adapters import database
+from taskflow.adapters import database, sender_identity
 from taskflow.config import (
     FUNCTIONS,
     REPO_ROOT,
@@ -37,7 +37,7 @@ from taskflow.config import (
 )
 from taskflow.local import dapr
 from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
-from taskflow.local.timers import PingTimer
+from taskflow.local.timers import PingTimer, signed_for
 
 log = logging.getLogger("taskflow.local")
 
@@ -299,12 +299,22 @@ def main(argv: list[str] | None = None) -> int:
         specs = dapr.with_sidecars(specs, dapr_plan)
     children: list[Child] = []
     web: BaseWSGIServer | None = None
+    # Signed like the router's deliveries: the timer doors take nothing unsigned.
+    signer = sender_identity.delivery_signer(settings)
     timers = [
         PingTimer(
-            "outbox-relay", f"{url(ports.create_task)}/relay", RELAY_PERIOD_SECONDS, stopping
+            "outbox-relay",
+            f"{url(ports.create_task)}/relay",
+            RELAY_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "create-task"),
         ),
         PingTimer(
-            "reminder-sweep", f"{url(ports.send_reminder)}/sweep", SWEEP_PERIOD_SECONDS, stopping
+            "reminder-sweep",
+            f"{url(ports.send_reminder)}/sweep",
+            SWEEP_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "send-reminder"),
         ),
     ]
     if dapr_plan is not None:
