@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sender_keys import KEYS
 from taskflow import catalogue
 from taskflow.adapters import orm, sender_identity
+from taskflow.config import FUNCTIONS
 from taskflow.local.__main__ import SENDER_KEYS_FILE
 from taskflow.local.launch import LaunchedRunner, wait_until
 
@@ -54,9 +55,10 @@ def victim(runner: LaunchedRunner) -> dict[str, str]:
     return {"user_id": body["user_id"], "token": body["token"]}
 
 
-def served(base_url: str, route: str, status: int) -> float:
-    """How many POSTs to `route` the process at `base_url` answered with `status`."""
-    text = requests.get(f"{base_url}/metrics", timeout=10).text
+def served(metrics_url: str, route: str, status: int) -> float:
+    """How many POSTs to `route` the process whose metrics port is at `metrics_url` answered
+    with `status`."""
+    text = requests.get(f"{metrics_url}/metrics", timeout=10).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
@@ -188,11 +190,23 @@ def test_the_runners_own_timers_open_the_timer_doors(runner: LaunchedRunner) -> 
     """The runner's relay and sweep timers sign their pings (as the router signs deliveries),
     so the doors that refuse everyone else still answer them 202."""
     wait_until(
-        lambda: served(runner.url("create_task"), "/relay", 202) >= 1,
+        lambda: served(runner.url("create_task_metrics"), "/relay", 202) >= 1,
         what="a timer's /relay accepted",
     )
     wait_until(
-        lambda: served(runner.url("send_reminder"), "/sweep", 202) >= 1,
+        lambda: served(runner.url("send_reminder_metrics"), "/sweep", 202) >= 1,
         what="a timer's /sweep accepted",
     )
     assert "answered 401" not in runner.output()
+
+
+@pytest.mark.parametrize("name", ["web", *FUNCTIONS])
+def test_metrics_answer_on_the_metrics_ports_only(runner: LaunchedRunner, name: str) -> None:
+    """`/metrics` sat on the web app's public port (issue 12, item 6). Under `just up` the web
+    app and every function answer it 404 on the port of users and deliveries; each serves its
+    counters on a port of its own (config.Ports.<name>_metrics)."""
+    assert requests.get(f"{runner.url(name)}/metrics", timeout=10).status_code == 404
+    answer = requests.get(f"{runner.url(f'{name}_metrics')}/metrics", timeout=10)
+    assert answer.status_code == 200
+    service = "api" if name == "web" else name.replace("_", "-")
+    assert f'service="{service}"' in answer.text, answer.text[-2000:]

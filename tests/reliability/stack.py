@@ -267,6 +267,9 @@ class Stack:
         web = ChildSpec(
             "web",
             [
+                # Its metrics on a port of its own, as `just up` and the image give it.
+                "env",
+                f"TASKFLOW_METRICS_PORT={self.ports.web_metrics}",
                 str(Path(sys.executable).parent / "flask"),
                 "--app",
                 "taskflow.entrypoints.api:create_app",
