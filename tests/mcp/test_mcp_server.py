@@ -259,3 +259,25 @@ def test_http_tools_refuse_unstorable_text_naming_the_argument(
     assert argument in text and "NUL" in text, text
     listed = asyncio.run(_conversation(_http_client(mcp_url, alice.token), [("list_tasks", {})]))
     assert listed == [[]]
+
+
+def test_stdio_tools_refuse_a_nul_argument_naming_it(settings: Settings, alice: Account) -> None:
+    """Over stdio no middleware stands in front of the SDK: each tool checks its arguments."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "taskflow.entrypoints.mcp_server", "--stdio"],
+        env=_server_env(settings, TASKFLOW_TOKEN=alice.token),
+        cwd=str(REPO_ROOT),
+    )
+
+    async def session() -> tuple[Any, Any]:
+        async with Client(parameters) as client:
+            refused = await client.call_tool("add_task", {"title": "Buy \x00 oats"})
+            listed = await _call(client, "list_tasks", {})
+            return refused, listed
+
+    refused, listed = asyncio.run(session())
+    assert refused.is_error
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "'title'" in text and "NUL" in text, text
+    assert listed == []
