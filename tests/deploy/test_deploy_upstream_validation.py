@@ -7,7 +7,10 @@ Two Go test modules under tests/deploy/validate/ (built once into .cache/validat
 - dapr: each Component, Configuration, HTTPEndpoint and Resiliency is decoded into Dapr's types
   and loaded with the sidecar's own code (component store with the built-in `kubernetes` secret
   store, LoadKubernetesConfiguration, Resiliency.DecodeConfiguration), app ids checked as the
-  injector checks them.
+  injector checks them;
+- kubernetes: each built-in object (and the Pod Serving builds from each Knative Service, which
+  the knative module writes out) goes through the API server's decoding, defaults and registry
+  create strategy (rest.BeforeCreate), as a create does.
 
 Each set of manifests is what one deployment applies: the chart for a platform plus the Brokers
 and Triggers deploy.sh applies, or the plain manifests rendered from the chart (`just render`).
@@ -53,6 +56,11 @@ def knative_validator() -> Path:
 @pytest.fixture(scope="session")
 def dapr_validator() -> Path:
     return deploy_toolchain.upstream_validator("dapr")
+
+
+@pytest.fixture(scope="session")
+def kubernetes_validator() -> Path:
+    return deploy_toolchain.upstream_validator("kubernetes")
 
 
 def script_patches(value_set: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -206,3 +214,94 @@ def test_the_webhooks_see_each_platforms_config(knative_validator: Path, tmp_pat
     assert run_validator(knative_validator, manifests, TASKFLOW_KNATIVE_CONFIG=minikube) == ""
     errors = run_validator(knative_validator, manifests, TASKFLOW_KNATIVE_CONFIG=aks)
     assert "must not set the field(s): spec.template.spec.securityContext" in errors
+
+
+def kubernetes_errors(
+    deployment_manifests: list[Path],
+    value_set: str,
+    knative_validator: Path,
+    kubernetes_validator: Path,
+    directory: Path,
+) -> str:
+    """The API server's verdict on the built-in objects and on the Pods of the Knative Services
+    (written by the knative validator as Serving's dry run builds them)."""
+    pods = directory / "dry-run-pods"
+    pods.mkdir()
+    config = str(knative_config(value_set, directory))
+    knative = run_validator(
+        knative_validator,
+        deployment_manifests,
+        TASKFLOW_KNATIVE_CONFIG=config,
+        TASKFLOW_DRYRUN_PODS=str(pods),
+    )
+    assert knative == ""
+    return run_validator(kubernetes_validator, deployment_manifests, TASKFLOW_DRYRUN_PODS=str(pods))
+
+
+@pytest.mark.parametrize("deployment", [*VALUE_SETS, "plain-manifests"])
+def test_builtin_objects_and_service_pods_pass_the_api_servers_validation(
+    deployment: str,
+    rendered: dict[str, Path],
+    knative_validator: Path,
+    kubernetes_validator: Path,
+    tmp_path: Path,
+) -> None:
+    value_set = deployment if deployment in VALUE_SETS else "minikube"
+    manifests = deployment_sets(rendered)[deployment]
+    errors = kubernetes_errors(
+        manifests, value_set, knative_validator, kubernetes_validator, tmp_path
+    )
+    assert errors == ""
+    pods = sorted(path.name for path in (tmp_path / "dry-run-pods").glob("*.json"))
+    services = glob_services(manifests)
+    assert services and len(pods) == len(services), pods
+
+
+def glob_services(manifests: list[Path]) -> list[str]:
+    return [
+        doc["metadata"]["name"]
+        for path in manifests
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "Service" and doc["apiVersion"].startswith("serving.")
+    ]
+
+
+def test_the_api_server_refuses_what_its_validation_refuses(
+    rendered: dict[str, Path],
+    knative_validator: Path,
+    kubernetes_validator: Path,
+    tmp_path: Path,
+) -> None:
+    """A memory request above the limit passes Knative's webhook and the schemas, and is
+    refused by the API server when the Revision's pod is made; a Job that restarts Always is
+    refused at once."""
+    documents = list(yaml.safe_load_all((REPO_ROOT / "knative" / "write-audit.yaml").read_text()))
+    service = next(doc for doc in documents if doc and doc["kind"] == "Service")
+    resources = service["spec"]["template"]["spec"]["containers"][0]["resources"]
+    resources["requests"]["memory"] = "4Gi"
+    job = next(
+        doc
+        for doc in yaml.safe_load_all(rendered["aks"].read_text())
+        if doc and doc["kind"] == "Job"
+    )
+    job["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump_all([service, job]))
+    errors = kubernetes_errors(
+        [tmp_path / "broken.yaml"], "aks", knative_validator, kubernetes_validator, tmp_path
+    )
+    assert "must be less than or equal to memory limit" in errors
+    assert 'spec.template.spec.restartPolicy: Required value: valid values: "OnFailure"' in errors
+
+
+def test_the_kubernetes_validator_builds_what_the_local_cluster_builds() -> None:
+    """Its go.mod is infra/k8s-build's (same versions, shared build cache) but for the header
+    comment and the module name."""
+
+    def requirements(path: Path) -> list[str]:
+        lines = path.read_text().splitlines()
+        return [line for line in lines if not line.startswith(("//", "module "))]
+
+    validator = deploy_toolchain.VALIDATORS / "kubernetes"
+    cluster = REPO_ROOT / "infra" / "k8s-build"
+    assert requirements(validator / "go.mod") == requirements(cluster / "go.mod")
+    assert (validator / "go.sum").read_text() == (cluster / "go.sum").read_text()

@@ -6,6 +6,8 @@
 //   - TASKFLOW_MANIFESTS: YAML files, separated by the OS path list separator.
 //   - TASKFLOW_KNATIVE_CONFIG: the release's config maps (knative-serving and knative-eventing)
 //     with the deploy scripts' patches applied.
+//   - TASKFLOW_DRYRUN_PODS (optional): a folder where the Pod of each admitted Service is
+//     written, as Serving builds it for its dry run, for validate/kubernetes to check.
 //
 // Each object is a subtest named file/Kind/name; a failure prints the upstream error verbatim.
 package validate
@@ -24,6 +26,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -40,6 +43,7 @@ import (
 	"knative.dev/pkg/webhook/resourcesemantics"
 	servingconfig "knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"knative.dev/serving/pkg/reconciler/revision/resources"
 )
 
 // The namespace `helm upgrade --namespace` and `kubectl apply -n` give objects without one.
@@ -202,10 +206,10 @@ type header struct {
 // applied before the validating webhook sees it).
 // The webhook answers warning-level findings as admission warnings (kubectl prints them and
 // applies the object): they are returned apart from the error.
-func admit(ctx context.Context, a admission, document []byte) (warnings string, err error) {
-	object := a.object()
+func admit(ctx context.Context, a admission, document []byte) (object resourcesemantics.GenericCRD, warnings string, err error) {
+	object = a.object()
 	if err := knjson.Decode(document, object, a.strict); err != nil {
-		return "", fmt.Errorf("%s webhook: cannot decode incoming new object: %w", a.webhook, err)
+		return nil, "", fmt.Errorf("%s webhook: cannot decode incoming new object: %w", a.webhook, err)
 	}
 	ctx = apis.WithUserInfo(apis.WithinCreate(a.context(ctx)), &authenticationv1.UserInfo{Username: "taskflow-deployer"})
 	object.SetDefaults(ctx)
@@ -214,10 +218,30 @@ func admit(ctx context.Context, a admission, document []byte) (warnings string, 
 			warnings = warned.Error()
 		}
 		if failures := found.Filter(apis.ErrorLevel); failures != nil {
-			return warnings, fmt.Errorf("%s webhook: %s", a.webhook, failures.Error())
+			return object, warnings, fmt.Errorf("%s webhook: %s", a.webhook, failures.Error())
 		}
 	}
-	return warnings, nil
+	return object, warnings, nil
+}
+
+// writeDryRunPod writes the Pod Serving's webhook would dry-run for this Service
+// (pkg/webhook/podspec_dryrun.go validatePodSpec: a Revision from the template, defaulted, its
+// user containers in BuildPodSpec), for the API server's validation in validate/kubernetes.
+func writeDryRunPod(ctx context.Context, folder, name string, service *servingv1.Service) error {
+	meta := metav1.ObjectMeta{GenerateName: "dry-run-validation", Namespace: service.Namespace}
+	revision := &servingv1.Revision{ObjectMeta: meta, Spec: service.Spec.Template.Spec}
+	revision.SetDefaults(ctx)
+	podSpec := resources.BuildPodSpec(revision, resources.BuildUserContainers(revision, nil), nil)
+	pod := corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: meta,
+		Spec:       *podSpec,
+	}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(folder, name+".json"), raw, 0o644)
 }
 
 func TestKnativeObjectsPassTheReleaseWebhooks(t *testing.T) {
@@ -254,12 +278,20 @@ func TestKnativeObjectsPassTheReleaseWebhooks(t *testing.T) {
 			name := fmt.Sprintf("%s/%s/%s", filepath.Base(file), head.Kind, head.Metadata.Name)
 			for _, a := range kinds {
 				t.Run(name+"/"+a.webhook, func(t *testing.T) {
-					warnings, err := admit(context.Background(), a, raw)
+					object, warnings, err := admit(context.Background(), a, raw)
 					if warnings != "" {
 						t.Logf("%s %s: warning from the %s webhook: %s", head.Kind, head.Metadata.Name, a.webhook, warnings)
 					}
 					if err != nil {
 						t.Errorf("%s %s (%s) rejected by the pinned release:\n%v", head.Kind, head.Metadata.Name, file, err)
+						return
+					}
+					if service, ok := object.(*servingv1.Service); ok && os.Getenv("TASKFLOW_DRYRUN_PODS") != "" {
+						ctx := stores.serving.ToContext(apis.WithinCreate(context.Background()))
+						podName := strings.ReplaceAll(name, "/", "-")
+						if err := writeDryRunPod(ctx, os.Getenv("TASKFLOW_DRYRUN_PODS"), podName, service); err != nil {
+							t.Fatal(err)
+						}
 					}
 				})
 				validated++
