@@ -13,9 +13,8 @@ const SEARCH_DEBOUNCE_MS = 250;
 const TOAST_SECONDS = 8; // errors and notes; reminders stay until dismissed or snoozed
 const UNDO_SECONDS = 6;
 const RETRY_SECONDS = 3; // while offline: how often the page asks whether the server is back
-const CLICK_DELAY_MS = 250;
-const SUCCESSOR_ATTEMPTS = 10; // undo of a repeating task's completion: look for the next one
-const SUCCESSOR_WAIT_MS = 500; // a click on a title waits this long in case it is a double-click
+const TOAST_GAP_PX = 8; // between the toasts and the message box above them
+const CLICK_DELAY_MS = 250; // a click on a title waits this long in case it is a double-click
 
 const VIEWS = {
   inbox: { name: "All open", params: () => ({ status: "pending" }) },
@@ -320,7 +319,7 @@ function taskItem(task) {
   // The title is not the checkbox's label: clicking it opens the details, never completes.
   const title = element("span", {
     className: "title", text: task.title,
-    attrs: { tabindex: "0", role: "button", title: "Click for details, double-click or Enter to rename" },
+    attrs: { tabindex: "0", role: "button", dir: "auto", title: "Click for details, double-click or Enter to rename" },
   });
   let clickTimer = 0;
   title.addEventListener("click", () => {
@@ -376,7 +375,11 @@ function taskItem(task) {
 }
 
 function dropFromList(task) {
+  const before = state.tasks.length;
   state.tasks = state.tasks.filter((shown) => shown.id !== task.id);
+  // The heading's count goes down with the list at once ("All open (1)" over an empty list
+  // read as a bug); an inexact "1000+" stays until the refresh.
+  if (state.tasks.length < before && /^\d+$/.test(state.count)) state.count = String(Number(state.count) - 1);
   renderTasks();
 }
 
@@ -394,33 +397,11 @@ async function toggleTask(task, completed) {
   scheduleRefresh();
 }
 
+// Reopening takes the completion back on the server: a repeating task's next occurrence, made by
+// that completion and untouched since, goes away in the same change (specs/task-domain.md,
+// decision 8), so Undo is one write that can also wait in the offline queue.
 async function undoComplete(task) {
   await toggleTask(task, false);
-  if (task.recurrence && !state.offline) removeSuccessor(task);
-}
-
-// Completing a repeating task made spawn-recurrence create the next occurrence, a moment later;
-// undoing the completion takes that occurrence away again, so the series is as it was.
-async function removeSuccessor(task) {
-  const { series_id: series, occurrence } = task.recurrence;
-  for (let attempt = 0; attempt < SUCCESSOR_ATTEMPTS; attempt += 1) {
-    try {
-      const page = await state.api.listTasks({
-        status: "pending", recurring: "true", sort: "created", order: "desc", page_size: "100",
-      });
-      const next = page.items.find((other) => other.recurrence
-        && other.recurrence.series_id === series && other.recurrence.occurrence === occurrence + 1);
-      if (next) {
-        await state.api.deleteTask(next);
-        scheduleRefresh();
-        return;
-      }
-    } catch (error) {
-      failed("undo", error);
-      return;
-    }
-    await new Promise((resolve) => { setTimeout(resolve, SUCCESSOR_WAIT_MS); });
-  }
 }
 
 async function deleteTask(task) {
@@ -575,6 +556,11 @@ async function refreshSidebar() {
 const ACTIVITY_WORDS = { created: "Added", updated: "Changed", completed: "Completed", deleted: "Deleted" };
 
 function changedWords(entry) {
+  // What the series did by itself reads as such, not as an add or a delete of the user's:
+  // the next occurrence a completion made, and the one an Undo of it took back (its reason).
+  if (entry.operation === "created" && entry.after && entry.after.recurrence
+    && entry.after.recurrence.occurrence > 1) return "Scheduled the next";
+  if (entry.operation === "deleted" && entry.after && entry.after.reason) return "Took back the next";
   if (entry.operation === "completed") {
     return entry.after && entry.after.completed === false ? "Reopened" : "Completed";
   }
@@ -582,7 +568,7 @@ function changedWords(entry) {
   if (entry.after.completed === false) return "Reopened";
   const names = { description: "notes", due_at: "due", due_date: "due", recurrence: "repeat" };
   const fields = [...new Set(Object.keys(entry.after).map((key) => names[key] || key))]
-    .filter((key) => !["updated_at", "completed_at"].includes(key));
+    .filter((key) => !["updated_at", "completed_at", "reason"].includes(key));
   return fields.length ? `Changed ${fields.join(", ")} of` : "Changed";
 }
 
@@ -772,7 +758,11 @@ function toolSummary(toolCalls) {
 function addMessage(role, text, toolCalls = []) {
   const item = element("li", { className: `message ${role}` }, [
     element("span", { className: "visually-hidden", text: role === "user" ? "You: " : "Assistant: " }),
-    element("p", { className: "text", text }),
+    // One line each, dir=auto: an Urdu line reads right to left, an English task line left to
+    // right, even inside an Urdu answer.
+    element("p", { className: "text" }, text.split("\n").map((line) => element("span", {
+      className: "line", text: line, attrs: { dir: "auto" },
+    }))),
   ]);
   const summary = toolSummary(toolCalls);
   if (summary) item.append(element("p", { className: "tools", text: summary }));
@@ -883,6 +873,21 @@ function toast(text, kind = "info", actions = [], seconds = TOAST_SECONDS) {
   return box;
 }
 
+// The toasts sit at the bottom of the screen, over the assistant's column (and, on a phone,
+// just above the bottom bar). The space they take is given up by the chat and the page
+// (--toast-space in styles.css), so a toast, which may stay until dismissed, never hides the
+// message box or the end of the list.
+function keepToastsClearOfTheComposer() {
+  const stack = $("toasts");
+  const update = () => {
+    const space = stack.childElementCount ? stack.offsetHeight + TOAST_GAP_PX : 0;
+    document.documentElement.style.setProperty("--toast-space", `${space}px`);
+  };
+  new ResizeObserver(update).observe(stack);
+  new MutationObserver(update).observe(stack, { childList: true });
+  update();
+}
+
 function showReminder(reminder) {
   const when = reminder.due_at ? ` (due ${formatMoment(reminder.due_at)})` : "";
   const text = `Reminder: ${reminder.title}${when}`;
@@ -913,6 +918,7 @@ async function askNotificationPermission() {
 // --- wiring ----------------------------------------------------------------------------------
 
 function wire() {
+  keepToastsClearOfTheComposer();
   $("tab-login").addEventListener("click", () => selectAuthTab("login"));
   $("tab-signup").addEventListener("click", () => selectAuthTab("signup"));
   $("auth-form").addEventListener("submit", submitAuth);

@@ -1,4 +1,5 @@
-"""Helpers of the API tests: accounts and their URLs, and creating tasks through the API."""
+"""Helpers of the API tests: accounts and their URLs, creating tasks through the API, and
+handing a completion on to spawn-recurrence as the router would."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import from_http
 from flask.testing import FlaskClient
+from sender_keys import headers_for
+from taskflow import catalogue
 
 PASSWORD = "correct horse battery"
 
@@ -66,3 +72,24 @@ def create(client: FlaskClient, account: Account, **fields: Any) -> dict[str, An
     response = client.post(account.tasks_url, json=fields, headers=account.headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def hand_on(broker: Any, spawn_url: str, create_task_url: str, task_id: int) -> None:
+    """Deliver the task's newest task.completed to spawn-recurrence and its reply (the spawn
+    command) to create-task, as the router does after a completion."""
+    completed = [
+        event
+        for event in broker.events(catalogue.TASK_COMPLETED, catalogue.TOPIC_TASK_EVENTS)
+        if event.data["task_id"] == task_id
+    ][-1]
+    headers, body = to_binary(completed)
+    reply = requests.post(
+        spawn_url, headers=headers | headers_for(spawn_url), data=body, timeout=10
+    )
+    assert reply.status_code == 200, reply.text
+    spawn = from_http(dict(reply.headers), reply.content)
+    headers, body = to_binary(spawn)
+    delivered = requests.post(
+        create_task_url, headers=headers | headers_for(create_task_url), data=body, timeout=10
+    )
+    assert delivered.status_code == 202, delivered.text

@@ -70,6 +70,20 @@ def create_task_url(
 
 
 @pytest.fixture(scope="module")
+def spawn_recurrence_url(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """spawn-recurrence as a real process, for tests that complete a repeating task: the
+    capturing broker delivers nothing, so such a test hands a completion on itself
+    (api_helpers.hand_on)."""
+    log_dir = tmp_path_factory.mktemp("spawn-recurrence")
+    processes = function_fixtures.FunctionProcesses(log_dir)
+    env = {"BROKER_URL": broker.url, "JWT_SECRET": JWT_SECRET, "TASKFLOW_DATA_DIR": str(log_dir)}
+    try:
+        yield processes("spawn_recurrence", env)
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(scope="module")
 def settings(
     api_database_url: str,
     create_task_url: str,

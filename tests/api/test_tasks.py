@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from api_helpers import Account, create, sign_up
+from api_helpers import Account, create, hand_on, sign_up
 
 LONG_TITLE = "x" * 10_000
 
@@ -220,6 +220,18 @@ def test_a_deleted_tasks_number_is_never_given_again(client, alice):
     restored = client.post(f"{alice.task_url(newest['id'])}/restore", headers=alice.headers)
     assert restored.status_code == 201
     assert restored.get_json()["id"] == newest["id"]
+
+
+def test_a_restore_does_not_hide_the_highest_number_given(client, alice):
+    """An undo of a delete announces an old number again; the next task still gets a new one."""
+    older = create(client, alice, title="older")
+    newest = create(client, alice, title="newest")
+    for task in (newest, older):
+        assert client.delete(alice.task_url(task["id"]), headers=alice.headers).status_code == 204
+    restored = client.post(f"{alice.task_url(older['id'])}/restore", headers=alice.headers)
+    assert restored.status_code == 201
+    following = create(client, alice, title="following")
+    assert following["id"] > newest["id"]
 
 
 def test_restoring_a_task_that_was_never_deleted_is_404(client, alice):
@@ -493,3 +505,28 @@ def test_bad_quick_add_is_422_and_creates_nothing(client, bob, body, field):
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == field
     assert _list(client, bob)["total"] == 0
+
+
+def test_reopening_a_repeating_task_takes_its_next_occurrence_back(
+    client, alice, broker, spawn_recurrence_url, settings
+):
+    """The page's "Completed — Undo" is this PATCH: the series is as before the completion, and
+    completing again makes one next occurrence, not two."""
+    task = create(
+        client, alice, title="stand-up", due="2030-05-06", recurrence={"rule": "FREQ=DAILY"}
+    )
+    url = alice.task_url(task["id"], "complete")
+
+    def series() -> list[tuple[int, bool]]:
+        page = _list(client, alice, search="stand-up", status="all")
+        return sorted((t["recurrence"]["occurrence"], t["completed"]) for t in page["items"])
+
+    assert client.patch(url, json={"completed": True}, headers=alice.headers).status_code == 200
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["id"])
+    assert series() == [(1, True), (2, False)]
+    reopened = client.patch(url, json={"completed": False}, headers=alice.headers)
+    assert reopened.get_json()["completed"] is False
+    assert series() == [(1, False)]
+    client.patch(url, json={"completed": True}, headers=alice.headers)
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["id"])
+    assert series() == [(1, True), (2, False)]

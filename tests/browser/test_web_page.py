@@ -478,6 +478,10 @@ def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser
     expect(activity).to_contain_text('Deleted "water the plants"', timeout=LIVE_TIMEOUT_MS)
     expect(activity.locator(".activity").first).to_contain_text('Added "book the flights"')
     expect(activity).to_contain_text('Restored "water the plants"')
+    # The occurrence the completion made, and its withdrawal by Undo, read as the series' doing.
+    expect(activity).to_contain_text('Scheduled the next "water the plants"')
+    expect(activity).to_contain_text('Took back the next "water the plants"')
+    expect(activity.get_by_text('Deleted "water the plants"')).to_have_count(1)
     _shot(page, "13-tags-and-activity.png")
     page.locator("#activity-filter").select_option("completed")  # type: ignore[attr-defined]
     expect(activity.locator(".activity .what")).to_have_text(['Completed "water the plants"'])
@@ -519,6 +523,15 @@ def test_phone_layout_puts_the_list_first(product: str, browser: object) -> None
     assert "FREQ" not in answer and "min before" not in answer
     assert "add_task" not in phone.locator("#messages").inner_text()  # type: ignore[attr-defined]
     _shot(phone, "21-phone-assistant.png")
+    # Roman Urdu is answered in Roman Urdu, Urdu in Urdu, right to left.
+    assert "Aap ke tasks (4):" in _chat(phone, "mere tasks dikhao")
+    urdu = _chat(phone, "میرے کام دکھاؤ")
+    assert "آپ کے کام (4):" in urdu, urdu
+    lines = phone.locator(".message.assistant").last.locator(".line")  # type: ignore[attr-defined]
+    direction = "(line) => getComputedStyle(line).direction"
+    assert lines.first.evaluate(direction) == "rtl"  # the Urdu sentence
+    assert lines.nth(1).evaluate(direction) == "ltr"  # an English title in it
+    _shot(phone, "27-phone-urdu.png")
     phone.get_by_role("button", name="Tasks", exact=True).click()  # type: ignore[attr-defined]
     _view(phone, "Today")
     expect(phone.locator("#view-name")).to_have_text("Today")  # type: ignore[attr-defined]
@@ -633,3 +646,74 @@ def test_a_reminder_toast_stays_until_dismissed(product: str, browser: object) -
     reminder.get_by_role("button", name="Dismiss").click()
     expect(reminder).to_have_count(0)
     context.close()
+
+
+# Where the message box, the Send button, the bottom bar and every toast are on the screen.
+_LAYOUT = """() => {
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  const bar = document.querySelector('.bottom-bar');
+  return {
+    composer: [box(document.querySelector('#chat-form textarea')),
+               box(document.querySelector('#chat-form button[type=submit]'))],
+    toasts: [...document.querySelectorAll('.toast')].map(box),
+    floor: bar && getComputedStyle(bar).display !== 'none' ? box(bar).top : innerHeight,
+  };
+}"""
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and (b["top"] < a["bottom"])
+    )
+
+
+def _composer_is_clear(page: object) -> dict:
+    """The message box and Send are on the screen, above the bottom bar, under no toast."""
+    layout = page.evaluate(_LAYOUT)  # type: ignore[attr-defined]
+    for part in layout["composer"]:
+        assert part["top"] >= 0 and part["bottom"] <= layout["floor"], layout
+        for toast in layout["toasts"]:
+            assert not _overlaps(part, toast), layout
+    return layout
+
+
+@pytest.mark.parametrize("phone", [True, False], ids=["390px", "1280px"])
+def test_a_reminder_toast_never_covers_the_message_box(
+    product: str, browser: object, phone: bool
+) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, product, phone=phone)
+    _sign_up(page, f"ivy-{uuid.uuid4().hex[:8]}@example.org")
+    _wait_live(page)
+    if phone:
+        page.get_by_role("button", name="Assistant").click()  # type: ignore[attr-defined]
+    empty = _composer_is_clear(page)
+    assert empty["toasts"] == []
+    session = _session(page)
+    now = datetime.now(UTC)
+    for title in ("take the cake out", "call the plumber back about the boiler"):
+        body = {
+            "title": title,
+            "due": (now + timedelta(minutes=30)).isoformat(),
+            "reminders": [{"at": (now + timedelta(seconds=2)).isoformat()}],
+        }
+        assert _api(product, session, "POST", "", json=body).status_code == 201
+    reminders = page.locator(".toast.reminder")  # type: ignore[attr-defined]
+    expect(reminders).to_have_count(2, timeout=REMINDER_TIMEOUT_MS)
+    # Two reminders at once: the chat makes room for both, and the box still takes a message.
+    layout = _composer_is_clear(page)
+    assert len(layout["toasts"]) == 2
+    _chat(page, "what's due today?")
+    _composer_is_clear(page)
+    _shot(page, "26-phone-reminder-and-chat.png" if phone else "14-reminder-and-chat.png")
+    # Dismissed, the room goes back to the conversation.
+    for _ in range(2):
+        reminders.first.get_by_role("button", name="Dismiss").click()
+    expect(reminders).to_have_count(0)
+    assert _composer_is_clear(page)["composer"][0]["bottom"] > layout["composer"][0]["bottom"]
+    page.context.close()  # type: ignore[attr-defined]

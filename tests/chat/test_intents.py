@@ -11,6 +11,8 @@ from taskflow.chat.intents import (
     ListTasks,
     NotUnderstood,
     TaskRef,
+    Undo,
+    language,
     parse,
 )
 
@@ -65,6 +67,25 @@ from taskflow.chat.intents import (
         ("make task 4 high priority", ChangeTask(TaskRef(task_id=4), priority="high")),
         ("move task 2 to friday", ChangeTask(TaskRef(task_id=2), due_text="friday")),
         ("help", Help()),
+        ("add milk #دودھ", AddTask("milk #دودھ")),
+        # Roman Urdu and Urdu day and repeat words reach quick-add in English.
+        ("doodh lena kal 5pm add karo", AddTask("doodh lena tomorrow 5pm")),
+        ("gym jana har roz add karo", AddTask("gym jana every day")),
+        ("yaad rakho: kiraya dena parson", AddTask("kiraya dena in 2 days")),
+        ("دودھ لینا کل شامل کرو", AddTask("دودھ لینا tomorrow")),
+        ("ورزش روزانہ شامل کرو", AddTask("ورزش every day")),
+        # Urdu in its own script (Urdu digits too).
+        ("دودھ لینا شامل کرو", AddTask("دودھ لینا")),
+        ("یاد رکھو: بل دینا", AddTask("بل دینا")),
+        ("میرے کام دکھاؤ", ListTasks({})),
+        ("آج کے باقی کام دکھاؤ؟", ListTasks({"due_today": True, "status": "pending"})),
+        ("مکمل کام بتاؤ", ListTasks({"status": "completed"})),
+        ("کام ۳ ہو گیا", ActOnTask("complete_task", TaskRef(task_id=3))),
+        ("دودھ والا کام مکمل کرو", ActOnTask("complete_task", TaskRef(words="دودھ"))),
+        ("کام 4 حذف کرو", ActOnTask("delete_task", TaskRef(task_id=4))),
+        ("اسے ہٹا دو", ActOnTask("delete_task", TaskRef(focus=True))),
+        ("یہ ہو گیا", ActOnTask("complete_task", TaskRef(focus=True))),
+        ("واپس کرو", Undo()),
     ],
 )
 def test_phrase_means(message: str, intent: object) -> None:
@@ -83,3 +104,23 @@ def test_phrase_means(message: str, intent: object) -> None:
 )
 def test_phrase_outside_the_grammar_is_not_understood(message: str) -> None:
     assert parse(message) == NotUnderstood(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "answer_in"),
+    [
+        ("doodh lena add karo", "ur-Latn"),
+        ("mere tasks dikhao", "ur-Latn"),
+        ("task 3 ho gaya", "ur-Latn"),
+        ("ise delete karo", "ur-Latn"),
+        ("wapas karo", "ur-Latn"),
+        ("میرے کام دکھاؤ", "ur"),
+        ("add milk #دودھ", "en"),  # an Urdu tag in an English sentence
+        ("کام 3 delete کرو", "ur"),  # most letters are Urdu
+        ("add call Ki and Ko tomorrow", "en"),  # names are not Roman Urdu
+        ("done", "en"),
+        ("undo", "en"),
+    ],
+)
+def test_the_answer_is_in_the_language_of_the_message(message: str, answer_in: str) -> None:
+    assert language(message) == answer_in

@@ -1,14 +1,16 @@
 """The chat without a language model, end to end: POST /api/{user_id}/chat -> offline assistant ->
 task tools -> create-task over HTTP -> the database, checked through the REST API."""
 
+# ruff: noqa: RUF001  (Urdu text: its full stop is meant, not a look-alike)
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import Account, create
+from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
+from taskflow import catalogue
 from taskflow.local.launch import wait_until
 
 
@@ -231,6 +233,57 @@ def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Ac
     assert "nothing" in nothing["response"].lower()
 
 
+def series_of(client: FlaskClient, account: Account, title: str) -> list[tuple[int, bool]]:
+    """(occurrence, completed) of every task of that title, in order."""
+    return sorted(
+        (task["recurrence"]["occurrence"], task["completed"])
+        for task in tasks_of(client, account, status="all")
+        if task["title"] == title
+    )
+
+
+def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add water the ferns tomorrow every day")["tool_calls"][0]["result"]
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
+    (successor,) = [
+        t for t in tasks_of(client, alice, status="pending") if t["title"] == "water the ferns"
+    ]
+
+    undone = talk("undo")
+
+    assert [call["name"] for call in undone["tool_calls"]] == ["uncomplete_task"]
+    assert series_of(client, alice, "water the ferns") == [(1, False)]
+
+    def withdrawal_published() -> bool:
+        # What write-audit (the activity panel) and broadcast-update (live sync) consume.
+        deleted = broker.events(catalogue.TASK_DELETED, catalogue.TOPIC_TASK_EVENTS)  # type: ignore[attr-defined]
+        return successor["id"] in [event.data["task_id"] for event in deleted]
+
+    wait_until(withdrawal_published, what="task.deleted of the next occurrence")
+    # Completing it again hands the series on once: no duplicate of the next occurrence.
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
+
+
+def test_undo_before_the_next_occurrence_arrives_ends_the_same(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add stretch tomorrow at 7am every day")["tool_calls"][0]["result"]
+    talk("done")
+    talk("undo")  # before the router delivered the completion to spawn-recurrence
+
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+
+    assert series_of(client, alice, "stretch") == [(1, False)]
+
+
 def test_whats_due_this_week(client: FlaskClient, alice: Account) -> None:
     today = datetime.now(UTC).date()
     sunday = today + timedelta(days=6 - today.weekday())
@@ -279,3 +332,55 @@ def test_roman_urdu_add_show_done_and_delete(client: FlaskClient, bob: Account) 
     deleted = talk("bijli wala task delete karo")
     assert [call["name"] for call in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
     assert titles(tasks_of(client, bob, status="all")) == ["doodh lena"]
+
+
+def test_roman_urdu_is_answered_in_roman_urdu(client: FlaskClient, bob: Account) -> None:
+    talk = _in_conversation(client, bob)
+    added = talk("anday lena add karo")
+    task_id = added["tool_calls"][0]["result"]["task_id"]
+    assert added["response"] == f'Task #{task_id} "anday lena" add kar diya.'
+    shown = talk("baqi tasks dikhao")["response"]
+    assert shown.startswith("Aap ke baqi tasks (")
+    assert f"#{task_id} anday lena" in shown
+    assert talk("ye ho gaya")["response"] == f'Task #{task_id} "anday lena" mukammal ho gaya.'
+    assert talk("undo karo")["response"] == f'Task #{task_id} "anday lena" phir se baqi kar diya.'
+    assert talk("ise delete karo")["response"] == f'Task #{task_id} "anday lena" delete kar diya.'
+    assert talk("wapas karo")["response"] == f'Task #{task_id} "anday lena" wapas le aaya.'
+    missing = talk("chaye wala task mita do")["response"]
+    assert missing == 'Mujhe "chaye" wala koi task nahin mila.'
+    assert say(client, bob, "ise delete karo")["response"].startswith("Aap kaun sa task")
+    confused = say(client, bob, "kuch bhi karo")["response"]
+    assert confused.startswith('Maaf kijiye, main "kuch bhi karo" nahin samjha.')
+    # English stays English in the same conversation: the language is read per message.
+    assert talk("show my tasks")["response"].startswith("Your tasks (")
+    # "kal" is tomorrow when a task is added.
+    rent = talk("kiraya dena kal add karo")["tool_calls"][0]["result"]
+    (stored,) = [t for t in tasks_of(client, bob) if t["id"] == rent["task_id"]]
+    assert (stored["title"], stored["due_date"]) == (
+        "kiraya dena",
+        (datetime.now(UTC).date() + timedelta(days=1)).isoformat(),
+    )
+
+
+def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob: Account) -> None:
+    talk = _in_conversation(client, bob)
+    added = talk("دودھ لینا شامل کرو")
+    task_id = added["tool_calls"][0]["result"]["task_id"]
+    assert added["tool_calls"][0]["result"]["title"] == "دودھ لینا"
+    assert added["response"] == f'کام #{task_id} "دودھ لینا" شامل کر دیا۔'
+    bill = talk("بجلی کا بل دینا کل شامل کرو")["response"]
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow:%a %-d %b}")  # details on their own line
+    shown = talk("میرے باقی کام دکھاؤ")
+    assert titles(shown["tool_calls"][0]["result"]) == ["بجلی کا بل دینا", "دودھ لینا"]
+    assert shown["response"].startswith("آپ کے باقی کام (2):")
+    done = talk(f"کام {task_id} ہو گیا")
+    assert done["tool_calls"][0]["arguments"] == {"task_id": task_id}
+    assert done["response"] == f'کام #{task_id} "دودھ لینا" مکمل ہو گیا۔'
+    assert talk("واپس کرو")["response"] == f'کام #{task_id} "دودھ لینا" پھر سے باقی کر دیا۔'
+    deleted = talk("بجلی والا کام حذف کرو")
+    assert [call["name"] for call in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
+    assert deleted["response"].endswith("حذف کر دیا۔")
+    assert titles(tasks_of(client, bob, status="all")) == ["دودھ لینا"]
+    confused = say(client, bob, "کچھ بھی")["response"]
+    assert confused.startswith('معاف کیجیے، میں "کچھ بھی" نہیں سمجھا۔')

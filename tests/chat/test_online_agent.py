@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_helpers import Account
+from api_helpers import Account, hand_on
 from chat_helpers import say, tasks_of
 from flask.testing import FlaskClient
 from taskflow.chat.agent import MAX_ROUNDS
@@ -191,3 +191,68 @@ def test_it_undo_and_the_users_language_through_the_model(
     say(online_client, alice, "undo", first["conversation_id"])
     (back,) = tasks_of(online_client, alice)
     assert (back["id"], back["title"]) == (task_id, "doodh lena")
+
+
+def test_undo_of_a_repeating_completion_through_the_model(
+    online_client: FlaskClient,
+    model: ScriptedModel,
+    alice: Account,
+    broker: Any,
+    spawn_recurrence_url: str,
+    settings: Settings,
+) -> None:
+    """The model undoes a completion with uncomplete_task, found in the replayed history; the
+    next occurrence the completion made goes away, and a later completion makes one again."""
+    steps = iter(
+        [
+            tool_call_reply(
+                "call_a",
+                "add_task",
+                {
+                    "title": "feed the cat",
+                    "due": "2031-01-01",
+                    "recurrence": {"rule": "FREQ=DAILY"},
+                },
+            ),
+            text_reply("Added feed the cat, every day."),
+        ]
+    )
+    model.script = lambda body: next(steps)
+    first = say(online_client, alice, "add feed the cat every day from 1 Jan 2031")
+    task_id = first["tool_calls"][0]["result"]["task_id"]
+
+    def complete_it(body: dict[str, Any]) -> dict[str, Any]:
+        if _last_message(body)["role"] == "tool":
+            return text_reply("Done, the next one is tomorrow.")
+        return tool_call_reply("call_b", "complete_task", {"task_id": task_id})
+
+    model.script = complete_it
+    say(online_client, alice, "done", first["conversation_id"])
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task_id)
+
+    def series() -> list[tuple[int, bool]]:
+        return sorted(
+            (task["recurrence"]["occurrence"], task["completed"])
+            for task in tasks_of(online_client, alice, status="all")
+            if task["title"] == "feed the cat"
+        )
+
+    assert series() == [(1, True), (2, False)]
+
+    def undo(body: dict[str, Any]) -> dict[str, Any]:
+        if _last_message(body)["role"] == "tool":
+            return text_reply("Undone: feed the cat is open again.")
+        calls = [m for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls")]
+        last_call = calls[-1]["tool_calls"][0]["function"]
+        assert last_call["name"] == "complete_task"
+        return tool_call_reply("call_c", "uncomplete_task", json.loads(last_call["arguments"]))
+
+    model.script = undo
+    undone = say(online_client, alice, "undo", first["conversation_id"])
+    assert undone["tool_calls"][0]["name"] == "uncomplete_task"
+    assert series() == [(1, False)]
+
+    model.script = complete_it
+    say(online_client, alice, "done", first["conversation_id"])
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task_id)
+    assert series() == [(1, True), (2, False)]

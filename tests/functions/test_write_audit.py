@@ -61,6 +61,42 @@ def test_every_operation_is_recorded_with_before_and_after(audit_url, database_u
     assert deletion.after is None
 
 
+def test_a_next_occurrence_taken_back_with_its_completion_says_why(audit_url, database_url):
+    """Undo of a repeating task's completion deletes the next occurrence: its history entry
+    says TaskFlow did it, and why, so the activity panel does not show a delete the user never
+    made."""
+    task = run_command(
+        database_url,
+        commands.CreateTask(
+            user_id="alice", title="stand-up", due="2030-05-06", recurrence={"rule": "FREQ=DAILY"}
+        ),
+    )
+    run_command(database_url, commands.CompleteTask(user_id="alice", task_id=task["id"]))
+    (completed,) = outbox_events(database_url, catalogue.TOPIC_TASK_EVENTS)[1:]
+    following = run_command(
+        database_url,
+        commands.SpawnNextOccurrence(
+            user_id="alice",
+            task_id=task["id"],
+            completed_at=completed.data["task_data"]["completed_at"],
+            task_data=completed.data["task_data"],
+        ),
+    )
+    run_command(database_url, commands.UncompleteTask(user_id="alice", task_id=task["id"]))
+    (withdrawn,) = [
+        event
+        for event in outbox_events(database_url, catalogue.TOPIC_TASK_EVENTS)
+        if event["type"] == catalogue.TASK_DELETED
+    ]
+
+    assert post_binary(audit_url, withdrawn).status_code == 202
+
+    (entry,) = audit_history(database_url, "alice", following["id"])
+    assert entry.operation == "deleted"
+    assert entry.before["recurrence"]["occurrence"] == 2
+    assert entry.after == {"reason": f"its completion of task #{task['id']} was undone"}
+
+
 def test_a_redelivered_event_adds_no_second_entry(audit_url, database_url):
     created = task_lifecycle(database_url)[0]
 

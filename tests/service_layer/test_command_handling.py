@@ -284,6 +284,74 @@ def test_editing_the_completed_occurrence_before_its_spawn_does_not_change_the_n
     assert spawned["task"]["recurrence"]["rule"] == "FREQ=WEEKLY"
 
 
+def open_tasks(factory: sessionmaker[Session]) -> list[tuple[str, int | None, bool]]:
+    return sorted(
+        (row["title"], row["occurrence"], row["completed"]) for row in rows(factory, orm.tasks)
+    )
+
+
+def completion_of(factory: sessionmaker[Session], task_id: int) -> dict[str, Any]:
+    """The data of the task's newest task.completed event."""
+    return [
+        row["payload"]["data"]
+        for row in rows(factory, orm.outbox, orm.outbox.c.topic == catalogue.TOPIC_TASK_EVENTS)
+        if row["type"] == catalogue.TASK_COMPLETED and row["payload"]["data"]["task_id"] == task_id
+    ][-1]
+
+
+def test_reopening_after_the_spawn_takes_the_next_occurrence_back(session_factory):
+    task_id, completed = completed_weekly_task(session_factory)
+    successor = run(session_factory, spawn_of(completed))["task"]
+
+    reopened = run(session_factory, commands.UncompleteTask(user_id="ann", task_id=task_id))
+
+    assert reopened["task"]["completed"] is False
+    assert open_tasks(session_factory) == [("Water plants", 1, False)]
+    deleted = [
+        (row["payload"]["data"]["task_id"], row["payload"]["data"]["reason"])
+        for row in rows(
+            session_factory, orm.outbox, orm.outbox.c.topic == catalogue.TOPIC_TASK_EVENTS
+        )
+        if row["type"] == catalogue.TASK_DELETED
+    ]
+    # Audit and live sync hear of it like any delete, with the reason the history shows.
+    assert deleted == [(successor["id"], f"its completion of task #{task_id} was undone")]
+    # Completing it again hands the series on once more: one next occurrence, not two.
+    run(session_factory, commands.CompleteTask(user_id="ann", task_id=task_id))
+    again = run(session_factory, spawn_of(completion_of(session_factory, task_id)))
+    assert again["task"]["due_date"] == "2026-03-09"
+    assert open_tasks(session_factory) == [("Water plants", 1, True), ("Water plants", 2, False)]
+
+
+def test_reopening_before_the_spawn_arrives_ends_the_same(session_factory):
+    task_id, completed = completed_weekly_task(session_factory)
+    run(session_factory, commands.UncompleteTask(user_id="ann", task_id=task_id))
+
+    late = run(session_factory, spawn_of(completed))
+
+    assert late["task"] is None
+    assert open_tasks(session_factory) == [("Water plants", 1, False)]
+    run(session_factory, commands.CompleteTask(user_id="ann", task_id=task_id))
+    run(session_factory, spawn_of(completion_of(session_factory, task_id)))
+    assert open_tasks(session_factory) == [("Water plants", 1, True), ("Water plants", 2, False)]
+
+
+def test_reopening_keeps_a_next_occurrence_the_user_already_changed(session_factory):
+    task_id, completed = completed_weekly_task(session_factory)
+    successor = run(session_factory, spawn_of(completed))["task"]
+    run(
+        session_factory,
+        commands.UpdateTask(
+            user_id="ann", task_id=successor["id"], changes={"description": "the big one too"}
+        ),
+        now=NOW + timedelta(hours=1),
+    )
+
+    run(session_factory, commands.UncompleteTask(user_id="ann", task_id=task_id))
+
+    assert open_tasks(session_factory) == [("Water plants", 1, False), ("Water plants", 2, False)]
+
+
 def test_a_spawn_whose_snapshot_is_another_users_task_is_refused(session_factory):
     _, completed = completed_weekly_task(session_factory)
     forged = replace(spawn_of(completed), user_id="bob")

@@ -23,6 +23,8 @@ from taskflow.domain.model import Priority, Recurrence, Reminder, Task
 from taskflow.domain.reminders import reminder_times
 
 DEFAULT_TIMEZONE = "UTC"
+# How many of the newest task.created events show the highest task id ever given (SQLite).
+_RECENT_CREATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -169,18 +171,22 @@ class SqlAlchemyTaskRepository:
 
         SQLite gives a new row max(id) + 1, so deleting the newest task would hand its number to
         the next one (a user saw #2 deleted and the next task become #2 again; an undo of the
-        delete could no longer bring it back). The newest task.created event in the outbox holds
-        the highest id ever given; when the table's max is below it, count on from there.
-        PostgreSQL's sequence never repeats a number, so it needs none of this."""
+        delete could no longer bring it back). The task.created events in the outbox hold the
+        highest id ever given; when the table's max is below it, count on from there. Not only
+        the newest event: a restore (Undo of a delete) announces an old id again, so the newest
+        ones are read (a window: a hundred restores in a row, with no task added between, is
+        beyond any user). PostgreSQL's sequence never repeats a number, so it needs none of
+        this."""
         if self.session.get_bind().dialect.name != "sqlite":
             return None
-        newest = self.session.execute(
-            sa.select(orm.outbox.c.payload)
+        newest = (
+            sa.select(sa.func.json_extract(orm.outbox.c.payload, "$.data.task_id").label("id"))
             .where(orm.outbox.c.type == catalogue.TASK_CREATED)
             .order_by(orm.outbox.c.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        highest_given = int(((newest or {}).get("data") or {}).get("task_id") or 0)
+            .limit(_RECENT_CREATIONS)
+            .subquery()
+        )
+        highest_given = int(self.session.execute(sa.select(sa.func.max(newest.c.id))).scalar() or 0)
         in_table = self.session.execute(sa.select(sa.func.max(orm.tasks.c.id))).scalar() or 0
         return highest_given + 1 if in_table < highest_given else None
 

@@ -5,11 +5,15 @@ them, or that leaves words the grammar does not know in a listing request, is No
 assistant says so instead of guessing (see specs/chat.md, "Offline grammar").
 """
 
+# ruff: noqa: RUF001  (Urdu text: its full stop and question mark are meant, not look-alikes)
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from taskflow.chat.phrases import Language
 
 # --- intents -------------------------------------------------------------------------------
 
@@ -69,16 +73,18 @@ Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | NotUnderst
 
 # --- references to a task ---------------------------------------------------------------------
 
-_ID_REF = re.compile(r"^(?:the\s+)?(?:task|todo|item|number|no\.?)?\s*#?(\d+)$")
+_ID_REF = re.compile(r"^(?:the\s+)?(?:task|todo|item|number|no\.?|کام|ٹاسک|نمبر)?\s*#?(\d+)$")
 _REF_NOISE = re.compile(
-    r"\b(?:the|my|a|an|that|this|task|tasks|todo|to-do|item|one|called|named|about)\b"
+    r"\b(?:the|my|a|an|that|this|task|tasks|todo|to-do|item|one|called|named|about|"
+    r"کام|ٹاسک|والا|والی|والے)\b"
 )
 
 
-# Words that point at the task in focus rather than name one (English and Roman Urdu).
+# Words that point at the task in focus rather than name one (English, Roman Urdu, Urdu).
 _FOCUS_REF = re.compile(
     r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
-    r"ye|yeh|ise|isay|isko|is\s+ko|woh|wo|use|usay|usko|us\s+ko)$",
+    r"ye|yeh|ise|isay|isko|is\s+ko|woh|wo|use|usay|usko|us\s+ko|"
+    r"یہ|اسے|اس\s+کو|اسکو|وہ|اُسے|یہ\s+کام|وہ\s+کام)$",
     re.I,
 )
 
@@ -272,7 +278,144 @@ _RU_LIST_NOISE = frozenset(
 )
 _RU_REF_WORD = re.compile(r"\b(?:wala|wali|wale|walay)\b", re.I)
 
-_HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?)$", re.I)
+# --- Urdu in its own script: add, show, done, delete, undo ------------------------------------
+
+_UR_VERB_TAIL = r"(?:کرو|کر\s+دو|کردو|کریں|کر\s+دیں|کیجیے|کیجئے)"
+_UR_ADD = re.compile(rf"^(?P<text>.+?)\s+(?:شامل|درج|ایڈ)\s+(?:{_UR_VERB_TAIL}|کر\s+لو)$")
+_UR_ADD_FIRST = re.compile(r"^(?:یاد\s+رکھو|لکھ\s+لو)[:\s]+(?P<text>.+)$")
+_UR_SHOW = re.compile(r"^(?P<what>.*?)\s*(?:دکھاؤ|دکھا\s+دو|دکھائیں|دکھائیے|بتاؤ|بتا\s+دو|بتائیں)$")
+_UR_DONE = re.compile(
+    rf"^{_REF}\s+(?:ہو\s+گیا|ہوگیا|ہو\s+گئی|مکمل\s+(?:ہو\s+گیا|{_UR_VERB_TAIL})|"
+    rf"ختم\s+(?:ہو\s+گیا|{_UR_VERB_TAIL}))$"
+)
+_UR_DELETE = re.compile(
+    rf"^{_REF}\s+(?:حذف\s+{_UR_VERB_TAIL}|ڈیلیٹ\s+{_UR_VERB_TAIL}|مٹا\s+دو|مٹاؤ|ہٹا\s+دو|ہٹاؤ|"
+    r"نکال\s+دو)$"
+)
+_UR_UNDO = re.compile(r"^(?:واپس\s+(?:کرو|کر\s+دو|کریں|لے\s+لو)|انڈو(?:\s+کرو)?)$")
+_UR_BARE_DONE = re.compile(r"^(?:ہو\s+گیا|ہوگیا|ہو\s+گئی|کر\s+لیا|یہ\s+ہو\s+گیا)$")
+# Urdu words of a "show" request, as the English grammar's words (or nothing).
+_UR_LIST_WORDS = {
+    "آج": "today",
+    "مکمل": "completed",
+    "ختم": "completed",
+    "باقی": "pending",
+    "ضروری": "urgent",
+    "ہفتے": "this week",
+}
+_UR_LIST_NOISE = frozenset(
+    [
+        "میرے",
+        "میری",
+        "میرا",
+        "مجھے",
+        "سب",
+        "سارے",
+        "تمام",
+        "اپنے",
+        "اپنی",
+        "کے",
+        "کی",
+        "کا",
+        "کام",
+        "ٹاسک",
+        "والے",
+        "جو",
+        "ہیں",
+        "ہے",
+        "کیا",
+        "اس",
+    ]
+)
+_URDU_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+# Words only Roman Urdu has (no English word, no common name): one is enough to answer in it.
+_ROMAN_URDU_WORDS = frozenset(
+    [
+        "karo",
+        "kardo",
+        "karen",
+        "karein",
+        "kijiye",
+        "kar",
+        "gaya",
+        "gya",
+        "gayi",
+        "hogaya",
+        "dikhao",
+        "dikha",
+        "dikhaiye",
+        "dikhayen",
+        "batao",
+        "bata",
+        "bataiye",
+        "mere",
+        "meri",
+        "mera",
+        "mujhe",
+        "aaj",
+        "wala",
+        "wali",
+        "wale",
+        "walay",
+        "mukammal",
+        "khatam",
+        "mita",
+        "mitao",
+        "hata",
+        "hatao",
+        "nikal",
+        "nikalo",
+        "yaad",
+        "rakho",
+        "likh",
+        "wapas",
+        "wapis",
+        "ise",
+        "isay",
+        "isko",
+        "yeh",
+        "liya",
+        "lia",
+        "baqi",
+        "baaki",
+        "baki",
+        "shamil",
+        "darj",
+        "daal",
+        "poora",
+        "hafte",
+        "saare",
+        "tamam",
+        "dilana",
+        "zaroori",
+        "kaam",
+        "nahin",
+    ]
+)
+
+# Day and repeat words of an added task, in the English the quick-add parser reads: "doodh
+# lena kal" is due tomorrow ("kal" is also yesterday, but a task is added for days to come).
+_DATE_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"(?<!\w){words}(?!\w)", re.I), english)
+    for words, english in [
+        (r"(?:har\s+roz|rozana|roz\s+ka|har\s+din|ہر\s+روز|روزانہ|ہر\s+دن)", "every day"),
+        (r"(?:har\s+hafte|hafta\s+war|ہر\s+ہفتے|ہفتہ\s+وار)", "every week"),
+        (r"(?:har\s+mahine|mahana|ہر\s+مہینے|ماہانہ)", "every month"),
+        (r"(?:agle\s+hafte|اگلے\s+ہفتے)", "next week"),
+        (r"(?:parson|parso|پرسوں)", "in 2 days"),
+        (r"(?:aaj|aj|آج)", "today"),
+        (r"(?:kal|کل)", "tomorrow"),
+    ]
+]
+
+
+def _in_english_dates(text: str) -> str:
+    for pattern, english in _DATE_WORDS:
+        text = pattern.sub(english, text)
+    return text
+
+
+_HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?|مدد)$", re.I)
 
 # --- listing: filters found anywhere in the sentence -------------------------------------------
 
@@ -512,10 +655,21 @@ def _list_filters(text: str) -> dict[str, Any] | None:
 # --- entry point --------------------------------------------------------------------------------
 
 
+def language(message: str) -> Language:
+    """The language to answer in: Urdu when most letters are Urdu script, Roman Urdu when a word
+    only Roman Urdu has is in the message, else English ("add milk #دودھ" is English)."""
+    urdu = len(_URDU_SCRIPT.findall(message))
+    if urdu and urdu >= len(re.findall(r"[A-Za-z]", message)):
+        return "ur"
+    if _ROMAN_URDU_WORDS.intersection(re.findall(r"[a-z]+", message.lower())):
+        return "ur-Latn"
+    return "en"
+
+
 def _clean(message: str) -> str:
     text = " ".join(message.strip().split())
     text = _POLITE.sub("", text)
-    return text.rstrip(" ?!.").strip()
+    return text.rstrip(" ?!.؟۔").strip()  # Urdu's question mark and full stop too
 
 
 def parse(message: str) -> Intent:
@@ -524,10 +678,12 @@ def parse(message: str) -> Intent:
         return NotUnderstood(message)
     if _HELP.match(text):
         return Help()
-    if _UNDO.match(text):
+    if _UNDO.match(text) or _UR_UNDO.match(text):
         return Undo()
-    if _BARE_DONE.match(text):
+    if _BARE_DONE.match(text) or _UR_BARE_DONE.match(text):
         return ActOnTask("complete_task", TaskRef(focus=True))
+    if _URDU_SCRIPT.search(text) and (intent := _parse_urdu(text, message)):
+        return intent
     if intent := _parse_roman_urdu(text, message):
         return intent
     if intent := _parse_task_action(text):
@@ -555,7 +711,7 @@ def _parse_roman_urdu(text: str, message: str) -> Intent | None:
                 ref = TaskRef(words=words) if words else None
             return ActOnTask(action, ref) if ref is not None else None
     if (match := _RU_ADD.match(text) or _RU_ADD_FIRST.match(text)) and match.group("text").strip():
-        return AddTask(match.group("text").strip())
+        return AddTask(_in_english_dates(match.group("text").strip()))
     if match := _RU_SHOW.match(text):
         words = []
         for word in re.findall(r"[\w'#-]+", match.group("what").lower()):
@@ -563,6 +719,26 @@ def _parse_roman_urdu(text: str, message: str) -> Intent | None:
                 continue
             words.append(_RU_LIST_WORDS.get(word, word))
         filters = _list_filters(" ".join(["show", *filter(None, words)]))
+        return ListTasks(filters) if filters is not None else NotUnderstood(message)
+    return None
+
+
+def _parse_urdu(text: str, message: str) -> Intent | None:
+    """Add, show, done and delete in Urdu script ("دودھ لینا شامل کرو", "میرے کام دکھاؤ",
+    "کام 3 ہو گیا", "کام 3 حذف کرو")."""
+    for pattern, action in ((_UR_DONE, "complete_task"), (_UR_DELETE, "delete_task")):
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref"))
+            return ActOnTask(action, ref) if ref is not None else None
+    if (match := _UR_ADD.match(text) or _UR_ADD_FIRST.match(text)) and match.group("text").strip():
+        return AddTask(_in_english_dates(match.group("text").strip()))
+    if match := _UR_SHOW.match(text):
+        words = []
+        for word in match.group("what").split():
+            if word in _UR_LIST_NOISE:
+                continue
+            words.append(_UR_LIST_WORDS.get(word, word))
+        filters = _list_filters(" ".join(["show", *words]))
         return ListTasks(filters) if filters is not None else NotUnderstood(message)
     return None
 

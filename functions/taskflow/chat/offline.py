@@ -3,7 +3,8 @@ the quick-add parser for what a task says, and the task tools to do it.
 
 It never guesses. A message outside the grammar gets "Sorry, I didn't understand", a reference
 that matches several tasks gets a question listing them, and whatever the quick-add parser found
-ambiguous is shown to the user.
+ambiguous is shown to the user. It answers in the language of the message (English, Roman Urdu
+or Urdu: intents.language, the sentences in phrases.py).
 """
 
 from __future__ import annotations
@@ -15,34 +16,15 @@ from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from taskflow.chat import intents
+from taskflow.chat import intents, phrases
 from taskflow.chat.conversations import ChatMessage
+from taskflow.chat.phrases import Language
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
 from taskflow.chat.words import describe_offset, describe_rule
 from taskflow.domain.model import Priority
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
-EXAMPLES = (
-    '"add buy milk tomorrow at 5pm #groceries p1"',
-    '"show my pending tasks"',
-    '"what\'s overdue?"',
-    '"find tasks about milk"',
-    '"mark task 3 as complete"',
-    '"delete the meeting task"',
-    "\"change task 1 to 'Call mom tonight'\"",
-    '"snooze task 2 for 30 minutes"',
-    '"what\'s due this week?"',
-    '"delete it"',
-    '"undo"',
-)
-HELP = "You can say, for example: " + ", ".join(EXAMPLES) + "."
-# Not "that did not work": the change may have been applied, and asking again could apply it twice.
-UNCONFIRMED = (
-    "I can't tell whether that worked: the task service did not confirm it, so it may have been "
-    'applied. Your task list will show it ("show my tasks"); check it before asking again, so '
-    "it is not done twice."
-)
 # Which tasks a reference by words may mean, per action: you complete what is open, reopen what
 # is done, and may delete or change anything.
 _REF_STATUS = {
@@ -52,36 +34,17 @@ _REF_STATUS = {
     "snooze_reminder": "pending",
     "uncomplete_task": "completed",
 }
-_DONE_PHRASES = {
-    "complete_task": "Marked {task} as complete.",
-    "uncomplete_task": "Marked {task} as not done.",
-    "delete_task": "Deleted {task}.",
-    "skip_occurrence": "Skipped this occurrence of {task}.",
-    "stop_repeating": "{task} will not repeat any more.",
-    "snooze_reminder": "Snoozed the reminder of {task} for {minutes} minutes.",
-}
-_VERBS = {
-    "complete_task": "complete",
-    "uncomplete_task": "reopen",
-    "delete_task": "delete",
-    "skip_occurrence": "skip",
-    "stop_repeating": "stop repeating",
-    "snooze_reminder": "snooze",
-}
-# How each change is reversed by "undo": the tool that undoes it, and what to say.
+# How each change is reversed by "undo": the tool that undoes it (what to say: phrases.py,
+# "undo_<tool of the change>").
 _REVERSALS = {
-    "add_task": ("delete_task", "Removed {task}, which I had added."),
-    "delete_task": ("restore_task", "Brought back {task}."),
-    "complete_task": ("uncomplete_task", "Marked {task} as not done again."),
-    "uncomplete_task": ("complete_task", "Marked {task} as complete again."),
-    "restore_task": ("delete_task", "Deleted {task} again."),
+    "add_task": "delete_task",
+    "delete_task": "restore_task",
+    "complete_task": "uncomplete_task",
+    "uncomplete_task": "complete_task",
+    "restore_task": "delete_task",
 }
 _CHANGES = frozenset(
     [*_REVERSALS, "update_task", "skip_occurrence", "stop_repeating", "snooze_reminder"]
-)
-NO_FOCUS = (
-    "Which task do you mean? I don't know which one we are talking about yet. "
-    'Say for example "delete task 4".'
 )
 
 
@@ -99,6 +62,7 @@ class OfflineAssistant:
         self._tz = timezone
         self._now = now
         self._history: list[ChatMessage] = []
+        self._language: Language = "en"
 
     def reply(self, history: list[ChatMessage], message: str) -> Reply:
         """One message, read with the conversation's history for "it" (the task in focus: the
@@ -106,24 +70,31 @@ class OfflineAssistant:
         reply = Reply("")
         intent = intents.parse(message)
         self._history = history
+        self._language = intents.language(message)
         try:
             reply.text = self._answer(intent, reply)
         except _EndOfTurn as answer:
             reply.text = answer.text
         except ChangeNotConfirmed:
-            reply.text = UNCONFIRMED
+            reply.text = self._say("unconfirmed")
         except ToolError as error:
-            reply.text = f"That did not work: {error}"
+            reply.text = self._say("failed", error=error)
         return reply
+
+    def _say(self, key: str, **values: Any) -> str:
+        return phrases.say(self._language, key, **values)
+
+    def _name(self, result: dict[str, Any]) -> str:
+        return phrases.say(self._language, "task", id=result["task_id"], title=result["title"])
 
     # --- one method per intent ----------------------------------------------------------------
 
     def _answer(self, intent: intents.Intent, reply: Reply) -> str:
         match intent:
             case intents.Help():
-                return HELP
+                return self._say("help")
             case intents.NotUnderstood(message=message):
-                return f'Sorry, I didn\'t understand "{message.strip()}". {HELP}'
+                return self._say("not_understood", message=message.strip(), help=self._say("help"))
             case intents.AddTask():
                 return self._add(intent, reply)
             case intents.ListTasks(filters=filters):
@@ -142,13 +113,13 @@ class OfflineAssistant:
         if intent.remind_at_due and parsed.due_at and not arguments.get("reminders"):
             arguments["reminders"] = [{"before_minutes": 0}]
         result = self._call(reply, "add_task", title=parsed.title, **arguments)
-        text = f"Added {_name(result)}{self._details(arguments)}."
-        return text + _ambiguities(parsed)
+        text = self._say("added", task=self._name(result), details=self._details(arguments))
+        return text + self._ambiguities(parsed)
 
     def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, intent.action, reply)
         result = self._call(reply, intent.action, task_id=task_id, **intent.arguments)
-        return _DONE_PHRASES[intent.action].format(task=_name(result), **intent.arguments)
+        return self._say(intent.action, task=self._name(result), **intent.arguments)
 
     def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, "update_task", reply)
@@ -159,41 +130,43 @@ class OfflineAssistant:
         elif intent.text:
             parsed = parse_quick_add(intent.text, self._tz, now=self._now())
             changes = {"title": parsed.title, **_task_fields(parsed)}
-            notes = _ambiguities(parsed)
+            notes = self._ambiguities(parsed)
         if intent.priority:
             changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too
         if intent.due_text:
             parsed = parse_when(intent.due_text, self._tz, now=self._now())
             due = _due(parsed)
             if due is None:
-                return f'Sorry, I could not read a date in "{intent.due_text}".'
+                return self._say("no_date", text=intent.due_text)
             changes["due"] = due
-            notes = _ambiguities(parsed)
+            notes = self._ambiguities(parsed)
         result = self._call(reply, "update_task", task_id=task_id, **changes)
         shown = {key: value for key, value in changes.items() if key != "title"}
-        return f"Updated {_name(result)}{self._details(shown)}." + notes
+        text = self._say("updated", task=self._name(result), details=self._details(shown))
+        return text + notes
 
     def _undo(self, reply: Reply) -> str:
         """Reverse the assistant's last change in this conversation; a second "undo" reverses
         the change before it (each undo turn cancels one earlier change turn)."""
         target = _last_change(self._history)
         if target is None:
-            return "There is nothing I changed in this conversation to undo."
+            return self._say("nothing_to_undo")
         changes = [c for c in target if c["name"] in _CHANGES and "error" not in _result(c)]
         lines = []
         for call in reversed(changes):
-            reversal = _REVERSALS.get(call["name"])
+            tool = _REVERSALS.get(call["name"])
             task_id = _result(call).get("task_id")
-            if reversal is None or task_id is None:
-                lines.append(
-                    f"I can't undo that change of task #{task_id} myself: please set it back "
-                    f'(for example "change task {task_id} to ...").'
-                )
+            if tool is None or task_id is None:
+                lines.append(self._say("cannot_undo", id=task_id))
                 continue
-            tool, said = reversal
             result = self._call(reply, tool, task_id=task_id)
-            lines.append(said.format(task=_name(result)))
+            lines.append(self._say(f"undo_{call['name']}", task=self._name(result)))
         return " ".join(lines)
+
+    def _ambiguities(self, parsed: QuickAdd) -> str:
+        if not parsed.ambiguities:
+            return ""
+        return self._say("check", notes="; ".join(str(note) for note in parsed.ambiguities))
 
     def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
         """list_tasks arguments with "this week" as dates: today to Sunday, in the user's zone."""
@@ -239,27 +212,26 @@ class OfflineAssistant:
         if ref.focus:
             focus = self._focus()
             if focus is None:
-                raise _EndOfTurn(NO_FOCUS)
+                raise _EndOfTurn(self._say("no_focus"))
             return focus
         status = _REF_STATUS.get(action, "all")
         matches = self._call(reply, "list_tasks", search=ref.words, status=status)
         if len(matches) == 1:
             return int(matches[0]["id"])
-        kind = "" if status == "all" else f"{status} "
+        kind = phrases.KINDS[self._language].get(status, "")
         if not matches:
-            raise _EndOfTurn(f'I could not find a {kind}task matching "{ref.words}".')
+            raise _EndOfTurn(self._say("not_found", kind=kind, words=ref.words))
         options = ", ".join(f"#{task['id']} {task['title']}" for task in matches[:10])
-        verb = _VERBS.get(action, "change")
+        example = phrases.example(self._language, action, matches[0]["id"])
         raise _EndOfTurn(
-            f'Several {kind}tasks match "{ref.words}": {options}. Which one? '
-            f'Say for example "{verb} task {matches[0]["id"]}".'
+            self._say("several", kind=kind, words=ref.words, options=options, example=example)
         )
 
     def _describe_list(self, tasks: list[dict[str, Any]], filters: dict[str, Any]) -> str:
-        what = _list_name(filters)
+        what = _list_name(filters, self._language)
         if not tasks:
-            return f"You have no {what}."
-        lines = [f"Your {what} ({len(tasks)}):"]
+            return self._say("list_empty", what=what)
+        lines = [self._say("list_head", what=what, count=len(tasks))]
         lines += [self._line(task) for task in tasks]
         return "\n".join(lines)
 
@@ -320,7 +292,10 @@ class OfflineAssistant:
             elif reminder.get("at"):
                 at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
                 parts.append(f"reminder {at:%a %-d %b %H:%M}")
-        return (" — " + ", ".join(parts)) if parts else ""
+        if not parts:
+            return ""
+        # In Urdu the English details would break the right-to-left sentence: a line of their own.
+        return ("\n" if self._language == "ur" else " — ") + ", ".join(parts)
 
 
 def _result(call: dict[str, Any]) -> dict[str, Any]:
@@ -350,10 +325,6 @@ def _last_change(history: list[ChatMessage]) -> list[dict[str, Any]] | None:
     return None
 
 
-def _name(result: dict[str, Any]) -> str:
-    return f'task #{result["task_id"]} "{result["title"]}"'
-
-
 def _due(parsed: QuickAdd) -> str | None:
     if parsed.due_at is not None:
         return parsed.due_at.isoformat()
@@ -371,13 +342,9 @@ def _task_fields(parsed: QuickAdd) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value}
 
 
-def _ambiguities(parsed: QuickAdd) -> str:
-    if not parsed.ambiguities:
-        return ""
-    return " Please check: " + "; ".join(str(note) for note in parsed.ambiguities) + "."
-
-
-def _list_name(filters: dict[str, Any]) -> str:
+def _list_name(filters: dict[str, Any], language: Language = "en") -> str:
+    if language != "en":
+        return _list_name_in_urdu(filters, language)
     words = []
     if filters.get("status") in ("pending", "completed") and not filters.get("overdue"):
         words.append(filters["status"])
@@ -402,3 +369,33 @@ def _list_name(filters: dict[str, Any]) -> str:
     if sort := filters.get("sort"):
         name += f", sorted by {'due date' if sort == 'due' else sort}"
     return name
+
+
+def _list_name_in_urdu(filters: dict[str, Any], language: Language) -> str:
+    """ "aaj ke baqi tasks", "آج کے باقی کام": when, which, the noun; then tags and search words
+    as they are. A filter only the English grammar reaches is named in English after them."""
+    words = phrases.LIST_WORDS[language]
+    parts = []
+    if filters.get("due_today"):
+        parts.append(words["today"])
+    if filters.get("due_within") == "week":
+        parts.append(words["week"])
+    if filters.get("overdue"):
+        parts.append(words["overdue"])
+    elif filters.get("status") in ("pending", "completed"):
+        parts.append(words[filters["status"]])
+    if filters.get("priority") == "high":
+        parts.append(words["high"])
+    parts.append(words["tasks"])
+    if tags := filters.get("tags"):
+        parts.append(" ".join(f"#{tag}" for tag in tags))
+    if search := filters.get("search"):
+        parts.append(f'"{search}"')
+    rest = {key: value for key, value in filters.items() if key in _ENGLISH_ONLY_FILTERS}
+    if rest:
+        parts.append("(" + _list_name(rest).replace("tasks", "").strip(" ,") + ")")
+    return " ".join(parts)
+
+
+# Filters Roman Urdu and Urdu reach only through English words ("recurring tasks dikhao").
+_ENGLISH_ONLY_FILTERS = frozenset(["no_date", "recurring", "sort", "order"])

@@ -244,7 +244,8 @@ class TaskTools:
         return _outcome(task, "updated")
 
     def uncomplete_task(self, task_id: TaskId, user_id: UserId = "") -> dict[str, Any]:
-        """Mark a completed task as not done again."""
+        """Mark a completed task as not done again (also the undo of a completion): a repeating
+        task's next occurrence, made by that completion and not changed since, goes away."""
         self._refuse_other_user(user_id)
         task = self._send(commands.UncompleteTask(user_id=self.user_id, task_id=task_id))
         return _outcome(task, "pending")

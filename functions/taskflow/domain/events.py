@@ -44,6 +44,9 @@ class TaskCompleted(TaskEvent):
 @dataclass(frozen=True)
 class TaskDeleted(TaskEvent):
     cloudevent_type = catalogue.TASK_DELETED
+    # Set when TaskFlow itself deleted it, to tell the user why (a next occurrence taken back
+    # with its completion); None for the user's own delete.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

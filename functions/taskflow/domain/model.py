@@ -225,9 +225,9 @@ class Task:
             return
         self._apply({"completed": False, "completed_at": None}, now=now)
 
-    def delete(self, *, now: datetime) -> None:
+    def delete(self, *, now: datetime, reason: str | None = None) -> None:
         self.updated_at = now
-        self._record(events.TaskDeleted)
+        self._record(events.TaskDeleted, reason=reason)
 
     def skip_occurrence(self, tz: ZoneInfo, *, now: datetime) -> None:
         """Move to the next occurrence of the schedule without completing this one."""

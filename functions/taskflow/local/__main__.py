@@ -25,7 +25,7 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from taskflow.adapters import database
+from taskflow.adapters import database, sender_identity
 from taskflow.config import (
     FUNCTIONS,
     REPO_ROOT,
@@ -35,9 +35,10 @@ from taskflow.config import (
     load_settings,
     require_jwt_secret,
 )
+from taskflow.entrypoints import observability
 from taskflow.local import dapr
 from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
-from taskflow.local.timers import PingTimer
+from taskflow.local.timers import PingTimer, signed_for
 
 log = logging.getLogger("taskflow.local")
 
@@ -58,7 +59,11 @@ def url(port: int) -> str:
 def child_specs(ports: Ports) -> list[ChildSpec]:
     router = ChildSpec(
         "router",
-        [sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)],
+        [
+            "env",
+            f"TASKFLOW_METRICS_PORT={ports.router_metrics}",
+            *(sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)),
+        ],
         url(ports.router),
     )
     mcp = ChildSpec(
@@ -81,7 +86,12 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
         *(
             ChildSpec(
                 name.replace("_", "-"),
-                function_command(name, getattr(ports, name), HOST),
+                # Its metrics on a port of its own (Ports.<name>_metrics), as the images have.
+                [
+                    "env",
+                    f"TASKFLOW_METRICS_PORT={getattr(ports, f'{name}_metrics')}",
+                    *function_command(name, getattr(ports, name), HOST),
+                ],
                 url(getattr(ports, name)),
             )
             for name in FUNCTIONS
@@ -159,6 +169,8 @@ def start_web(settings: Settings, port: int) -> BaseWSGIServer:
 
     server = make_server(HOST, port, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    # The web app counts in this process: its metrics port is this process's.
+    observability.serve_metrics((HOST, settings.ports.web_metrics))
     return server
 
 
@@ -223,6 +235,13 @@ def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -
         ("dead letters", f"{url(ports.router)}/dead-letters"),
         *((name.replace("_", "-"), url(getattr(ports, name))) for name in FUNCTIONS),
         ("MCP server (streamable HTTP)", f"{url(ports.mcp)}/mcp"),
+        (
+            "Prometheus metrics (/metrics)",
+            ", ".join(
+                f"{name.replace('_', '-')} :{getattr(ports, f'{name}_metrics')}"
+                for name in ("web", *FUNCTIONS, "router")
+            ),
+        ),
         ("database", database_url),
         ("data folder", str(settings.data_dir)),
         *(
@@ -299,12 +318,22 @@ def main(argv: list[str] | None = None) -> int:
         specs = dapr.with_sidecars(specs, dapr_plan)
     children: list[Child] = []
     web: BaseWSGIServer | None = None
+    # Signed like the router's deliveries: the timer doors take nothing unsigned.
+    signer = sender_identity.delivery_signer(settings)
     timers = [
         PingTimer(
-            "outbox-relay", f"{url(ports.create_task)}/relay", RELAY_PERIOD_SECONDS, stopping
+            "outbox-relay",
+            f"{url(ports.create_task)}/relay",
+            RELAY_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "create-task"),
         ),
         PingTimer(
-            "reminder-sweep", f"{url(ports.send_reminder)}/sweep", SWEEP_PERIOD_SECONDS, stopping
+            "reminder-sweep",
+            f"{url(ports.send_reminder)}/sweep",
+            SWEEP_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "send-reminder"),
         ),
     ]
     if dapr_plan is not None:

@@ -82,5 +82,6 @@ def _before_and_after(
             {"completed": True, "completed_at": task["completed_at"]},
         )
     if type_ == catalogue.TASK_DELETED:
-        return task, None
+        # Deleted by TaskFlow itself (a next occurrence taken back): the history says why.
+        return task, ({"reason": data["reason"]} if data.get("reason") else None)
     raise ValueError(f"{type_!r} is not a task event")

@@ -81,8 +81,22 @@ def complete_task(command: commands.CompleteTask, uow: SqlAlchemyUnitOfWork, now
 def uncomplete_task(
     command: commands.UncompleteTask, uow: SqlAlchemyUnitOfWork, now: datetime
 ) -> Task:
+    """Reopening takes the completion back (Undo, or a mistaken tick): a repeating occurrence's
+    successor, spawned by that completion and untouched since, goes away again, so the series
+    has one open occurrence, as before (specs/task-domain.md, decision 8)."""
     task = _existing_task(uow, command.user_id, command.task_id)
+    if not task.completed:
+        return task
     task.uncomplete(now=now)
+    if task.recurrence is not None:
+        following = uow.tasks.get_occurrence(
+            command.user_id, task.recurrence.series_id, task.recurrence.occurrence + 1
+        )
+        # Untouched: still open and never changed since it was spawned (created_at is the
+        # completion's moment). An occurrence the user already edited or ticked is kept.
+        if following is not None and _untouched(following):
+            following.delete(now=now, reason=f"its completion of task #{task.id} was undone")
+            uow.tasks.delete(following)
     return task
 
 
@@ -129,6 +143,11 @@ def spawn_next_occurrence(
     it does not cancel or change its successor (specs/task-domain.md, decision 8)."""
     completed = _completed_occurrence(command)
     completed_at = _parse_completed_at(command.completed_at)
+    if _reopened(uow.tasks.get(command.user_id, command.task_id), completed):
+        # The completion was taken back (reopened, Undo) before its spawn arrived: there is
+        # nothing to hand on. Had the spawn come first, the reopening would have removed the
+        # successor; either order ends the same (specs/task-domain.md, decision 8).
+        return None
     try:
         following = completed.next_occurrence(
             _zone(uow, command.user_id), completed_at=completed_at
@@ -208,6 +227,21 @@ def _completed_occurrence(command: commands.SpawnNextOccurrence) -> Task:
     if completed.recurrence is None:
         raise ValidationError("task_data.recurrence", "the completed task does not repeat")
     return completed
+
+
+def _untouched(task: Task) -> bool:
+    return not task.completed and task.updated_at == task.created_at
+
+
+def _reopened(current: Task | None, completed: Task) -> bool:
+    """Whether the completed occurrence is open again, at the same place of its series."""
+    if current is None or current.completed or current.recurrence is None:
+        return False
+    assert completed.recurrence is not None
+    return (current.recurrence.series_id, current.recurrence.occurrence) == (
+        completed.recurrence.series_id,
+        completed.recurrence.occurrence,
+    )
 
 
 def _zone(uow: SqlAlchemyUnitOfWork, user_id: str) -> ZoneInfo:
