@@ -138,8 +138,6 @@ async def broadcast_update(request: Request) -> Response:
     key = (request.method, request.url.path)
     if key == ("GET", "/healthz"):
         return JSONResponse({"status": "ok"})
-    if key == ("GET", "/metrics"):
-        return observability.metrics_response_asgi()
     if key == ("POST", "/"):
         return await push_event(request)
     reason = f"no route for {request.method} {request.url.path}"
@@ -213,6 +211,7 @@ def make_full_collections_rare() -> None:
 
 
 async def _start() -> None:
+    observability.serve_metrics()  # the metrics-only port (never this public one)
     raise_open_files_limit()
     make_full_collections_rare()
     await asyncio.to_thread(settings)  # a bad setting fails the start, not the first socket

@@ -7,7 +7,9 @@ Routes:
                   binary-mode `com.taskflow.command.result` CloudEvent, or a 4xx error. Only
                   with the API's command token: callers authenticate the user first, and the
                   command's user_id is trusted.
-- POST /relay     publish pending outbox rows (PingSource / timer); 202.
+- POST /relay     publish pending outbox rows (PingSource / timer / Dapr cron binding); 202.
+                  Only from the platform's timers (doors.from_timer): a ping signed like a
+                  delivery, or the Dapr sidecar's app API token.
 - GET  /healthz   liveness.
 
 The command's CloudEvent id is its idempotency key (see service_layer/task_commands.py).
@@ -82,7 +84,7 @@ def relay(request: flask.Request) -> flask.Response:
 ROUTES: function_routes.Routes = {
     ("POST", "/"): doors.from_broker("create-task", command_from_broker),
     ("POST", "/commands"): doors.from_api(command_invoked_directly),
-    ("POST", "/relay"): relay,
+    ("POST", "/relay"): doors.from_timer("create-task", relay),
 }
 
 

@@ -8,6 +8,8 @@ Routes:
                  SWEEP_INTERVAL in-process); 202.
 - POST /reminder-sweep  the same sweep, called by the Dapr cron binding `reminder-sweep`.
 - POST /job/<name>      a Dapr job fell due (its data is the reminder's key): fire it; 200.
+  The three timer routes above take only the platform's timers (doors.from_timer): a ping
+  signed like a delivery (PingSource, the local timers), or the Dapr sidecar's app API token.
 - POST /deliver  a reminder.due event (reminders broker): POST it to the user's webhook if set;
                  202, or 502 when the webhook fails so that the broker retries.
 
@@ -66,7 +68,7 @@ sweeper = bootstrap.WorkerStartup("reminder-sweeper", keep_sweeping)
 def send_reminder(request: flask.Request) -> flask.Response:
     sweeper.ensure_started()
     if request.method == "POST" and request.path.startswith(dapr_jobs.JOB_CALLBACK_PREFIX):
-        return job_due(request)
+        return guarded_job_due(request)
     return function_routes.dispatch(request, ROUTES)
 
 
@@ -100,6 +102,9 @@ def job_due(request: flask.Request) -> flask.Response:
     return flask.Response(status=200)
 
 
+guarded_job_due = doors.from_timer("send-reminder", job_due)
+
+
 @cloudevents_http.on_events(catalogue.REMINDER_DUE)
 def deliver(event: CloudEvent) -> flask.Response:
     try:
@@ -117,7 +122,7 @@ def deliver(event: CloudEvent) -> flask.Response:
 
 ROUTES: function_routes.Routes = {
     ("POST", "/"): doors.from_broker("send-reminder", task_changed),
-    ("POST", "/sweep"): sweep_now,
-    ("POST", "/reminder-sweep"): sweep_now,
+    ("POST", "/sweep"): doors.from_timer("send-reminder", sweep_now),
+    ("POST", "/reminder-sweep"): doors.from_timer("send-reminder", sweep_now),
     ("POST", "/deliver"): doors.from_broker("send-reminder", deliver),
 }

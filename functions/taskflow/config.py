@@ -54,6 +54,15 @@ class Ports:
     write_audit: int = 8104
     broadcast_update: int = 8105
     mcp: int = 8106  # the MCP server's streamable HTTP transport (issue 3)
+    # Each process's Prometheus metrics, on a port of its own: never on the public ones above
+    # (issue 12, item 6). The runner hands each one to its process as TASKFLOW_METRICS_PORT.
+    web_metrics: int = 9180
+    create_task_metrics: int = 9181
+    spawn_recurrence_metrics: int = 9182
+    send_reminder_metrics: int = 9183
+    write_audit_metrics: int = 9184
+    broadcast_update_metrics: int = 9185
+    router_metrics: int = 9190
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -65,6 +74,25 @@ class Ports:
                 for name, default in asdict(cls()).items()
             }
         )
+
+
+def metrics_address() -> tuple[str, int] | None:
+    """Where this process serves its Prometheus metrics, apart from the port that serves
+    users and deliveries (issue 12, item 6): TASKFLOW_METRICS_PORT (the images and the chart
+    set 9095, its `metrics.port`; the local runner one port per process from Ports) on
+    TASKFLOW_METRICS_HOST (127.0.0.1 unless set; the images listen on 0.0.0.0 for the pod's
+    scraper). Unset or 0: nowhere. Read from the environment alone, like PORT: a gunicorn worker
+    reads it as it forks, before any setting that may need a secret store."""
+    text = _env("TASKFLOW_METRICS_PORT", "").strip()
+    try:
+        port = int(text or "0")
+    except ValueError:
+        raise ValueError(f"TASKFLOW_METRICS_PORT must be a port number; got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"TASKFLOW_METRICS_PORT must be a port number; got {text!r}")
+    if port == 0:
+        return None
+    return _env("TASKFLOW_METRICS_HOST", "127.0.0.1"), port
 
 
 @dataclass(frozen=True)
@@ -222,6 +250,11 @@ class Settings:
     # the broker), which the outbox relay presents to the Kafka broker's ingress instead of a
     # token signed with the publish key. Empty: sign with the publish key.
     publish_token_dir: str = ""
+    # Dapr's app API token (its own variable, APP_API_TOKEN): daprd sends it as the
+    # `dapr-api-token` header on every call to the app (cron bindings, job callbacks), so the
+    # timer doors accept a call carrying it (adapters/sender_identity.py TimerDoor). Empty: no
+    # Dapr sidecar may call them; a token is required (specs/deployment.md "Timer doors").
+    app_api_token: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -273,6 +306,7 @@ def load_settings() -> Settings:
         oidc_issuer=_env("TASKFLOW_OIDC_ISSUER", ""),
         oidc_jwks_url=_env("TASKFLOW_OIDC_JWKS_URL", ""),
         publish_token_dir=_env("TASKFLOW_PUBLISH_TOKEN_DIR", ""),
+        app_api_token=_env("APP_API_TOKEN", ""),
     )
 
 

@@ -73,7 +73,7 @@ set_args=(--set "config.TASKFLOW_PUBLIC_SOCKET_URL=http://broadcast-update.$NAME
 # The services refuse to start without a signing secret of 32 bytes or more, and create-task
 # without its command key; none is published anywhere: each is made once here and kept
 # (owner-only) so tokens survive a redeploy.
-for key in JWT_SECRET TASKFLOW_COMMAND_KEY; do
+for key in JWT_SECRET TASKFLOW_COMMAND_KEY APP_API_TOKEN; do
     key_file="$REPO_ROOT/data/minikube-$key"
     if [ ! -s "$key_file" ]; then
         mkdir -p "$REPO_ROOT/data"

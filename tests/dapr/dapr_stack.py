@@ -270,6 +270,9 @@ class Stack:
     """The router and one DaprApp per function plus the web app, on fixed free ports."""
 
     def __init__(self, base_env: dict[str, str], sidecar_env: dict[str, str], root: Path) -> None:
+        # Dapr's app API token, as `just up --dapr` makes one: daprd sends it to its app, and the
+        # timer doors (cron bindings, job callbacks) take nothing else from a sidecar.
+        sidecar_env = {**sidecar_env, "APP_API_TOKEN": secrets.token_urlsafe(32)}
         self.data_dir = root / "data"
         self.log_dir = root / "logs"
         self.log_dir.mkdir(parents=True)
@@ -307,6 +310,7 @@ class Stack:
             "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-dapr-tests-{secrets.token_hex(4)}-",
             # The reminder webhook of test_dapr_reminders is a local server.
             "TASKFLOW_WEBHOOK_ALLOW_LOCAL": "1",
+            "APP_API_TOKEN": sidecar_env["APP_API_TOKEN"],
             **{f"TASKFLOW_PORT_{name.upper()}": str(port) for name, port in vars(ports).items()},
         }
         for app in self.apps:

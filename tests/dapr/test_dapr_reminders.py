@@ -223,6 +223,8 @@ def test_a_job_callback_with_bad_data_is_refused_naming_the_field(stack: Stack) 
     answer = requests.post(
         f"{stack.functions['send_reminder'].app_url}/job/reminder-1-r-0",
         json={"task_id": "seven", "reminder_id": "r", "remind_at": "2026-01-01T00:00:00+00:00"},
+        # As daprd calls it: the job door takes only the sidecar's app API token.
+        headers={"dapr-api-token": stack.env["APP_API_TOKEN"]},
         timeout=10,
     )
 

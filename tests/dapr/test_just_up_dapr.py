@@ -108,7 +108,12 @@ def test_just_up_dapr_runs_the_product_behind_sidecars(
         timeout=START_TIMEOUT_SECONDS,
     )
     assert READY_LINE in process.output(), process.output()[-4000:]
-    app_ports = {getattr(ports, name) for name in asdict(ports) if name not in ("router", "mcp")}
+    # One sidecar per app: the router, the MCP server and the metrics ports have none.
+    app_ports = {
+        getattr(ports, name)
+        for name in asdict(ports)
+        if name not in ("router", "mcp") and not name.endswith("_metrics")
+    }
     assert len(daprd_processes_of(Path(), app_ports)) == len(app_ports)
     web = f"http://127.0.0.1:{ports.web}"
     signup = requests.post(

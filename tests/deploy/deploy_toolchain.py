@@ -207,3 +207,44 @@ def schema_dir() -> Path:
                 kube_schemas.write_schemas(directory, kube_schemas.crd_schemas(crd))
             done.touch()
     return directory
+
+
+VALIDATORS = Path(__file__).resolve().parent / "validate"
+# Where the machine image puts Go when a login shell's PATH is not inherited.
+GO_FALLBACK = Path("/usr/local/go/bin/go")
+
+
+def go_command() -> str:
+    found = shutil.which("go") or (str(GO_FALLBACK) if GO_FALLBACK.exists() else None)
+    if found is None:
+        raise ToolUnavailable("Go is not installed (tests/deploy/validate needs go 1.26.6+)")
+    return found
+
+
+def upstream_validator(name: str) -> Path:
+    """`go test -c` of the Go module tests/deploy/validate/<name>, which runs the pinned releases'
+    own validation code (see its validate_test.go). Built once per content of the module into
+    .cache/validate, so a rerun only executes it; the Go module and build caches make a rebuild
+    after an edit quick."""
+    module = VALIDATORS / name
+    sources = sorted(module.glob("go.*")) + sorted(module.glob("*.go"))
+    key = hashlib.sha256(b"".join(path.name.encode() + path.read_bytes() for path in sources))
+    binary = CACHE / "validate" / f"{name}-{key.hexdigest()[:16]}.test"
+    if binary.exists():
+        return binary
+    with build_lock():
+        if not binary.exists():
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            partial = binary.with_suffix(".partial")
+            # One package at a time on a shared machine; CI (scripts/test.sh) allows two.
+            jobs = os.environ.get("TASKFLOW_GO_BUILD_JOBS", "1")
+            build = [go_command(), "test", "-c", "-p", jobs, "-trimpath", "-o", str(partial), "."]
+            # Pure Go, built as scripts/cluster/build.sh builds Kubernetes, so the packages the
+            # kubernetes validator shares with that build come from the build cache.
+            run(build, cwd=module, env={**os.environ, "CGO_ENABLED": "0"})
+            partial.replace(binary)
+            # Builds of earlier contents of the module are of no further use.
+            for stale in binary.parent.glob(f"{name}-*.test"):
+                if stale != binary:
+                    stale.unlink()
+    return binary

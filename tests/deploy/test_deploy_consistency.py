@@ -21,6 +21,7 @@ import requests
 import yaml
 from chart import CHART, load_documents
 from deploy_toolchain import REPO_ROOT
+from metrics_ports import metrics_env, metrics_url, scrape, serves_metrics_at
 from sender_keys import KEYS as SENDER_TEST_KEYS
 from sender_keys import headers_for, known_as
 from taskflow import catalogue
@@ -176,6 +177,9 @@ def wait_for_health(url: str, process: subprocess.Popen[str]) -> int | None:
     return answers[0] if answers else None
 
 
+DAPR_APP_TOKEN = "the-dapr-app-api-token-of-these-tests"
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Every service started as its image starts it, on a migrated SQLite database and free
@@ -187,6 +191,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "BROKER_URL": f"http://127.0.0.1:{free_port()}/taskflow",
         **SENDER_TEST_KEYS,
         "JWT_SECRET": secrets.token_urlsafe(32),
+        # What daprd holds too (the chart's dapr.io/app-token-secret) and sends as dapr-api-token.
+        "APP_API_TOKEN": DAPR_APP_TOKEN,
     }
     subprocess.run(
         [
@@ -202,18 +208,21 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     processes: dict[str, tuple[str, subprocess.Popen[str]]] = {}
     for name in SERVICES:
         port = free_port()
-        # Exactly what the image runs: its command and environment, on this checkout's paths.
+        # Exactly what the image runs: its command and environment, on this checkout's paths,
+        # but on free ports of this machine (PORT, and the metrics port the image sets).
         command, image_environment = dockerfile_stages.target(name)
         image_environment["PATH"] = image_environment["PATH"].replace("$PATH", "/usr/bin:/bin")
+        metrics, metrics_at = metrics_env()
         process = subprocess.Popen(
             command,
-            env={**image_environment, **environment, "PORT": str(port)},
+            env={**image_environment, **environment, "PORT": str(port), **metrics},
             cwd=data_dir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        processes[name] = (known_as(f"http://127.0.0.1:{port}", name), process)
+        url = serves_metrics_at(known_as(f"http://127.0.0.1:{port}", name), metrics_at)
+        processes[name] = (url, process)
     try:
         yield {
             name: url
@@ -284,7 +293,55 @@ def test_dapr_cron_binding_lands_on_the_relay(running: dict[str, str]) -> None:
     (app,) = relay["scopes"]
     assert app in running, f"{app} did not start"
     url = f"{running[app]}/{relay['metadata']['name']}"
-    assert 200 <= requests.post(url, json={}, timeout=30).status_code < 300
+    # daprd's only credential is the app API token; without it the timer door refuses.
+    assert requests.post(url, json={}, timeout=30).status_code == 401
+    answer = requests.post(url, json={}, headers={"dapr-api-token": DAPR_APP_TOKEN}, timeout=30)
+    assert 200 <= answer.status_code < 300
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_metrics_answer_on_the_metrics_port_only(name: str, running: dict[str, str]) -> None:
+    """As its image runs it, a service answers GET /metrics 404 on the port of users and
+    deliveries (issue 12, item 6) and serves its counters on the metrics port; a service the
+    chart does not scrape (`metrics: false`) serves none at all."""
+    assert name in running, f"{name} did not start"
+    assert requests.get(f"{running[name]}/metrics", timeout=10).status_code == 404
+    if SERVICES[name].get("metrics") is False:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{metrics_url(running[name])}/metrics", timeout=10)
+        return
+    probe = knative_service(name)["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    if "httpGet" in probe:
+        # The health probes fixture start-up made are counted already.
+        healthz = scrape(running[name])("taskflow_http_requests_total", route="/healthz")
+        assert healthz >= 1
+    else:
+        assert (
+            "taskflow_http_requests"
+            in requests.get(f"{metrics_url(running[name])}/metrics", timeout=10).text
+        )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_metrics_port_is_one_value_in_chart_image_and_annotation(name: str) -> None:
+    """prometheus.io/port, the service's TASKFLOW_METRICS_PORT, the image's default and the
+    chart value agree; it is no port the pod already uses, and not a declared container port
+    (Knative Serving allows one: the serving port)."""
+    template = knative_service(name)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    container = template["spec"]["containers"][0]
+    env = {item["name"]: item.get("value") for item in container.get("env", [])}
+    port = int(VALUES["metrics"]["port"])
+    _, image_env = dockerfile_stages.target(name)
+    assert [item["containerPort"] for item in container["ports"]] == [APP_PORT]
+    assert int(image_env["TASKFLOW_METRICS_PORT"]) == port
+    assert image_env["TASKFLOW_METRICS_HOST"] == "0.0.0.0"
+    assert port not in QUEUE_PROXY_PORTS | {APP_PORT, int(VALUES["dapr"]["metricsPort"])}
+    if SERVICES[name].get("metrics") is False:
+        assert "prometheus.io/port" not in annotations and "TASKFLOW_METRICS_PORT" not in env
+        return
+    assert int(annotations["prometheus.io/port"]) == port
+    assert (env["TASKFLOW_METRICS_PORT"], env["TASKFLOW_METRICS_HOST"]) == (str(port), "0.0.0.0")
 
 
 def test_a_dead_letter_is_counted_for_the_alert(running: dict[str, str]) -> None:
@@ -304,7 +361,7 @@ def test_a_dead_letter_is_counted_for_the_alert(running: dict[str, str]) -> None
     assert (
         requests.post(url, data='{"task_id": "t1"}', headers=headers, timeout=10).status_code == 202
     )
-    metrics = requests.get(f"{url}/metrics", timeout=10).text
+    metrics = requests.get(f"{metrics_url(url)}/metrics", timeout=10).text
     sample = re.search(
         r'^taskflow_dead_letters_total\{destination="http://write-audit[^"]*",'
         r'type="com\.taskflow\.task\.created"\} (\S+)$',

@@ -73,6 +73,50 @@ def test_dashboard_is_importable() -> None:
     assert {"datasource"} <= {variable["name"] for variable in DASHBOARD["templating"]["list"]}
 
 
+def relabel(rules: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, str] | None:
+    """Prometheus's relabelling of one discovered target (actions keep and replace, the ones the
+    scrape config uses): the target's labels after the rules, None when it is dropped."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(n, "") for n in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if rule.get("action", "replace") == "keep":
+            if match is None:
+                return None
+        elif match is not None:
+            replacement = re.sub(r"\$(\d+)", r"\\\1", rule.get("replacement", "$1"))
+            labels[rule["target_label"]] = match.expand(replacement)
+    return labels
+
+
+def test_the_services_are_scraped_on_the_metrics_port_their_pods_announce() -> None:
+    """A pod of the chart, as Kubernetes service discovery shows it (one target per declared
+    port), is scraped once, at the address of its app container and the port of its
+    prometheus.io/port annotation: the metrics-only port, never the public 8080."""
+    jobs = {job["job_name"]: job for job in SCRAPE["scrape_configs"]}
+    port = str(VALUES["metrics"]["port"])
+    pod = {
+        "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+        "__meta_kubernetes_pod_annotation_prometheus_io_port": port,
+        "__meta_kubernetes_pod_annotation_prometheus_io_path": "/metrics",
+        "__meta_kubernetes_pod_label_serving_knative_dev_service": "create-task",
+    }
+    targets = [
+        pod
+        | {"__address__": f"10.1.2.3:{number}", "__meta_kubernetes_pod_container_name": name}
+        | {"__meta_kubernetes_pod_container_port_number": str(number)}
+        for name, number in [("create-task", 8080), ("queue-proxy", 8012), ("queue-proxy", 9091)]
+    ]
+
+    kept = [relabel(jobs["taskflow"]["relabel_configs"], target) for target in targets]
+
+    scraped = [labels for labels in kept if labels is not None]
+    assert [(t["__address__"], t["__metrics_path__"]) for t in scraped] == [
+        (f"10.1.2.3:{port}", "/metrics")
+    ]
+    assert scraped[0]["service"] == "create-task"
+
+
 def test_scrape_config_follows_the_chart_ports() -> None:
     jobs = {job["job_name"]: job for job in SCRAPE["scrape_configs"]}
     assert set(jobs) == {"taskflow", "dapr", "queue-proxy"}

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cloudevents.http import CloudEvent, from_http
+from metrics_ports import metrics_env, serves_metrics_at
 from sender_keys import known_as
 from taskflow_dev.local.launch import free_port
 from taskflow_dev.local.processes import function_command
@@ -62,17 +63,19 @@ class FunctionProcesses:
     def __call__(self, name: str, env: dict[str, str] | None = None) -> str:
         port = free_port()
         log_path = self._log_dir / f"{name}-{port}.log"
+        # Its metrics on a port of its own, as the images have (metrics_ports.scrape reads it).
+        metrics, metrics_at = metrics_env()
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 function_command(name, port),
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **metrics, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO_ROOT,
                 # Its own process group, so stopping it also stops gunicorn's worker.
                 start_new_session=True,
             )
-        base_url = known_as(f"http://127.0.0.1:{port}", name)
+        base_url = serves_metrics_at(known_as(f"http://127.0.0.1:{port}", name), metrics_at)
         self._running[base_url] = process
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _listening(port):

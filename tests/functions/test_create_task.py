@@ -351,8 +351,9 @@ def test_a_spawn_into_another_users_account_is_refused(
 def test_the_relay_route_publishes_what_is_pending(create_task_url, broker, database_url):
     """A write whose relay never ran (a crash after commit) is published by POST /relay."""
     task = run_command(database_url, commands.CreateTask(user_id="alice", title="stranded"))
+    relay_url = f"{create_task_url}/relay"
 
-    relay = requests.post(f"{create_task_url}/relay", timeout=10)
+    relay = requests.post(relay_url, headers=headers_for(relay_url), timeout=10)
 
     assert (relay.status_code, relay.content) == (202, b"")
     wait_until(
@@ -377,3 +378,75 @@ def test_events_left_pending_by_a_crash_are_published_when_create_task_starts(
     )
     (created,) = broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)
     assert created.data["task_id"] == task["id"]
+
+
+def started_after_its_start_up_relay(start_function, env, broker, database_url) -> str:
+    """create-task relays what is pending as its worker starts: a row left before the start is
+    that relay's proof that it ran, so a row stranded after it waits for the next /relay."""
+    run_command(database_url, commands.CreateTask(user_id="alice", title="left by a crash"))
+    url = start_function("create_task", env)
+    wait_until(
+        lambda: all(
+            broker.events(catalogue.TASK_CREATED, topic)
+            for topic in (catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES)
+        ),
+        what="the start-up relay",
+    )
+    return url
+
+
+def stranded(broker) -> int:
+    return len(broker.events(catalogue.TASK_CREATED, catalogue.TOPIC_TASK_EVENTS)) - 1
+
+
+def test_the_relay_door_takes_only_the_platforms_timers(
+    start_function, function_env, broker, database_url
+):
+    """/relay was open to anyone (issue 10): an unsigned ping, a user's or another service's
+    token, or a Dapr app token where none is configured get 401 and publish nothing; the
+    stranded row waits for a timer that signs (the PingSource's OIDC token, the local timers'
+    delivery token)."""
+    url = started_after_its_start_up_relay(start_function, function_env, broker, database_url)
+    run_command(database_url, commands.CreateTask(user_id="alice", title="stranded"))
+    relay_url = f"{url}/relay"
+    write_audit = sender_identity.service_audience(NAMESPACE, "write-audit")
+    create_task = sender_identity.service_audience(NAMESPACE, "create-task")
+    attempts = {
+        "no credential": {},
+        "a token for write-audit": as_router.headers(write_audit),
+        "the API's command token": as_api.headers(create_task),
+        "a Dapr app token": {"dapr-api-token": "guessed"},
+    }
+
+    answers = {
+        name: requests.post(relay_url, headers=extra, timeout=10)
+        for name, extra in attempts.items()
+    }
+
+    assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(
+        attempts, 401
+    )
+    assert {answer.json()["error"]["field"] for answer in answers.values()} == {"authorization"}
+    assert stranded(broker) == 0
+    signed = requests.post(relay_url, headers=headers_for(relay_url), timeout=10)
+    assert signed.status_code == 202
+    wait_until(lambda: stranded(broker) == 1, what="the stranded task.created")
+
+
+def test_the_relay_door_opens_to_the_dapr_sidecars_app_token(
+    start_function, function_env, broker, database_url
+):
+    """Beside a Dapr sidecar, daprd's cron binding calls /relay with only its app API token
+    (APP_API_TOKEN, sent as `dapr-api-token`): that one opens the door, another does not."""
+    env = {**function_env, "APP_API_TOKEN": "the-sidecars-token-0123"}
+    url = started_after_its_start_up_relay(start_function, env, broker, database_url)
+    run_command(database_url, commands.CreateTask(user_id="alice", title="stranded"))
+
+    wrong = requests.post(f"{url}/relay", headers={"dapr-api-token": "not-it"}, timeout=10)
+    assert wrong.status_code == 401
+    assert stranded(broker) == 0
+    right = requests.post(
+        f"{url}/relay", headers={"dapr-api-token": "the-sidecars-token-0123"}, timeout=10
+    )
+    assert right.status_code == 202
+    wait_until(lambda: stranded(broker) == 1, what="the stranded task.created")

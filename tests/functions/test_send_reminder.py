@@ -12,6 +12,7 @@ import requests
 from database_state import add_user, reminder_deliveries, run_command
 from function_events import BROKER_SOURCE, a_task, post_binary, task_event
 from function_processes import CapturingBroker
+from sender_keys import headers_for
 from taskflow import catalogue
 from taskflow.domain import commands
 from taskflow_dev.local.launch import free_port, wait_until
@@ -39,7 +40,9 @@ def reminders_due(broker: CapturingBroker) -> list:
 
 
 def sweep(base_url: str) -> None:
-    response = requests.post(f"{base_url}/sweep", timeout=30)
+    """A sweep as the platform's timer sends it: signed like a delivery (PingSource's token)."""
+    url = f"{base_url}/sweep"
+    response = requests.post(url, headers=headers_for(url), timeout=30)
     assert (response.status_code, response.content) == (202, b"")
 
 
@@ -221,3 +224,45 @@ def test_malformed_deliveries_are_rejected_with_a_reason(reminder_url):
     assert wrong_route.json()["error"]["field"] == "type"
     assert missing_field.status_code == 400
     assert "remind_at" in missing_field.json()["error"]["reason"]
+
+
+SIDECAR_TOKEN = "the-dapr-sidecars-app-api-token"
+
+
+def test_the_timer_doors_refuse_strangers_and_fire_nothing(
+    start_function, function_env, broker, database_url
+):
+    """The sweeps and Dapr's job callback were open to anyone (issue 10). A job callback fires
+    the reminder it names whether or not it is due, so an open door would fire this one, due in
+    two hours (past the timers' horizon: nothing else fires it meanwhile). Unsigned, with a
+    user-ish bearer token or with a wrong Dapr app token, every timer door answers 401 and fires
+    nothing; the sidecar's own token opens the job callback."""
+    base_url = start_function("send_reminder", {**function_env, "APP_API_TOKEN": SIDECAR_TOKEN})
+    task = task_reminded_at(database_url, "in two hours", soon(2 * 3600))
+    job = {"task_id": task["id"], "reminder_id": task["reminders"][0]["id"]}
+    job["remind_at"] = task["reminders"][0]["at"]
+    job_path = f"/job/reminder-{task['id']}-{job['reminder_id']}"
+    strangers = {
+        "no credential": {},
+        "not a sender's token": {"Authorization": "Bearer not-a-token"},
+        "a wrong Dapr app token": {"dapr-api-token": "guessed"},
+    }
+
+    answers = {
+        (path, name): requests.post(f"{base_url}{path}", json=job, headers=extra, timeout=30)
+        for path in ("/sweep", "/reminder-sweep", job_path)
+        for name, extra in strangers.items()
+    }
+
+    assert {key: answer.status_code for key, answer in answers.items()} == dict.fromkeys(
+        answers, 401
+    )
+    assert {answer.json()["error"]["field"] for answer in answers.values()} == {"authorization"}
+    assert reminders_due(broker) == []
+    assert reminder_deliveries(database_url) == 0
+    opened = requests.post(
+        f"{base_url}{job_path}", json=job, headers={"dapr-api-token": SIDECAR_TOKEN}, timeout=30
+    )
+    assert opened.status_code == 200
+    wait_until(lambda: reminders_due(broker), what="the job's reminder.due")
+    assert reminder_deliveries(database_url) == 1

@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from sender_keys import KEYS
 from taskflow import catalogue
 from taskflow.adapters import orm, sender_identity
+from taskflow.config import FUNCTIONS
 from taskflow_dev.local.__main__ import SENDER_KEYS_FILE
-from taskflow_dev.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import LaunchedRunner, wait_until
+
+PING = "dev.knative.sources.ping"  # what a PingSource (and the runner's timers) send
 
 # The issue's forged command, as curl sent it: binary mode, any user's id.
 FORGED_HEADERS = {
@@ -49,6 +53,21 @@ def victim(runner: LaunchedRunner) -> dict[str, str]:
     assert answer.status_code == 201, answer.text
     body = answer.json()
     return {"user_id": body["user_id"], "token": body["token"]}
+
+
+def served(metrics_url: str, route: str, status: int) -> float:
+    """How many POSTs to `route` the process whose metrics port is at `metrics_url` answered
+    with `status`."""
+    text = requests.get(f"{metrics_url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "taskflow_http_requests_total"
+        and sample.labels.get("method") == "POST"
+        and sample.labels.get("route") == route
+        and sample.labels.get("status") == str(status)
+    )
 
 
 def forge(url: str, type_: str, data: dict, **headers: str) -> requests.Response:
@@ -107,6 +126,19 @@ def test_forged_events_get_401_at_every_door_and_change_nothing(
         ),
         "router reminders": (f"{router}/taskflow/reminders", catalogue.REMINDER_DUE, reminder),
         "router dead-letter": (f"{router}/dead-letter", catalogue.CREATE_TASK, command),
+        # The timer doors: what a PingSource, the runner's timers or a Dapr sidecar call.
+        "create-task /relay": (f"{runner.url('create_task')}/relay", PING, {}),
+        "send-reminder /sweep": (f"{runner.url('send_reminder')}/sweep", PING, {}),
+        "send-reminder /reminder-sweep": (
+            f"{runner.url('send_reminder')}/reminder-sweep",
+            PING,
+            {},
+        ),
+        "send-reminder /job/<name>": (
+            f"{runner.url('send_reminder')}/job/reminder-1-r1-1767258000",
+            PING,
+            {"task_id": 1, "reminder_id": "r1", "remind_at": "2026-01-01T09:00:00+00:00"},
+        ),
     }
     # A bearer token of the victim's own (a user's JWT) is no sender's credential either.
     as_the_user = {"Authorization": f"Bearer {victim['token']}"}
@@ -152,3 +184,29 @@ def test_the_runner_made_its_keys_in_the_data_folder_and_they_open_the_doors(
 
     assert signed.status_code == 200, signed.text
     assert signed.json()["task"]["title"] == "sent as the API"
+
+
+def test_the_runners_own_timers_open_the_timer_doors(runner: LaunchedRunner) -> None:
+    """The runner's relay and sweep timers sign their pings (as the router signs deliveries),
+    so the doors that refuse everyone else still answer them 202."""
+    wait_until(
+        lambda: served(runner.url("create_task_metrics"), "/relay", 202) >= 1,
+        what="a timer's /relay accepted",
+    )
+    wait_until(
+        lambda: served(runner.url("send_reminder_metrics"), "/sweep", 202) >= 1,
+        what="a timer's /sweep accepted",
+    )
+    assert "answered 401" not in runner.output()
+
+
+@pytest.mark.parametrize("name", ["web", *FUNCTIONS])
+def test_metrics_answer_on_the_metrics_ports_only(runner: LaunchedRunner, name: str) -> None:
+    """`/metrics` sat on the web app's public port (issue 12, item 6). Under `just up` the web
+    app and every function answer it 404 on the port of users and deliveries; each serves its
+    counters on a port of its own (config.Ports.<name>_metrics)."""
+    assert requests.get(f"{runner.url(name)}/metrics", timeout=10).status_code == 404
+    answer = requests.get(f"{runner.url(f'{name}_metrics')}/metrics", timeout=10)
+    assert answer.status_code == 200
+    service = "api" if name == "web" else name.replace("_", "-")
+    assert f'service="{service}"' in answer.text, answer.text[-2000:]

@@ -67,3 +67,26 @@ def test_a_secret_key_the_chart_adds_is_shared_by_every_container_that_names_it(
     assert values["TASKFLOW_DELIVERY_KEY"] == values["TASKFLOW_DELIVERY_KEY"] != ""
     assert values["OPENAI_API_KEY"] == ""
     assert containers.SecretValues("db", {"SOME_KEY": "given"})["SOME_KEY"] == "given"
+
+
+def test_the_timers_sign_their_pings_with_the_key_the_functions_verify(
+    plan: containers.Plan,
+) -> None:
+    """The timer doors refuse unsigned pings (specs/deployment.md "Timer doors"): the timers
+    container holds the delivery key every function checks, and pings only services by the
+    names the timers sign for (the URL's host)."""
+    (timers,) = [spec for spec in plan.edge if spec.name == containers.TIMERS]
+    by_name = {spec.name: spec for spec in plan.services}
+    key = timers.env["TASKFLOW_DELIVERY_KEY"]
+    assert key and key == by_name["create-task"].env["TASKFLOW_DELIVERY_KEY"]
+    assert key == by_name["send-reminder"].env["TASKFLOW_DELIVERY_KEY"]
+    urls = [argument.split("=", 2)[2] for argument in timers.command[3:]]
+    assert {url.split("/")[2].split(":")[0] for url in urls} <= set(by_name)
+
+
+def test_each_service_serves_metrics_on_the_metrics_port_only(plan: containers.Plan) -> None:
+    """As the chart says: port 8080 for users and deliveries, 9095 for the scraper."""
+    by_name = {spec.name: spec for spec in plan.services}
+    assert by_name["create-task"].env["TASKFLOW_METRICS_PORT"] == "9095"
+    assert by_name["create-task"].env["PORT"] == "8080"
+    assert "TASKFLOW_METRICS_PORT" not in by_name["mcp"].env

@@ -218,3 +218,66 @@ def test_http_tools_keep_each_user_to_their_own_tasks(
         _conversation(_http_client(mcp_url, alice.token), [("list_tasks", {"search": "plants"})])
     )
     assert [task["id"] for task in still_there[0]] == [added["task_id"]]
+
+
+def _call_tool_raw(url: str, token: str, name: str, arguments_json: str) -> dict[str, Any]:
+    """One tools/call as raw JSON-RPC text: a lone surrogate must travel as the JSON escape
+    `\\ud800`, which a client library refuses to encode from a Python string."""
+    body = (
+        '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": '
+        f'{{"name": "{name}", "arguments": {arguments_json}}}}}'
+    )
+    answer = requests.post(
+        url,
+        data=body.encode(),
+        headers=ACCEPT | {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments_json", "argument"),
+    [
+        ("add_task", '{"title": "Buy \\u0000 oats"}', "title"),
+        ("add_task", '{"title": "Oats", "description": "\\ud800"}', "description"),
+        ("add_task", '{"title": "Oats", "tags": ["ok", "b\\udfffad"]}', "tags"),
+        ("list_tasks", '{"search": "\\u0000"}', "search"),
+        ("update_task", '{"task_id": 1, "title": "\\ud800"}', "title"),
+    ],
+)
+def test_http_tools_refuse_unstorable_text_naming_the_argument(
+    mcp_url: str, alice: Account, tool: str, arguments_json: str, argument: str
+) -> None:
+    """NUL and lone surrogates are refused at the MCP door as at the REST edge (issue 12,
+    item 4): a tool error naming the argument, and nothing written."""
+    answer = _call_tool_raw(mcp_url, alice.token, tool, arguments_json)
+    result = answer["result"]
+    assert result["isError"] is True, answer
+    text = result["content"][0]["text"]
+    assert argument in text and "NUL" in text, text
+    listed = asyncio.run(_conversation(_http_client(mcp_url, alice.token), [("list_tasks", {})]))
+    assert listed == [[]]
+
+
+def test_stdio_tools_refuse_a_nul_argument_naming_it(settings: Settings, alice: Account) -> None:
+    """Over stdio no middleware stands in front of the SDK: each tool checks its arguments."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "taskflow.entrypoints.mcp_server", "--stdio"],
+        env=_server_env(settings, TASKFLOW_TOKEN=alice.token),
+        cwd=str(REPO_ROOT),
+    )
+
+    async def session() -> tuple[Any, Any]:
+        async with Client(parameters) as client:
+            refused = await client.call_tool("add_task", {"title": "Buy \x00 oats"})
+            listed = await _call(client, "list_tasks", {})
+            return refused, listed
+
+    refused, listed = asyncio.run(session())
+    assert refused.is_error
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "'title'" in text and "NUL" in text, text
+    assert listed == []

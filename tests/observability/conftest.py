@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from metrics_ports import metrics_env, serves_metrics_at
 from taskflow_dev.local.launch import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
@@ -37,17 +38,18 @@ def start_api(tmp_path: Path) -> Iterator[StartApi]:
 
     def start(env: dict[str, str]) -> str:
         port = free_port()
+        metrics, metrics_at = metrics_env()
         with (tmp_path / "api.log").open("wb") as log:
             process = subprocess.Popen(
                 web_command(port, *API_LOGGING),
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **metrics, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO_ROOT,
                 start_new_session=True,
             )
         running.append(process)
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = serves_metrics_at(f"http://127.0.0.1:{port}", metrics_at)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _healthy(base_url):
             if process.poll() is not None or time.monotonic() > deadline:

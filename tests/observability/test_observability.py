@@ -13,13 +13,20 @@ from typing import Any
 
 import flask
 import pytest
-from prometheus_client import REGISTRY
+import requests
+from prometheus_client import REGISTRY, generate_latest
 from taskflow import catalogue, tracing
 from taskflow.entrypoints import function_routes, observability
+from taskflow_dev.local.launch import free_port
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
+
+
+def exported() -> str:
+    """What the process's metrics port serves (its whole registry)."""
+    return generate_latest().decode()
 
 
 def sample(name: str, **labels: str) -> float:
@@ -127,15 +134,20 @@ def test_paths_under_a_prefix_share_one_label(service: str) -> None:
         assert client.post(f"/job/{job}").status_code == 200
     labels = dict(service=service, method="POST", route="/job/*", status="200")
     assert sample("taskflow_http_requests_total", **labels) == 2
-    assert "reminder-1" not in client.get("/metrics").text
+    assert "reminder-1" not in exported()
 
 
-def test_metrics_are_served_in_prometheus_format(service: str) -> None:
+def test_metrics_are_served_in_prometheus_format_on_the_metrics_port_only(service: str) -> None:
+    """The port of users and deliveries answers /metrics 404 (issue 12, item 6); the process's
+    metrics port serves them."""
     client = function_app(service).test_client()
     client.post("/", headers=event_headers("com.taskflow.task.created"))
-    answer = client.get("/metrics")
+    assert client.get("/metrics").status_code == 404
+    port = free_port()
+    observability.serve_metrics(("127.0.0.1", port))
+    answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert answer.status_code == 200
-    assert answer.mimetype == "text/plain"
+    assert answer.headers["Content-Type"].startswith("text/plain")
     assert (
         f'taskflow_http_requests_total{{method="POST",route="/",service="{service}",status="202"}}'
         in answer.text
@@ -238,4 +250,5 @@ def test_a_flask_app_is_labelled_by_route_rule_never_by_user_id(service: str) ->
         sample("taskflow_http_requests_total", **{**rule, "route": "unmatched", "status": "404"})
         == 1
     )
-    assert "u-123" not in client.get("/metrics").text
+    assert "u-123" not in exported()
+    assert client.get("/metrics").status_code == 404

@@ -19,7 +19,7 @@ from cloudevents.http import CloudEvent
 from database_state import run_command
 from function_events import a_task, post_binary, task_event
 from function_processes import REPO_ROOT, CapturingBroker, FunctionProcesses
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_ports import metrics_url, scrape, scrape_here
 from sender_keys import ROUTER, headers_for, known_as
 from service_logs import StartApi, function_log, json_lines
 from taskflow import catalogue
@@ -33,24 +33,6 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 PASSWORD = "correct horse battery staple"
 SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.secret-token-that-must-never-be-logged"
-
-
-def scrape(base_url: str) -> Callable[..., float]:
-    """The service's /metrics, read as Prometheus does: sample(name, **labels) -> value."""
-    answer = requests.get(f"{base_url}/metrics", timeout=10)
-    assert answer.status_code == 200
-    samples = [
-        sample
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    ]
-
-    def sample(name: str, **labels: str) -> float:
-        return sum(
-            s.value for s in samples if s.name == name and labels.items() <= s.labels.items()
-        )
-
-    return sample
 
 
 def traced(event: CloudEvent) -> CloudEvent:
@@ -100,6 +82,9 @@ def test_a_handled_event_moves_the_function_metrics_and_is_logged_with_its_ids(
     answer = post_binary(f"{base_url}{path}", event)
 
     assert answer.status_code == status, answer.text
+    # Metrics only on the metrics port: the port of users and deliveries knows no /metrics.
+    assert requests.get(f"{base_url}/metrics", timeout=10).status_code == 404
+    assert metrics_url(base_url) != base_url
     sample = scrape(base_url)
     requests_total = "taskflow_http_requests_total"
     assert sample(requests_total, service=service, route=path, status=str(status)) == 1
@@ -221,7 +206,8 @@ class Product:
 
 
 def audit_deliveries(product: Product) -> float:
-    return scrape(product.router_url)(
+    # The router runs in this test process: its registry is this process's.
+    return scrape_here()(
         "taskflow_router_deliveries_total", trigger="write-audit-task-events", outcome="delivered"
     )
 
@@ -272,7 +258,9 @@ def test_the_api_starts_the_trace_of_a_request_that_carries_none(product: Produc
         )
         == 1
     )
-    assert user_id not in requests.get(f"{product.api_url}/metrics", timeout=10).text
+    assert user_id not in requests.get(f"{metrics_url(product.api_url)}/metrics", timeout=10).text
+    # The web app's public port serves the page, the API and the probes, never the metrics.
+    assert requests.get(f"{product.api_url}/metrics", timeout=10).status_code == 404
 
 
 def test_tokens_and_passwords_never_reach_the_logs(
@@ -344,11 +332,11 @@ def test_the_router_counts_dead_letters(broker: CapturingBroker, tmp_path: Path)
     known_as(router.url, ROUTER)
     try:
         # Other routers of this test session share the process's metrics: compare.
-        before = scrape(router.url)
+        before = scrape_here()
         event = task_event(catalogue.TASK_CREATED, a_task("alice", 7))
         assert post_binary(f"{router.url}/taskflow/{catalogue.TOPIC_TASK_EVENTS}", event).ok
         wait_until(lambda: router.dead_letters.all(), what="the dead letter")
-        after = scrape(router.url)
+        after = scrape_here()
     finally:
         router.close()
         refusing.close()
@@ -377,7 +365,8 @@ def test_a_reminder_fired_late_records_its_lateness(
 
     # Down while it fell due: send-reminder catches up when it starts.
     base_url = start_function("send_reminder", function_env)
-    assert requests.post(f"{base_url}/sweep", timeout=30).status_code == 202
+    sweep_url = f"{base_url}/sweep"
+    assert requests.post(sweep_url, headers=headers_for(sweep_url), timeout=30).status_code == 202
 
     sample = scrape(base_url)
     assert sample("taskflow_reminder_lateness_seconds_count") == 1

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from sender_keys import ROUTER, known_as
+from sender_keys import NAMESPACE, ROUTER, as_router, known_as
 from taskflow.adapters import database, orm
 from taskflow.config import REPO_ROOT, Ports, Settings, load_settings
 from taskflow_dev.local.__main__ import (
@@ -46,7 +46,7 @@ from taskflow_dev.local.__main__ import (
 )
 from taskflow_dev.local.launch import RATE_LIMITS_OUT_OF_REACH, free_port, wait_until
 from taskflow_dev.local.processes import ChildSpec, answers_http
-from taskflow_dev.local.timers import PingTimer
+from taskflow_dev.local.timers import PingTimer, signed_for
 
 JWT_SECRET = "reliability-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 60.0
@@ -239,12 +239,14 @@ class Stack:
                 f"{self.url('create_task')}/relay",
                 RELAY_PERIOD_SECONDS,
                 self._stopping,
+                signed_for(as_router, NAMESPACE, "create-task"),
             ),
             PingTimer(
                 "reminder-sweep",
                 f"{self.url('send_reminder')}/sweep",
                 SWEEP_PERIOD_SECONDS,
                 self._stopping,
+                signed_for(as_router, NAMESPACE, "send-reminder"),
             ),
         ]
         self.engine = database.make_engine(database_url)
@@ -265,6 +267,9 @@ class Stack:
         web = ChildSpec(
             "web",
             [
+                # Its metrics on a port of its own, as `just up` and the image give it.
+                "env",
+                f"TASKFLOW_METRICS_PORT={self.ports.web_metrics}",
                 str(Path(sys.executable).parent / "flask"),
                 "--app",
                 "taskflow.entrypoints.api:create_app",

@@ -18,7 +18,7 @@ from cloudevents.http import CloudEvent
 from sender_keys import headers_for
 from stack import Stack
 from taskflow import catalogue
-from taskflow.config import REPO_ROOT
+from taskflow.config import FUNCTIONS, REPO_ROOT
 from taskflow_dev.local.launch import wait_until
 from workload import User
 
@@ -383,6 +383,17 @@ def test_the_web_app_sends_security_headers_and_its_page_obeys_the_csp(
 def test_empty_202_answers_claim_no_content_type(product: Stack) -> None:
     """A 202 with an empty body said Content-Type: text/html."""
     for url in (product.url("send_reminder") + "/sweep", product.url("create_task") + "/relay"):
-        answer = requests.post(url, timeout=30)
+        answer = requests.post(url, headers=headers_for(url), timeout=30)
         assert (answer.status_code, answer.content) == (202, b""), url
         assert "Content-Type" not in answer.headers, (url, dict(answer.headers))
+
+
+@pytest.mark.parametrize("name", ["web", *FUNCTIONS])
+def test_metrics_are_not_served_on_the_public_ports(product: Stack, name: str) -> None:
+    """`/metrics` sat on the web app's public port (issue 12, item 6): now every public port
+    (the web app's and each function's) answers it 404, and each process serves its counters
+    only on its metrics port."""
+    assert requests.get(f"{product.url(name)}/metrics", timeout=10).status_code == 404
+    metrics = requests.get(f"{product.url(f'{name}_metrics')}/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert "taskflow_http_requests_total" in metrics.text

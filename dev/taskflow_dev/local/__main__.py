@@ -24,7 +24,7 @@ from dataclasses import asdict, replace
 from types import FrameType
 
 from sqlalchemy.engine import make_url
-from taskflow.adapters import database
+from taskflow.adapters import database, sender_identity
 from taskflow.config import (
     FUNCTIONS,
     REPO_ROOT,
@@ -34,11 +34,12 @@ from taskflow.config import (
     load_settings,
     require_jwt_secret,
 )
+from taskflow.entrypoints import observability
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from taskflow_dev.local import dapr
 from taskflow_dev.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
-from taskflow_dev.local.timers import PingTimer
+from taskflow_dev.local.timers import PingTimer, signed_for
 
 log = logging.getLogger("taskflow.local")
 
@@ -59,7 +60,19 @@ def url(port: int) -> str:
 def child_specs(ports: Ports) -> list[ChildSpec]:
     router = ChildSpec(
         "router",
-        [sys.executable, "-m", "taskflow_dev.router", "--host", HOST, "--port", str(ports.router)],
+        [
+            "env",
+            f"TASKFLOW_METRICS_PORT={ports.router_metrics}",
+            *(
+                sys.executable,
+                "-m",
+                "taskflow_dev.router",
+                "--host",
+                HOST,
+                "--port",
+                str(ports.router),
+            ),
+        ],
         url(ports.router),
     )
     mcp = ChildSpec(
@@ -82,7 +95,12 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
         *(
             ChildSpec(
                 name.replace("_", "-"),
-                function_command(name, getattr(ports, name), HOST),
+                # Its metrics on a port of its own (Ports.<name>_metrics), as the images have.
+                [
+                    "env",
+                    f"TASKFLOW_METRICS_PORT={getattr(ports, f'{name}_metrics')}",
+                    *function_command(name, getattr(ports, name), HOST),
+                ],
                 url(getattr(ports, name)),
             )
             for name in FUNCTIONS
@@ -160,6 +178,8 @@ def start_web(settings: Settings, port: int) -> BaseWSGIServer:
 
     server = make_server(HOST, port, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    # The web app counts in this process: its metrics port is this process's.
+    observability.serve_metrics((HOST, settings.ports.web_metrics))
     return server
 
 
@@ -224,6 +244,13 @@ def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -
         ("dead letters", f"{url(ports.router)}/dead-letters"),
         *((name.replace("_", "-"), url(getattr(ports, name))) for name in FUNCTIONS),
         ("MCP server (streamable HTTP)", f"{url(ports.mcp)}/mcp"),
+        (
+            "Prometheus metrics (/metrics)",
+            ", ".join(
+                f"{name.replace('_', '-')} :{getattr(ports, f'{name}_metrics')}"
+                for name in ("web", *FUNCTIONS, "router")
+            ),
+        ),
         ("database", database_url),
         ("data folder", str(settings.data_dir)),
         *(
@@ -300,12 +327,22 @@ def main(argv: list[str] | None = None) -> int:
         specs = dapr.with_sidecars(specs, dapr_plan)
     children: list[Child] = []
     web: BaseWSGIServer | None = None
+    # Signed like the router's deliveries: the timer doors take nothing unsigned.
+    signer = sender_identity.delivery_signer(settings)
     timers = [
         PingTimer(
-            "outbox-relay", f"{url(ports.create_task)}/relay", RELAY_PERIOD_SECONDS, stopping
+            "outbox-relay",
+            f"{url(ports.create_task)}/relay",
+            RELAY_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "create-task"),
         ),
         PingTimer(
-            "reminder-sweep", f"{url(ports.send_reminder)}/sweep", SWEEP_PERIOD_SECONDS, stopping
+            "reminder-sweep",
+            f"{url(ports.send_reminder)}/sweep",
+            SWEEP_PERIOD_SECONDS,
+            stopping,
+            signed_for(signer, settings.namespace, "send-reminder"),
         ),
     ]
     if dapr_plan is not None:

@@ -419,6 +419,8 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
     timers = ContainerSpec(
         TIMERS,
         api.image,
+        # The timer doors take a ping signed like a delivery, for the service its URL names.
+        {"TASKFLOW_DELIVERY_KEY": secret_values["TASKFLOW_DELIVERY_KEY"]},
         command=[
             "python",
             "-m",

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets as random_secrets
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -54,13 +55,20 @@ class Sidecar:
 class DaprPlan:
     sidecars: tuple[Sidecar, ...]
     secrets_file: Path
+    # Made fresh for each run: daprd sends it to its app (dapr-api-token), and the timer doors
+    # open to nothing else from a sidecar (specs/deployment.md "Timer doors").
+    app_api_token: str = field(default_factory=lambda: random_secrets.token_urlsafe(32))
 
     def sidecar_of(self, app_id: str) -> Sidecar | None:
         return next((car for car in self.sidecars if car.app_id == app_id), None)
 
     def env(self) -> dict[str, str]:
-        """For daprd: where the local secret store's file is."""
-        return {"TASKFLOW_SECRETS_FILE": str(self.secrets_file)}
+        """For daprd and the apps: where the local secret store's file is, and the app API
+        token (APP_API_TOKEN, which daprd reads as the app does)."""
+        return {
+            "TASKFLOW_SECRETS_FILE": str(self.secrets_file),
+            "APP_API_TOKEN": self.app_api_token,
+        }
 
 
 def sidecars(ports: Ports, base: int) -> tuple[Sidecar, ...]:

@@ -3,6 +3,11 @@
 In a cluster, PingSources wake create-task's /relay and send-reminder's /sweep; locally this runs
 in the runner so the same endpoints are exercised the same way. `just up --containers` runs it
 as a container of its own: `python -m taskflow_dev.local.timers NAME=SECONDS=URL...`.
+
+Those doors take only the platform's timers (specs/deployment.md "Timer doors"): a PingSource's
+ping carries an OIDC token for the service's audience, so each ping here is signed with the
+delivery key for that audience, as the router signs its deliveries. The container form signs
+for the Knative Service its URL's host names (the container network's name for it).
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import signal
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
+from taskflow.adapters import sender_identity
+from taskflow.config import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +35,19 @@ PING_TYPE = "dev.knative.sources.ping"
 
 class PingTimer:
     def __init__(
-        self, name: str, url: str, period_seconds: float, stopping: threading.Event
+        self,
+        name: str,
+        url: str,
+        period_seconds: float,
+        stopping: threading.Event,
+        credential: Callable[[], Mapping[str, str]],
     ) -> None:
+        """`credential` gives the headers that open the door at `url` (signed_for)."""
         self.name = name
         self.url = url
         self.period_seconds = period_seconds
         self._stopping = stopping
+        self._credential = credential
         self._failing = False
         self._thread = threading.Thread(target=self._run, name=f"ping-{name}", daemon=True)
 
@@ -57,6 +73,7 @@ class PingTimer:
             {},
         )
         headers, body = to_binary(ping)
+        headers |= self._credential()
         try:
             response = requests.post(self.url, data=body, headers=headers, timeout=30)
             ok = response.status_code < 300
@@ -69,6 +86,14 @@ class PingTimer:
         elif ok and self._failing:
             log.info("timer %s: %s works again", self.name, self.url)
         self._failing = not ok
+
+
+def signed_for(
+    signer: sender_identity.Signer, namespace: str, service: str
+) -> Callable[[], Mapping[str, str]]:
+    """A ping's credential for the timer doors of `service` (its Knative Service name)."""
+    audience = sender_identity.service_audience(namespace, service)
+    return lambda: signer.headers(audience)
 
 
 def _timer_argument(text: str) -> tuple[str, float, str]:
@@ -91,7 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     signal.signal(signal.SIGINT, lambda _signum, _frame: stopping.set())
-    timers = [PingTimer(name, url, period, stopping) for name, period, url in arguments.timers]
+    settings = load_settings()
+    signer = sender_identity.delivery_signer(settings)
+    timers = [
+        PingTimer(
+            name,
+            url,
+            period,
+            stopping,
+            signed_for(signer, settings.namespace, urlsplit(url).hostname or ""),
+        )
+        for name, period, url in arguments.timers
+    ]
     for timer in timers:
         log.info("timer %s: every %g s -> %s", timer.name, timer.period_seconds, timer.url)
         timer.start()

@@ -21,6 +21,7 @@ by CloudEvent id.
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import threading
 import time
@@ -212,6 +213,32 @@ class Door:
         raise Unauthorized(f"token algorithm {algorithm!r} is not accepted here")
 
 
+# The header daprd puts its app API token in (dapr pkg/security/consts APITokenHeader; set on
+# every call of its HTTP app channel, job callbacks and input bindings included).
+DAPR_APP_TOKEN_HEADER = "dapr-api-token"
+
+
+@dataclass(frozen=True)
+class TimerDoor:
+    """A timer door (create-task's /relay, send-reminder's /sweep, /reminder-sweep and Dapr's
+    /job/<name>): what the function's event door accepts (a ping the local timers sign with the
+    delivery key; a PingSource's OIDC token in a cluster), or the app API token of the Dapr
+    sidecar beside the process (its cron bindings and job callbacks carry nothing else)."""
+
+    delivery: Door
+    app_token: str
+
+    def check(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        sent = _header(headers, DAPR_APP_TOKEN_HEADER)
+        if sent is None:
+            return self.delivery.check(headers)
+        if not self.app_token:
+            raise Unauthorized("no APP_API_TOKEN is configured: no Dapr sidecar may call here")
+        if not hmac.compare_digest(sent.encode(), self.app_token.encode()):
+            raise Unauthorized(f"{DAPR_APP_TOKEN_HEADER} does not match this app's APP_API_TOKEN")
+        return {"iss": "dapr", "sub": "dapr"}
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
@@ -234,6 +261,11 @@ def delivery_door(settings: Settings, service: str) -> Door:
     """A function's event door: deliveries from the broker (the router locally)."""
     audience = service_audience(settings.namespace, service)
     return Door(audience, ROUTER, settings.delivery_key, _cluster(settings))
+
+
+def timer_door(settings: Settings, service: str) -> TimerDoor:
+    """A function's timer doors: the delivery door's senders, or its Dapr sidecar."""
+    return TimerDoor(delivery_door(settings, service), settings.app_api_token)
 
 
 def command_door(settings: Settings) -> Door:

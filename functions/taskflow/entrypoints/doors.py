@@ -1,5 +1,6 @@
 """A function's guarded routes: an event door accepts only broker deliveries, create-task's
-`/commands` only the API's commands (adapters/sender_identity.py, specs/eventing.md).
+`/commands` only the API's commands, a timer door (/relay, /sweep, Dapr's job callbacks) only the
+platform's timers (adapters/sender_identity.py, specs/eventing.md, specs/deployment.md).
 
 A refused request is answered 401 before its body is read, so nothing is parsed, written or
 published; a Kafka broker does not retry a 401, it dead-letters it (visible, not lost).
@@ -27,6 +28,11 @@ def _delivery_door(service: str) -> sender_identity.Door:
 
 
 @functools.cache
+def _timer_door(service: str) -> sender_identity.TimerDoor:
+    return sender_identity.timer_door(bootstrap.settings(), service)
+
+
+@functools.cache
 def _command_door() -> sender_identity.Door:
     return sender_identity.command_door(bootstrap.settings())
 
@@ -44,7 +50,9 @@ class Refusal:
         return cloudevents_http.rejected(self.reason, status=self.status)
 
 
-def refusal(door: sender_identity.Door, headers: Mapping[str, str]) -> Refusal | None:
+def refusal(
+    door: sender_identity.Door | sender_identity.TimerDoor, headers: Mapping[str, str]
+) -> Refusal | None:
     """None when `headers` carry a credential `door` accepts. May fetch a cluster's signing
     keys: an async server calls it in a worker thread."""
     try:
@@ -61,7 +69,9 @@ def broker_refusal(service: str, headers: Mapping[str, str]) -> Refusal | None:
     return refusal(_delivery_door(service), headers)
 
 
-def _guarded(door: Callable[[], sender_identity.Door], handler: Handler) -> Handler:
+def _guarded(
+    door: Callable[[], sender_identity.Door | sender_identity.TimerDoor], handler: Handler
+) -> Handler:
     @functools.wraps(handler)
     def guarded(request: flask.Request) -> flask.Response:
         refused = refusal(door(), request.headers)
@@ -78,3 +88,9 @@ def from_broker(service: str, handler: Handler) -> Handler:
 def from_api(handler: Handler) -> Handler:
     """`handler` runs only for a command the API signed for create-task."""
     return _guarded(_command_door, handler)
+
+
+def from_timer(service: str, handler: Handler) -> Handler:
+    """`handler` runs only for a timer of the platform: a ping signed like a delivery for
+    `service`, or a call from the Dapr sidecar carrying its app API token."""
+    return _guarded(lambda: _timer_door(service), handler)

@@ -1,7 +1,8 @@
 """Routing inside one functions-framework function: an `@http` function receives every path, so
 each function maps (method, path) to a handler here, and every function answers the probes.
 
-`GET /metrics` answers the process's Prometheus metrics (taskflow.metrics) to the scraper.
+`GET /metrics` is not here: the public port answers it 404, and the process's metrics are on
+its metrics-only port (observability.serve_metrics, issue 12 item 6).
 
 `GET /healthz` answers 200 while the process serves requests (Kubernetes readiness and liveness
 probes, the local runner's start-up check). It does not touch the database: a database outage
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import flask
 
-from taskflow.entrypoints import cloudevents_http, observability
+from taskflow.entrypoints import cloudevents_http
 
 Handler = Callable[[flask.Request], flask.Response]
 Routes = Mapping[tuple[str, str], Handler]
@@ -29,8 +30,6 @@ def dispatch(request: flask.Request, routes: Routes) -> flask.Response:
     key = (request.method, request.path)
     if key == ("GET", "/healthz"):
         return healthz(request)
-    if key == ("GET", "/metrics"):
-        return observability.metrics_response()
     handler = routes.get(key)
     if handler is None:
         return cloudevents_http.rejected(

@@ -18,10 +18,13 @@ and the web app is WSGI (Flask); running them side by side avoids an ASGI/WSGI b
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
@@ -36,6 +39,7 @@ from taskflow.adapters import database, rate_limit, tokens
 from taskflow.adapters.command_client import CommandClient
 from taskflow.chat.tools import TaskTools, database_task_reader, tool_functions
 from taskflow.config import Settings, load_settings, require_jwt_secret
+from taskflow.entrypoints.request_body import UNSTORABLE_TEXT, has_unstorable_text
 
 TOKEN_ENV = "TASKFLOW_TOKEN"
 SERVER_NAME = "taskflow"
@@ -80,8 +84,43 @@ def build_server(
         auth = AuthSettings(issuer_url=url, resource_server_url=url, validate_token_resource=False)
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, token_verifier=verifier, auth=auth)
     for tool in tool_functions(tools_for_caller):
-        server.add_tool(tool)
+        server.add_tool(refusing_unstorable_text(tool))
     return server
+
+
+def _holds_unstorable_text(value: object) -> bool:
+    if isinstance(value, str):
+        return has_unstorable_text(value)
+    if isinstance(value, list | tuple):
+        return any(_holds_unstorable_text(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_unstorable_text(k) or _holds_unstorable_text(v) for k, v in value.items())
+    return False
+
+
+def refusing_unstorable_text(tool: Callable[..., Any]) -> Callable[..., Any]:
+    """`tool`, refusing an argument that holds NUL or a lone surrogate with a tool error that
+    names it, before anything is sent or queried: the REST edge's rule (request_body.py, issue
+    12 item 4) at the MCP door, where JSON-RPC carries the same JSON escapes. Keeps the tool's
+    name, docstring and signature, which the SDK reads to build its schema."""
+
+    @functools.wraps(tool)
+    def checked(**arguments: Any) -> Any:
+        reason = unstorable_argument(arguments)
+        if reason is not None:
+            raise ToolError(reason)
+        return tool(**arguments)
+
+    return checked
+
+
+def unstorable_argument(arguments: dict[str, Any]) -> str | None:
+    """Why the first argument holding NUL or a lone surrogate is refused, naming it; None when
+    none does."""
+    for name, value in arguments.items():
+        if _holds_unstorable_text(name) or _holds_unstorable_text(value):
+            return f"argument {name!r} {UNSTORABLE_TEXT}; nothing was changed"
+    return None
 
 
 def user_of_request() -> str:
@@ -125,6 +164,66 @@ class RateLimitedPerUser:
             return None
 
 
+class UnstorableArgumentsRefused:
+    """Answers a `tools/call` whose arguments hold NUL or a lone surrogate with a tool error
+    naming the argument, before the SDK parses the request: its JSON parser refuses a lone
+    surrogate escape (`"\\ud800"`) with a bare 400 "Parse error" that names nothing, while
+    Python's accepts it. Only for a caller with a valid token (others get the SDK's 401); any
+    other request is handed on with its body unchanged."""
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self._app = app
+        self._secret = secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        # The SDK reads the whole body before parsing it too, so buffering costs nothing more.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        refusal = self._refusal(scope, body)
+        if refusal is not None:
+            await JSONResponse(refusal)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._app(scope, replay, send)
+
+    def _refusal(self, scope: Scope, body: bytes) -> dict[str, Any] | None:
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        try:
+            tokens.verify(tokens.bearer_token(authorization), secret=self._secret)
+            request = json.loads(body)
+        except (tokens.InvalidToken, ValueError, RecursionError):
+            return None
+        if not isinstance(request, dict) or request.get("method") != "tools/call":
+            return None
+        params = request.get("params")
+        arguments = params.get("arguments") if isinstance(params, dict) else None
+        if not isinstance(arguments, dict):
+            return None
+        reason = unstorable_argument(arguments)
+        if reason is None:
+            return None
+        result = {"content": [{"type": "text", "text": reason}], "isError": True}
+        return {"jsonrpc": "2.0", "id": request.get("id"), "result": result}
+
+
 def http_app(settings: Settings, host: str, public_url: str) -> Starlette:
     server = build_server(
         settings, user_of_request, verifier=JwtVerifier(settings.jwt_secret), public_url=public_url
@@ -133,6 +232,8 @@ def http_app(settings: Settings, host: str, public_url: str) -> Starlette:
     # host decides the SDK's DNS-rebinding guard (on for a loopback host).
     app = server.streamable_http_app(stateless_http=True, json_response=True, host=host)
     limiter = rate_limit.RateLimiter({rate_limit.MCP: settings.mcp_rate_limit})
+    # Added first, so it runs inside the rate limit: a refused call still spends its token.
+    app.add_middleware(UnstorableArgumentsRefused, secret=settings.jwt_secret)
     app.add_middleware(RateLimitedPerUser, limiter=limiter, secret=settings.jwt_secret)
     return app
 

@@ -1,8 +1,10 @@
 """Metrics, JSON logs and traces for every TaskFlow service (specs/observability.md).
 
 A functions-framework target is wrapped with `observed(service)`, a Flask app with
-`observe_app(app, service)`, which also routes `GET /metrics` (a function's route table answers
-it: function_routes). Both count every answer, time CloudEvent handling by type and outcome
+`observe_app(app, service)`. Neither answers `/metrics` on the port that serves users and
+deliveries (issue 12, item 6): the process serves its registry on a metrics-only port
+(`serve_metrics`, config.metrics_address), started in the process that serves requests. Both
+count every answer, time CloudEvent handling by type and outcome
 (taskflow.metrics), run each request in a server span that continues the trace the request
 carries (taskflow.tracing), and log JSON lines that carry the CloudEvent id and type and the trace
 id, so one write can be followed across functions and Dapr's spans.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack, nullcontext
@@ -29,13 +33,13 @@ import starlette.requests
 import starlette.responses
 from opentelemetry import trace
 
-from taskflow import metrics, tracing
+from taskflow import config, metrics, tracing
 
 log = logging.getLogger(__name__)
 
 _request_fields: ContextVar[dict[str, str] | None] = ContextVar("taskflow_request", default=None)
 
-UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
+UNTRACED_PATHS = frozenset({"/healthz"})
 
 Handler = Callable[[flask.Request], flask.Response]
 
@@ -124,10 +128,31 @@ def _json_logs_unless_configured(service: str) -> None:
         configure_logging(service)
 
 
-def metrics_response() -> flask.Response:
-    return flask.Response(
-        prometheus_client.generate_latest(), mimetype=prometheus_client.CONTENT_TYPE_LATEST
-    )
+_metrics_lock = threading.Lock()
+_metrics_served_in: int | None = None  # the pid whose registry the metrics port serves
+
+
+def serve_metrics(address: tuple[str, int] | None = None) -> None:
+    """Serve this process's Prometheus registry at `address` (default config.metrics_address:
+    nowhere when unset), once per process, on a daemon thread (prometheus_client's own server:
+    any path, GET only). Metrics live in the process that counted them, so it must be the one
+    that serves requests: a gunicorn worker, never its master (see `observed`). A port already
+    held is logged, not raised: metrics must never stop a service from serving."""
+    global _metrics_served_in
+    if _metrics_served_in == os.getpid():
+        return
+    address = address or config.metrics_address()
+    if address is None:
+        return
+    with _metrics_lock:
+        if _metrics_served_in == os.getpid():
+            return
+        _metrics_served_in = os.getpid()
+    host, port = address
+    try:
+        prometheus_client.start_http_server(port, addr=host)
+    except OSError as error:
+        log.error("metrics port %s:%s unavailable, metrics not served: %s", host, port, error)
 
 
 def _outcome(status: int) -> str:
@@ -176,7 +201,8 @@ def _span_attributes(method: str, headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _untraced(request: HttpRequest) -> bool:
-    # Probes and scrapes come every few seconds from every pod: counted, never traced or logged.
+    # Probes come every few seconds from every pod: counted, never traced or logged. (Scrapes
+    # go to the metrics port, which none of this sees.)
     return request.method == "GET" and request.path in UNTRACED_PATHS
 
 
@@ -189,13 +215,17 @@ def _span(
 
 
 def observed(service: str) -> Callable[[Handler], Handler]:
-    """Wrap a functions-framework HTTP target (place it under @functions_framework.http); its
-    route table (function_routes) answers GET /metrics."""
+    """Wrap a functions-framework HTTP target (place it under @functions_framework.http). The
+    CLI imports the target in gunicorn's master and forks the worker that serves: the metrics
+    port opens in the worker as it forks, or on the first request where nothing forks (the
+    Flask development server)."""
     _json_logs_unless_configured(service)
+    os.register_at_fork(after_in_child=serve_metrics)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def target(request: flask.Request) -> flask.Response:
+            serve_metrics()
             started = time.perf_counter()
             fields = _request_fields.set(request_fields(request.headers))
             attributes = _span_attributes(request.method, request.headers)
@@ -225,6 +255,7 @@ def observed_async(service: str) -> Callable[[AsyncHandler], AsyncHandler]:
     def decorate(handler: AsyncHandler) -> AsyncHandler:
         @functools.wraps(handler)
         async def target(request: starlette.requests.Request) -> starlette.responses.Response:
+            serve_metrics()  # once; uvicorn serves from the process that imported this
             view = RequestView(request.method, request.url.path, request.headers)
             started = time.perf_counter()
             fields = _request_fields.set(request_fields(view.headers))
@@ -247,12 +278,6 @@ def observed_async(service: str) -> Callable[[AsyncHandler], AsyncHandler]:
         return target
 
     return decorate
-
-
-def metrics_response_asgi() -> starlette.responses.Response:
-    return starlette.responses.Response(
-        prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST
-    )
 
 
 def _route_label(path: str, status: int) -> str:
@@ -278,8 +303,10 @@ def _answer(handler: Handler, request: flask.Request) -> flask.Response:
 def observe_app(app: flask.Flask, service: str) -> None:
     """The same for a Flask app; routes are labelled by their rule (`/api/<user_id>/tasks`),
     never by the raw path, so user ids never become label values. Call it before registering
-    other request hooks, so a request another hook answers early is still counted and traced."""
+    other request hooks, so a request another hook answers early is still counted and traced.
+    gunicorn builds the app in its worker (no --preload), so the metrics port opens here."""
     _json_logs_unless_configured(service)
+    serve_metrics()
 
     @app.before_request
     def start() -> None:
@@ -305,5 +332,3 @@ def observe_app(app: flask.Flask, service: str) -> None:
         scope = flask.g.pop("observability_scope", None)
         if scope is not None:
             scope.close()
-
-    app.add_url_rule("/metrics", "metrics", metrics_response, methods=["GET"])
