@@ -14,11 +14,11 @@ setup:
 
 # Run the whole product locally on embedded defaults: http://localhost:8080 (--containers: from the images, in podman)
 up *options: setup
-    {{python}} -m taskflow.local {{options}}
+    {{python}} -m taskflow_dev.local {{options}}
 
 # Build every image with podman: deploy/Dockerfile's targets on a Debian base made here, PostgreSQL, Kafka (cached in .cache)
 images *targets: setup
-    {{python}} -m taskflow.local.images {{targets}}
+    {{python}} -m taskflow_dev.local.images {{targets}}
 
 # Run the whole test suite (starts PostgreSQL itself)
 test *pytest_args: setup
@@ -44,7 +44,7 @@ migrate: setup
 
 # Run only the local event router on its port (reads eventing/*.yaml; see specs/eventing.md)
 router *options: setup
-    {{python}} -m taskflow.router {{options}}
+    {{python}} -m taskflow_dev.router {{options}}
 
 # Print the events the local router dead-lettered (one structured CloudEvent per line)
 dead-letters:

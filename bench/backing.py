@@ -40,7 +40,7 @@ def check_available(backing: str) -> None:
 
 
 def router(backing: str, kafka_bootstrap: str | None) -> tuple[dict[str, str], list[str]]:
-    """The settings and arguments of `python -m taskflow.local` for the backing's router. On
+    """The settings and arguments of `python -m taskflow_dev.local` for the backing's router. On
     Kafka each benchmark has consumer groups of its own: a new group starts at the end of the
     topics, so no benchmark sees the events of an earlier one."""
     if backing != "kafka":

@@ -1,5 +1,5 @@
 """Chat turn overhead without the model: `POST /api/{user}/chat` on the running product, the
-model being the scripted OpenAI-compatible server (taskflow.chat.scripted_model), which answers
+model being the scripted OpenAI-compatible server (taskflow_dev.scripted_model), which answers
 at once. What remains is ours: authentication, rate limiting, the conversation store, the openai
 client and its loopback calls, the agent loop and, for a tool turn, the create-task command.
 
@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from taskflow.chat.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
+from taskflow_dev.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
 
 from bench.context import Context
 from bench.product import Product, User

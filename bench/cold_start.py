@@ -36,8 +36,8 @@ from taskflow.adapters.database import migrate
 from taskflow.config import FUNCTIONS
 from taskflow.domain.model import Task
 from taskflow.domain.recurrence import Recurrence
-from taskflow.local.launch import free_port
-from taskflow.local.processes import function_command
+from taskflow_dev.local.launch import free_port
+from taskflow_dev.local.processes import function_command
 
 from bench.context import Context
 from bench.machine import REPO_ROOT

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 from bench.context import Context
 from bench.product import LiveClient, Product, User

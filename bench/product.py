@@ -1,4 +1,4 @@
-"""The whole product as `just up` runs it (`python -m taskflow.local`), on free ports, with the
+"""The whole product as `just up` runs it (`python -m taskflow_dev.local`), on free ports, with the
 database of the chosen backing, and its users and live (Socket.IO) clients."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 import socketio
-from taskflow.local.launch import RATE_LIMITS_OUT_OF_REACH, LaunchedRunner, descendants
+from taskflow_dev.local.launch import RATE_LIMITS_OUT_OF_REACH, LaunchedRunner, descendants
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PASSWORD = "benchmark password of some length"
@@ -32,7 +32,7 @@ class User:
 
 
 class Product(LaunchedRunner):
-    """`python -m taskflow.local` with every port free, its output in `<workdir>/product.log`."""
+    """`python -m taskflow_dev.local` with every port free, its output in <workdir>/product.log."""
 
     def __init__(
         self,

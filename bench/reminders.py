@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from taskflow.domain.model import REMINDERS_MAX
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 from bench.context import Context
 from bench.product import LiveClient

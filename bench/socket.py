@@ -28,8 +28,8 @@ import requests
 from cloudevents.conversion import to_binary
 from taskflow import catalogue
 from taskflow.domain.model import Task
-from taskflow.local.launch import free_port, wait_until
-from taskflow.local.processes import function_command
+from taskflow_dev.local.launch import free_port, wait_until
+from taskflow_dev.local.processes import function_command
 
 from bench import machine
 from bench.context import Context

@@ -15,3 +15,7 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+# The development package (dev/taskflow_dev: the local router and runner) is not part of the
+# installed project, so that no image or wheel ships it; the venv finds it through this file.
+site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PWD/dev" > "$site_packages/taskflow-dev.pth"

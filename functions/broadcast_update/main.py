@@ -8,7 +8,7 @@ only their own user's room; a socket that has not done so within
 `settings.socket_auth_timeout_seconds` is closed. The broker delivers CloudEvents to `POST /` as
 with every other function.
 
-Served by uvicorn as `main:app` (deploy/Dockerfile, taskflow.local.processes.function_command):
+Served by uvicorn as `main:app` (deploy/Dockerfile, taskflow_dev.local.processes.function_command):
 functions-framework's ASGI mode builds the app of the `broadcast_update` target, but it routes
 HTTP only, so `app` puts Socket.IO in front of it at /socket.io/.
 """

@@ -12,7 +12,7 @@ Routes:
                   delivery, or the Dapr sidecar's app API token.
 - GET  /healthz   liveness.
 
-The command's CloudEvent id is its idempotency key (see service_layer/messagebus.py).
+The command's CloudEvent id is its idempotency key (see service_layer/task_commands.py).
 """
 
 from __future__ import annotations
@@ -23,25 +23,22 @@ from typing import Any
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
-from taskflow import catalogue
+from taskflow import bootstrap, catalogue
 from taskflow.domain import commands
 from taskflow.domain.errors import DomainError, InvalidOperation, TaskNotFound, ValidationError
 from taskflow.entrypoints import (
     cloudevents_http,
     doors,
     function_routes,
-    function_runtime,
     observability,
 )
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 
 SOURCE = catalogue.source("create-task")
 
 # A crash between a commit and its relay leaves rows pending: publish them when the worker
 # starts, before the first PingSource tick.
-relay_at_start = function_runtime.WorkerStartup(
-    "outbox-relay-at-start", function_runtime.relay_outbox
-)
+relay_at_start = bootstrap.WorkerStartup("outbox-relay-at-start", bootstrap.relay_outbox)
 
 
 @functions_framework.http
@@ -51,12 +48,10 @@ def create_task(request: flask.Request) -> flask.Response:
     return function_routes.dispatch(request, ROUTES)
 
 
-def command_from_broker(request: flask.Request) -> flask.Response:
+@cloudevents_http.on_events(*catalogue.COMMAND_TYPES)
+def command_from_broker(command_event: CloudEvent) -> flask.Response:
     try:
-        command_event = read_command(request)
         run(command_event)
-    except cloudevents_http.BadCloudEvent as error:
-        return cloudevents_http.rejected_event(error)
     except DomainError as error:
         # Redelivering a refused command cannot change the outcome: a non-retryable 4xx sends
         # it to the dead-letter sink, where it stays visible.
@@ -64,12 +59,10 @@ def command_from_broker(request: flask.Request) -> flask.Response:
     return cloudevents_http.accepted()
 
 
-def command_invoked_directly(request: flask.Request) -> flask.Response:
+@cloudevents_http.on_events(*catalogue.COMMAND_TYPES)
+def command_invoked_directly(command_event: CloudEvent) -> flask.Response:
     try:
-        command_event = read_command(request)
         result = run(command_event)
-    except cloudevents_http.BadCloudEvent as error:
-        return cloudevents_http.rejected_event(error)
     except DomainError as error:
         return error_answer(error)
     return cloudevents_http.reply(
@@ -84,7 +77,7 @@ def command_invoked_directly(request: flask.Request) -> flask.Response:
 
 
 def relay(request: flask.Request) -> flask.Response:
-    function_runtime.relay_outbox()
+    bootstrap.relay_outbox()
     return cloudevents_http.accepted()
 
 
@@ -95,20 +88,13 @@ ROUTES: function_routes.Routes = {
 }
 
 
-def read_command(request: flask.Request) -> CloudEvent:
-    return cloudevents_http.parse_catalogued(request, accepted_types=catalogue.COMMAND_TYPES)
-
-
 def run(command_event: CloudEvent) -> dict[str, Any]:
     """Handle the command once per CloudEvent id, then publish its events right away."""
     command = commands.COMMANDS[command_event["type"]](**command_event.data)
-    result = messagebus.handle(
-        command,
-        function_runtime.unit_of_work(),
-        command_id=command_event["id"],
-        source=SOURCE,
+    result = task_commands.handle(
+        command, bootstrap.unit_of_work(), command_id=command_event["id"], source=SOURCE
     )
-    function_runtime.relay_outbox()
+    bootstrap.relay_outbox()
     return result
 
 

@@ -27,65 +27,30 @@ from datetime import UTC, datetime, timedelta
 
 import flask
 import functions_framework
-from taskflow import catalogue
-from taskflow.adapters import dapr_jobs, dapr_sidecar, webhook
-from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.entrypoints import (
-    cloudevents_http,
-    doors,
-    function_routes,
-    function_runtime,
-    observability,
-)
-from taskflow.entrypoints.reminder_timers import ReminderTimers
-from taskflow.service_layer import reminders_service
-from taskflow.service_layer.reminder_scheduler import ReminderScheduler
+from cloudevents.http import CloudEvent
+from taskflow import bootstrap, catalogue
+from taskflow.adapters import dapr_jobs, webhook
+from taskflow.entrypoints import cloudevents_http, doors, function_routes, observability
+from taskflow.service_layer import reminders
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = timedelta(minutes=1)
-# Timers are kept only for reminders this close; each sweep schedules the next ones.
-TIMER_HORIZON = timedelta(hours=1)
-
-
-def unit_of_work() -> reminders_service.ReminderUnitOfWork:
-    return reminders_service.ReminderUnitOfWork(function_runtime.session_factory())
-
-
-def fire(key: ReminderKey) -> None:
-    if reminders_service.fire(unit_of_work, key, now=datetime.now(UTC)):
-        function_runtime.relay_outbox()
-
-
-@function_runtime.once_per_process
-def dapr_jobs_client() -> dapr_jobs.DaprJobReminders | None:
-    settings = function_runtime.settings()
-    if not settings.dapr_http_port:
-        return None
-    return dapr_jobs.DaprJobReminders(dapr_sidecar.sidecar_url(settings.dapr_http_port))
-
-
-in_process_timers = ReminderTimers(fire)
-
-
-def scheduler() -> ReminderScheduler:
-    return dapr_jobs_client() or in_process_timers
 
 
 def sweep() -> None:
-    """Fire what is due, publish (also what an earlier failed relay left pending), then set
-    timers for what comes within the horizon."""
-    now = datetime.now(UTC)
-    reminders_service.fire_due(unit_of_work, now=now)
-    function_runtime.relay_outbox()
-    upcoming = reminders_service.pending(unit_of_work, due_by=now + TIMER_HORIZON)
-    scheduler().schedule(reminder.key for reminder in upcoming)
+    reminders.sweep(
+        bootstrap.reminder_unit_of_work,
+        bootstrap.reminder_scheduler(),
+        relay=bootstrap.relay_outbox,
+        now=datetime.now(UTC),
+    )
 
 
 def keep_sweeping() -> None:
     """Sweep at start-up (catching up on reminders that fell due while down), then regularly;
     not beside a Dapr sidecar, whose cron binding sweeps instead."""
-    if function_runtime.settings().dapr_http_port:
+    if bootstrap.settings().dapr_http_port:
         return
     while True:
         try:
@@ -95,7 +60,7 @@ def keep_sweeping() -> None:
         time.sleep(SWEEP_INTERVAL.total_seconds())
 
 
-sweeper = function_runtime.WorkerStartup("reminder-sweeper", keep_sweeping)
+sweeper = bootstrap.WorkerStartup("reminder-sweeper", keep_sweeping)
 
 
 @functions_framework.http
@@ -107,20 +72,14 @@ def send_reminder(request: flask.Request) -> flask.Response:
     return function_routes.dispatch(request, ROUTES)
 
 
-def task_changed(request: flask.Request) -> flask.Response:
-    try:
-        event = cloudevents_http.parse_catalogued(
-            request, accepted_types=catalogue.TASK_EVENT_TYPES
-        )
-    except cloudevents_http.BadCloudEvent as error:
-        return cloudevents_http.rejected_event(error)
-    task_id = event.data["task_id"]
-    # The database, not the event, says what is pending now: a later change may already have
-    # moved or removed these reminders, and a completed or deleted task has none.
-    upcoming = reminders_service.pending(
-        unit_of_work, due_by=datetime.now(UTC) + TIMER_HORIZON, task_id=task_id
+@cloudevents_http.on_events(*catalogue.TASK_EVENT_TYPES)
+def task_changed(event: CloudEvent) -> flask.Response:
+    reminders.reschedule_task(
+        bootstrap.reminder_unit_of_work,
+        bootstrap.reminder_scheduler(),
+        event.data["task_id"],
+        now=datetime.now(UTC),
     )
-    scheduler().replace_for_task(task_id, (reminder.key for reminder in upcoming))
     return cloudevents_http.accepted()
 
 
@@ -136,8 +95,8 @@ def job_due(request: flask.Request) -> flask.Response:
         key = dapr_jobs.key_from_job_data(request.get_json(silent=True))
     except dapr_jobs.BadJobData as error:
         return cloudevents_http.rejected(error.reason, status=400, field=error.field)
-    fire(key)
-    jobs = dapr_jobs_client()
+    bootstrap.fire_reminder(key)
+    jobs = bootstrap.dapr_jobs_client()
     if jobs is not None:
         jobs.fired(key)
     return flask.Response(status=200)
@@ -146,17 +105,11 @@ def job_due(request: flask.Request) -> flask.Response:
 guarded_job_due = doors.from_timer("send-reminder", job_due)
 
 
-def deliver(request: flask.Request) -> flask.Response:
+@cloudevents_http.on_events(catalogue.REMINDER_DUE)
+def deliver(event: CloudEvent) -> flask.Response:
     try:
-        event = cloudevents_http.parse_catalogued(request, accepted_types=(catalogue.REMINDER_DUE,))
-    except cloudevents_http.BadCloudEvent as error:
-        return cloudevents_http.rejected_event(error)
-    allow_local = function_runtime.settings().webhook_allow_local
-    try:
-        reminders_service.deliver_to_webhook(
-            unit_of_work,
-            event,
-            lambda url, due: webhook.post_event(url, due, allow_local=allow_local),
+        reminders.deliver_to_webhook(
+            bootstrap.reminder_unit_of_work, event, bootstrap.post_to_webhook
         )
     except webhook.WebhookRefused as error:
         # The address is checked again here, resolved: a name that pointed elsewhere when the

@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from taskflow.adapters import secrets
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,6 +31,10 @@ def secret_name() -> str:
     """The one secret of that store holding every key (`taskflow-secrets` in a cluster, where
     the pods may `get` only that Secret); empty: every secret of the store (adapters/secrets.py)."""
     return _env("TASKFLOW_SECRET_NAME", "")
+
+
+def _secret(name: str, default: str = "") -> str:
+    return secrets.get(name, default, store=secret_store_name(), secret_name=secret_name())
 
 
 # The five functions: each is the folder functions/<name>/, its functions-framework target and
@@ -259,22 +265,20 @@ def load_settings() -> Settings:
     """Read settings from the environment; call at start-up, never at import time."""
     ports = Ports.from_env()
     data_dir = Path(_env("TASKFLOW_DATA_DIR", str(REPO_ROOT / "data")))
-    from taskflow.adapters import secrets  # late: secrets reads settings-independent sources
-
     return Settings(
         data_dir=data_dir,
-        database_url=secrets.get("DATABASE_URL", f"sqlite:///{data_dir / 'taskflow.db'}"),
+        database_url=_secret("DATABASE_URL", f"sqlite:///{data_dir / 'taskflow.db'}"),
         # The broker ingress is /{namespace}/{broker}, as on Knative; publishers append the topic.
         broker_url=_env("BROKER_URL", f"http://127.0.0.1:{ports.router}/taskflow"),
         create_task_url=_env("CREATE_TASK_URL", f"http://127.0.0.1:{ports.create_task}"),
         broadcast_url=_env("BROADCAST_URL", f"http://127.0.0.1:{ports.broadcast_update}"),
         # No default: one published in the code would let anyone sign tokens (issue 12, item 2).
         # Whoever signs or checks tokens calls require_jwt_secret at start-up; `just up` makes a
-        # random one under the data folder (taskflow.local).
-        jwt_secret=secrets.get("JWT_SECRET", ""),
+        # random one under the data folder (taskflow_dev.local).
+        jwt_secret=_secret("JWT_SECRET", ""),
         jwt_issuer=_env("JWT_ISSUER", "taskflow"),
         jwt_ttl_seconds=int(_env("JWT_TTL_SECONDS", str(7 * 24 * 3600))),
-        openai_api_key=secrets.get("OPENAI_API_KEY", ""),
+        openai_api_key=_secret("OPENAI_API_KEY", ""),
         openai_base_url=_env("OPENAI_BASE_URL", ""),
         openai_model=_env("OPENAI_MODEL", "gpt-4o-mini"),
         eventing_dir=Path(_env("TASKFLOW_EVENTING_DIR", str(REPO_ROOT / "eventing"))),
@@ -297,7 +301,7 @@ def load_settings() -> Settings:
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
         kafka_group_prefix=_env("TASKFLOW_KAFKA_GROUP_PREFIX", "taskflow-trigger-"),
         webhook_allow_local=_flag("TASKFLOW_WEBHOOK_ALLOW_LOCAL"),
-        **{field_name: secrets.get(name, "") for name, field_name in SENDER_KEYS.items()},
+        **{field_name: _secret(name, "") for name, field_name in SENDER_KEYS.items()},
         namespace=_env("TASKFLOW_NAMESPACE", "taskflow"),
         oidc_issuer=_env("TASKFLOW_OIDC_ISSUER", ""),
         oidc_jwks_url=_env("TASKFLOW_OIDC_JWKS_URL", ""),

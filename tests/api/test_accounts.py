@@ -11,7 +11,7 @@ from api_helpers import PASSWORD, sign_up
 from argon2 import PasswordHasher
 from taskflow.adapters import orm, tokens
 from taskflow.adapters.database import make_engine
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 
 @pytest.fixture(scope="module")

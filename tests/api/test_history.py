@@ -12,7 +12,7 @@ from api_helpers import Account, create, function_fixtures
 from cloudevents.conversion import to_binary
 from sender_keys import headers_for
 from taskflow import catalogue
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from openapi_spec_validator import validate
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 

@@ -9,7 +9,7 @@ import pytest
 from api_helpers import function_fixtures
 from taskflow.adapters import tokens
 from taskflow.entrypoints.api import create_app
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 
 @pytest.fixture(scope="module")

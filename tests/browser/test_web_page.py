@@ -1,6 +1,6 @@
 """The web page in headless Chromium (Debian's package, driven by Playwright) against the whole
-product started by `python -m taskflow.local` on free ports: sign up, add tasks by chat, see them
-appear live in a second browser of the same user and never in another user's, complete one,
+product started by `python -m taskflow_dev.local` on free ports: sign up, add tasks by chat, see
+them appear live in a second browser of the same user and never in another user's, complete one,
 receive a reminder toast. Screenshots of the main screens go to test-artifacts/browser/."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 from taskflow.config import REPO_ROOT, Ports
-from taskflow.local.launch import free_port, wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -137,7 +137,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, live_proxy: SwitchableProx
     log_path = data_dir / "local.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "taskflow.local"],
+            [sys.executable, "-m", "taskflow_dev.local"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

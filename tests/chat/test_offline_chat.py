@@ -11,7 +11,7 @@ from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
 from taskflow import catalogue
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 
 def test_the_original_designs_phrases(client: FlaskClient, alice: Account) -> None:

@@ -14,9 +14,9 @@ from api_helpers import Account, hand_on
 from chat_helpers import say, tasks_of
 from flask.testing import FlaskClient
 from taskflow.chat.agent import MAX_ROUNDS
-from taskflow.chat.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
 from taskflow.config import Settings
 from taskflow.entrypoints.api import create_app
+from taskflow_dev.scripted_model import API_KEY, ScriptedModel, text_reply, tool_call_reply
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from taskflow.config import REPO_ROOT
-from taskflow.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import LaunchedRunner
 
 PODMAN = str(REPO_ROOT / "scripts" / "podman.sh")
 # A cold build (Debian bases with debootstrap, the dependency layer, Kafka's jars) on a busy
@@ -29,7 +29,7 @@ def podman_json(*arguments: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedRunner]:
     build = subprocess.run(
-        [sys.executable, "-m", "taskflow.local.images"],
+        [sys.executable, "-m", "taskflow_dev.local.images"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import pytest
 import requests
 from containers_product import podman_json
 from taskflow.config import REPO_ROOT
-from taskflow.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import LaunchedRunner
 
 pytestmark = pytest.mark.containers
 

@@ -7,7 +7,7 @@ it needs the scripted OpenAI server, which the containers do not reach."""
 from __future__ import annotations
 
 import pytest
-from taskflow.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import LaunchedRunner
 from test_isolation_doors import (
     alice,
     bob,

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import requests
 from taskflow.config import FUNCTIONS, Ports
-from taskflow.local.dapr import WEB_APP_ID
-from taskflow.local.launch import free_port, wait_until
-from taskflow.local.processes import function_command
+from taskflow_dev.local.dapr import WEB_APP_ID
+from taskflow_dev.local.launch import free_port, wait_until
+from taskflow_dev.local.processes import function_command
 
 # The web app's command of deploy/Dockerfile lives with the process helpers of tests/functions.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
@@ -334,7 +334,7 @@ class Stack:
         router = [
             sys.executable,
             "-m",
-            "taskflow.router",
+            "taskflow_dev.router",
             "--host",
             "127.0.0.1",
             "--port",

@@ -8,7 +8,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from dapr_stack import Stack
-from taskflow.local.dapr import WEB_APP_ID
+from taskflow_dev.local.dapr import WEB_APP_ID
 
 pytestmark = pytest.mark.dapr
 

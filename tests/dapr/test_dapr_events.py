@@ -15,7 +15,7 @@ import socketio
 from dapr_stack import Stack
 from taskflow.adapters.dapr_jobs import job_name
 from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 

@@ -14,7 +14,7 @@ from dapr_stack import Stack
 from infra_services import RecordingApp
 from taskflow.adapters.dapr_jobs import job_data, job_name
 from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 

@@ -1,4 +1,4 @@
-"""`just up --dapr` (python -m taskflow.local --dapr) starts the product with every function and
+"""`just up --dapr` (python -m taskflow_dev.local --dapr) starts the product with every function and
 the web app behind its own daprd: a chat turn creates a task through service invocation and
 keeps the conversation in Dapr's state store; Ctrl-C stops every process it started."""
 
@@ -19,8 +19,8 @@ import requests
 import sqlalchemy as sa
 from dapr_stack import REPO_ROOT, free_port
 from taskflow.config import Ports
-from taskflow.local.dapr import PORT_BASE_ENV, WEB_APP_ID
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.dapr import PORT_BASE_ENV, WEB_APP_ID
+from taskflow_dev.local.launch import wait_until
 
 pytestmark = pytest.mark.dapr
 
@@ -31,7 +31,7 @@ READY_LINE = "Press Ctrl-C to stop."
 class Runner:
     def __init__(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskflow.local", "--dapr"],
+            [sys.executable, "-m", "taskflow_dev.local", "--dapr"],
             env=env,
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,

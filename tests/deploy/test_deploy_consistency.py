@@ -26,9 +26,9 @@ from sender_keys import KEYS as SENDER_TEST_KEYS
 from sender_keys import headers_for, known_as
 from taskflow import catalogue
 from taskflow.config import SENDER_KEYS
-from taskflow.local.launch import START_TIMEOUT_SECONDS, free_port, wait_until
-from taskflow.local.processes import function_command
-from taskflow.router import manifests
+from taskflow_dev.local.launch import START_TIMEOUT_SECONDS, free_port, wait_until
+from taskflow_dev.local.processes import function_command
+from taskflow_dev.router import manifests
 
 # Ports Knative's queue-proxy holds in every pod; a sidecar must not take them.
 QUEUE_PROXY_PORTS = {8012, 8022, 9090, 9091}
@@ -59,7 +59,7 @@ def routed_types() -> list[tuple[str, str]]:
 
 def config_variables() -> set[str]:
     source = (REPO_ROOT / "functions" / "taskflow" / "config.py").read_text()
-    read = set(re.findall(r'(?:_env|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'(?:_env|_secret|secrets\.get)\(\s*"([A-Z0-9_]+)"', source))
     return read | set(SENDER_KEYS)  # read as secrets by name, from that one table
 
 

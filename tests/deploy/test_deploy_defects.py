@@ -13,7 +13,7 @@ import pytest
 import yaml
 from chart import CHART, VALUE_SETS, load_documents
 from deploy_toolchain import REPO_ROOT
-from taskflow.router import manifests
+from taskflow_dev.router import manifests
 
 # Knative Serving's default config-deployment `registries-skipping-tag-resolving`
 # (serving config/core/configmaps/deployment.yaml; pkg/deployment/config.go).

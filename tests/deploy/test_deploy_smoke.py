@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from deploy_toolchain import REPO_ROOT
 from taskflow.config import Ports
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 READY_LINE = "Press Ctrl-C to stop."
 START_TIMEOUT_SECONDS = 120
@@ -31,7 +31,7 @@ def test_smoke_script_passes_against_the_running_product(tmp_path) -> None:  # t
     }
     environment |= {"TASKFLOW_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     product = subprocess.Popen(
-        [sys.executable, "-m", "taskflow.local"],
+        [sys.executable, "-m", "taskflow_dev.local"],
         env=environment,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,

@@ -17,7 +17,7 @@ from taskflow.adapters.audit_log import AuditEntry, SqlAlchemyAuditLog
 from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
 from taskflow.domain import commands
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 
@@ -33,7 +33,7 @@ def _engine(database_url: str) -> Iterator[sessionmaker]:
 def run_command(database_url: str, command: commands.Command) -> dict[str, Any]:
     """Handle `command` as create-task would (its events land in the outbox); the task dict."""
     with _engine(database_url) as session_factory:
-        result = messagebus.handle(
+        result = task_commands.handle(
             command,
             SqlAlchemyUnitOfWork(session_factory),
             command_id=str(uuid.uuid4()),

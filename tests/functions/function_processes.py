@@ -7,7 +7,7 @@ of tests/functions/conftest.py and by other test folders).
 - `CapturingBroker`: an HTTP server standing in for the broker ingress `{BROKER_URL}/{topic}`;
   it records every CloudEvent it receives.
 - `web_command(port, *options)`: what deploy/Dockerfile runs for the web app, on a local port
-  (a function's is taskflow.local.processes.function_command).
+  (a function's is taskflow_dev.local.processes.function_command).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 from cloudevents.http import CloudEvent, from_http
 from metrics_ports import metrics_env, serves_metrics_at
 from sender_keys import known_as
-from taskflow.local.launch import free_port
-from taskflow.local.processes import function_command
+from taskflow_dev.local.launch import free_port
+from taskflow_dev.local.processes import function_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"

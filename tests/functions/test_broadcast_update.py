@@ -16,7 +16,7 @@ from function_events import BROKER_SOURCE, a_task, post_binary, post_structured,
 from function_processes import JWT_SECRET
 from taskflow import catalogue
 from taskflow.adapters import tokens
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 
 class LiveClient:

@@ -23,7 +23,7 @@ from sender_keys import NAMESPACE, as_api, as_router, headers_for
 from taskflow import catalogue
 from taskflow.adapters import sender_identity
 from taskflow.domain import commands
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 
 def command(type_: str, data: dict, *, event_id: str | None = None):

@@ -15,7 +15,7 @@ from function_processes import CapturingBroker
 from sender_keys import headers_for
 from taskflow import catalogue
 from taskflow.domain import commands
-from taskflow.local.launch import free_port, wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 
 
 def task_reminded_at(database_url: str, title: str, remind_at: datetime, user_id="alice") -> dict:

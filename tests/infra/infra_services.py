@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from cloudevents.http import CloudEvent
 from taskflow import catalogue
-from taskflow.local.launch import free_port, wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"

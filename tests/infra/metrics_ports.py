@@ -11,7 +11,7 @@ from collections.abc import Callable
 import prometheus_client
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 Sample = Callable[..., float]
 _metrics_urls: dict[str, str] = {}

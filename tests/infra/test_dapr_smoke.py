@@ -26,7 +26,7 @@ from infra_services import (
 )
 from taskflow import catalogue
 from taskflow.catalogue import TOPIC_TASK_EVENTS
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 pytestmark = pytest.mark.infra
 

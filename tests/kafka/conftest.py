@@ -13,8 +13,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from infra_services import script_service
 from router_harness import Subscribers
 from sender_keys import ROUTER, known_as
-from taskflow.router.kafka_eventlog import KafkaEventLog
-from taskflow.router.server import RouterServer
+from taskflow_dev.router.kafka_eventlog import KafkaEventLog
+from taskflow_dev.router.server import RouterServer
 
 PARTITIONS = 3  # as scripts/kafka.sh creates the product's topics
 ADMIN_TIMEOUT_SECONDS = 30

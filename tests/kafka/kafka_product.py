@@ -1,5 +1,5 @@
-"""The whole product run the way `just up --kafka` runs it (`python -m taskflow.local --kafka`) on
-free ports, against the test Kafka and with consumer groups of its own, plus what a user sees of
+"""The whole product run the way `just up --kafka` runs it (`python -m taskflow_dev.local --kafka`)
+on free ports, against the test Kafka and with consumer groups of its own, plus what a user sees of
 it: the REST API and a Socket.IO client of broadcast-update."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import requests
 import socketio
-from taskflow.local.launch import LaunchedRunner, descendants, free_port
+from taskflow_dev.local.launch import LaunchedRunner, descendants, free_port
 
 
 class Product(LaunchedRunner):
-    """`python -m taskflow.local --kafka` with its own ports, data folder and consumer groups."""
+    """`python -m taskflow_dev.local --kafka` with its own ports, data folder, consumer groups."""
 
     def __init__(self, tmp_path: Path, kafka_bootstrap: str, group_prefix: str) -> None:
         super().__init__(
@@ -27,7 +27,7 @@ class Product(LaunchedRunner):
         (pid,) = [
             pid
             for pid in descendants(self.process.pid)
-            if b"taskflow.router" in _cmdline(pid) and pid != self.process.pid
+            if b"taskflow_dev.router" in _cmdline(pid) and pid != self.process.pid
         ]
         return pid
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def start_router(tmp_path: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "taskflow.router", "--port", "0", *arguments],
+        [sys.executable, "-m", "taskflow_dev.router", "--port", "0", *arguments],
         env={**os.environ, "TASKFLOW_DATA_DIR": str(tmp_path / "data"), **env},
         capture_output=True,
         text=True,

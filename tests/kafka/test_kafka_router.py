@@ -24,8 +24,8 @@ from router_harness import (
     send,
     trigger_yaml,
 )
-from taskflow.local.launch import wait_until
-from taskflow.router.server import RouterServer
+from taskflow_dev.local.launch import wait_until
+from taskflow_dev.router.server import RouterServer
 from werkzeug.wrappers import Response
 
 pytestmark = pytest.mark.kafka

@@ -1,4 +1,4 @@
-"""A Kafka-backed `python -m taskflow.router` SIGKILLed while a delivery is in flight: after a
+"""A Kafka-backed `python -m taskflow_dev.router` SIGKILLed while a delivery is in flight: after a
 restart its consumer group gets that event and the ones queued behind it again, so every event
 is delivered at least once, in each user's order."""
 
@@ -17,7 +17,7 @@ import requests
 from router_harness import Delivery, Subscribers, broker_yaml, event, send, trigger_yaml
 from sender_keys import ROUTER, known_as
 from taskflow.config import REPO_ROOT
-from taskflow.local.launch import free_port, wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
 
 pytestmark = pytest.mark.kafka
@@ -37,7 +37,7 @@ class KafkaRouterProcess:
         self.url = known_as(f"http://127.0.0.1:{port}", ROUTER)
         self.process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "taskflow.router", "--backing", "kafka"),
+                *(sys.executable, "-m", "taskflow_dev.router", "--backing", "kafka"),
                 *("--port", str(port), "--eventing-dir", str(eventing_dir)),
                 *("--subscriber", f"write-audit={audit_url}"),
             ],

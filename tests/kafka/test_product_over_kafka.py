@@ -21,7 +21,7 @@ import pytest
 import requests
 from infra_services import run_script
 from kafka_product import LiveClient, Product, User
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -129,7 +129,7 @@ def test_a_router_over_a_missing_topic_refuses_to_start(
     )
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "taskflow.router", "--backing", "kafka", "--port", "0"),
+            *(sys.executable, "-m", "taskflow_dev.router", "--backing", "kafka", "--port", "0"),
             *("--eventing-dir", str(eventing_dir)),
         ],
         env={

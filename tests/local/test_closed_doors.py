@@ -19,8 +19,8 @@ from sender_keys import KEYS
 from taskflow import catalogue
 from taskflow.adapters import orm, sender_identity
 from taskflow.config import FUNCTIONS
-from taskflow.local.__main__ import SENDER_KEYS_FILE
-from taskflow.local.launch import LaunchedRunner, wait_until
+from taskflow_dev.local.__main__ import SENDER_KEYS_FILE
+from taskflow_dev.local.launch import LaunchedRunner, wait_until
 
 PING = "dev.knative.sources.ping"  # what a PingSource (and the runner's timers) send
 

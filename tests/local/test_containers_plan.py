@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from taskflow.config import Ports
-from taskflow.local import containers
+from taskflow_dev.local import containers
 
 SERVICES = ("api", "mcp", "create-task", "broadcast-update", "write-audit", "dead-letter")
 

@@ -1,4 +1,4 @@
-"""`python -m taskflow.local` (what `just up` runs) starts the whole product on free ports, a
+"""`python -m taskflow_dev.local` (what `just up` runs) starts the whole product on free ports, a
 write travels through the outbox, the router and the functions, the MCP server sees it, and
 Ctrl-C stops every process."""
 
@@ -16,7 +16,7 @@ import requests
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from taskflow.local.launch import STOP_TIMEOUT_SECONDS, LaunchedRunner, descendants, wait_until
+from taskflow_dev.local.launch import STOP_TIMEOUT_SECONDS, LaunchedRunner, descendants, wait_until
 
 WAIT_SECONDS = 30.0
 

@@ -22,8 +22,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from taskflow.chat.tools import TOOL_NAMES
 from taskflow.config import REPO_ROOT, Settings
-from taskflow.local.launch import free_port, wait_until
-from taskflow.local.processes import answers_http
+from taskflow_dev.local.launch import free_port, wait_until
+from taskflow_dev.local.processes import answers_http
 
 START_TIMEOUT_SECONDS = 30
 

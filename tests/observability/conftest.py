@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from metrics_ports import metrics_env, serves_metrics_at
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 

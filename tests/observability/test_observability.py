@@ -17,7 +17,7 @@ import requests
 from prometheus_client import REGISTRY, generate_latest
 from taskflow import catalogue, tracing
 from taskflow.entrypoints import function_routes, observability
-from taskflow.local.launch import free_port
+from taskflow_dev.local.launch import free_port
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"

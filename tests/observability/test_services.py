@@ -25,8 +25,8 @@ from service_logs import StartApi, function_log, json_lines
 from taskflow import catalogue
 from taskflow.config import FUNCTIONS
 from taskflow.domain import commands
-from taskflow.local.launch import wait_until
-from taskflow.router.server import RouterServer
+from taskflow_dev.local.launch import wait_until
+from taskflow_dev.router.server import RouterServer
 from werkzeug.serving import make_server
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -24,7 +24,7 @@ from taskflow.adapters.task_queries import (
 )
 from taskflow.domain import commands
 from taskflow.domain.errors import ValidationError
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 from werkzeug.datastructures import MultiDict
 
@@ -40,7 +40,7 @@ GROCERIES, RENT, REPORT, MOM, DENTIST = (
 
 
 def send(factory: sessionmaker[Session], command: commands.Command, now: datetime) -> int:
-    result = messagebus.handle(
+    result = task_commands.handle(
         command, SqlAlchemyUnitOfWork(factory), command_id=str(uuid.uuid4()), source="/t", now=now
     )
     return result["task"]["id"]

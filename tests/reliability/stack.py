@@ -1,7 +1,7 @@
 """The whole product as real processes on free ports, with a handle on each one to kill and restart.
 
 `Stack(workdir, database_url)` starts what `just up` starts (specs/local-runner.md), from the
-runner's own argv and environment (`taskflow.local.child_specs`, `child_env`): the router, the
+runner's own argv and environment (`taskflow_dev.local.child_specs`, `child_env`): the router, the
 five functions, the MCP server, and the web app (here a process of its own, so it too can be
 killed), plus the runner's two timers (outbox relay, reminder sweep). Unlike the runner, nothing
 restarts by itself: a test kills and restarts (`restart`) each process when it chooses.
@@ -38,15 +38,15 @@ import sqlalchemy as sa
 from sender_keys import NAMESPACE, ROUTER, as_router, known_as
 from taskflow.adapters import database, orm
 from taskflow.config import REPO_ROOT, Ports, Settings, load_settings
-from taskflow.local.__main__ import (
+from taskflow_dev.local.__main__ import (
     RELAY_PERIOD_SECONDS,
     SWEEP_PERIOD_SECONDS,
     child_env,
     child_specs,
 )
-from taskflow.local.launch import RATE_LIMITS_OUT_OF_REACH, free_port, wait_until
-from taskflow.local.processes import ChildSpec, answers_http
-from taskflow.local.timers import PingTimer, signed_for
+from taskflow_dev.local.launch import RATE_LIMITS_OUT_OF_REACH, free_port, wait_until
+from taskflow_dev.local.processes import ChildSpec, answers_http
+from taskflow_dev.local.timers import PingTimer, signed_for
 
 JWT_SECRET = "reliability-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 60.0
@@ -55,7 +55,7 @@ BACKINGS = ("router", "kafka")
 # The load and duplicate tests stay on the SQLite router to keep the suite short; the fault test
 # runs on every backing (specs/reliability.md).
 LOAD_BACKINGS = ("router",)
-# The router's own name of each backing (`python -m taskflow.router --backing`).
+# The router's own name of each backing (`python -m taskflow_dev.router --backing`).
 ROUTER_BACKING = {"router": "sqlite", "kafka": "kafka"}
 # The Trigger subscribers (eventing/*.yaml) a DuplicatingProxy can stand in front of.
 SUBSCRIBERS = (

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from taskflow.adapters import tokens
 from taskflow.adapters.database import make_engine
 from taskflow.config import REPO_ROOT, InsecureConfiguration, load_settings
-from taskflow.local.__main__ import JWT_SECRET_FILE, child_env, with_local_jwt_secret
-from taskflow.local.launch import free_port
-from taskflow.local.processes import function_command
+from taskflow_dev.local.__main__ import JWT_SECRET_FILE, child_env, with_local_jwt_secret
+from taskflow_dev.local.launch import free_port
+from taskflow_dev.local.processes import function_command
 
 START_SECONDS = 60
 

@@ -19,7 +19,7 @@ from sender_keys import headers_for
 from stack import Stack
 from taskflow import catalogue
 from taskflow.config import FUNCTIONS, REPO_ROOT
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 from workload import User
 
 UNSTORABLE = {"lone surrogate": "before \ud800 after", "NUL": "before \x00 after"}

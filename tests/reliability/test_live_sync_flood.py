@@ -14,7 +14,7 @@ import pytest
 import requests
 import websocket
 from stack import Stack, running_stack, wait_until
-from taskflow.local.launch import RATE_LIMITS_OUT_OF_REACH
+from taskflow_dev.local.launch import RATE_LIMITS_OUT_OF_REACH
 from workload import Listener, User
 
 IDLE_SOCKETS = 300  # beyond the 256 threads that froze live sync

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from router_harness import RouterStarter, Subscribers
 from sender_keys import ROUTER, known_as
-from taskflow.router.server import RouterServer
+from taskflow_dev.router.server import RouterServer
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent, from_http
 from sender_keys import headers_for
-from taskflow.router.server import RouterServer
+from taskflow_dev.router.server import RouterServer
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 

@@ -22,7 +22,7 @@ from router_harness import (
     trigger_yaml,
 )
 from sender_keys import headers_for
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 from werkzeug.wrappers import Response
 
 ALL_TASK_EVENTS = "[{prefix: {type: com.taskflow.task.}}]"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from taskflow import catalogue
 from taskflow.config import REPO_ROOT
-from taskflow.router.filters import FilterError, compile_filters, compile_legacy_filter
-from taskflow.router.manifests import DeliverySpec, ManifestError, load, parse_duration
+from taskflow_dev.router.filters import FilterError, compile_filters, compile_legacy_filter
+from taskflow_dev.router.manifests import DeliverySpec, ManifestError, load, parse_duration
 
 EVENTING_DIR = REPO_ROOT / "eventing"
 

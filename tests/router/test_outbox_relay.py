@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from taskflow import catalogue
 from taskflow.adapters.publisher import HttpPublisher, PublishError
 from taskflow.domain import commands
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 from taskflow.service_layer.outbox_relay import relay_pending
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 from werkzeug.wrappers import Response
@@ -29,7 +29,7 @@ TOPICS_OF_A_TASK_EVENT = [catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDA
 
 def create_task(factory: sessionmaker[Session], user: str, title: str) -> None:
     """A committed write whose relay never ran (as if the process died right after commit)."""
-    messagebus.handle(
+    task_commands.handle(
         commands.CreateTask(user_id=user, title=title),
         SqlAlchemyUnitOfWork(factory),
         command_id=str(uuid.uuid4()),

@@ -1,4 +1,4 @@
-"""The router keeps what it accepted: a `python -m taskflow.router` process stopped mid-stream,
+"""The router keeps what it accepted: a `python -m taskflow_dev.router` process stopped mid-stream,
 gently or by SIGKILL, delivers every accepted event after it is started again, once each, in each
 user's order."""
 
@@ -26,7 +26,7 @@ from router_harness import (
 )
 from sender_keys import KEYS, ROUTER, known_as
 from taskflow.config import REPO_ROOT
-from taskflow.local.launch import free_port, wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 from werkzeug.wrappers import Response
 
 USERS = ("alice", "bob")
@@ -38,7 +38,7 @@ MANIFESTS = broker_yaml("task-events", retry=10, delay="PT0.5S") + trigger_yaml(
 
 
 class RouterProcess:
-    """`python -m taskflow.router` on a free port, with the test's manifests and data folder."""
+    """`python -m taskflow_dev.router` on a free port, with the test's manifests and data folder."""
 
     def __init__(self, tmp_path: Path, subscriber_url: str) -> None:
         eventing_dir = tmp_path / "eventing"
@@ -51,7 +51,7 @@ class RouterProcess:
             [
                 sys.executable,
                 "-m",
-                "taskflow.router",
+                "taskflow_dev.router",
                 "--port",
                 str(port),
                 "--eventing-dir",

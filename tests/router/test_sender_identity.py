@@ -19,7 +19,7 @@ from router_harness import (
 from sender_keys import KEYS, NAMESPACE, as_outbox_relay, as_router
 from taskflow.adapters import sender_identity
 from taskflow.config import load_settings
-from taskflow.local.launch import wait_until
+from taskflow_dev.local.launch import wait_until
 
 ALL_TASK_EVENTS = "[{prefix: {type: com.taskflow.task.}}]"
 

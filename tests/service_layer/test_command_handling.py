@@ -1,4 +1,4 @@
-"""Commands through messagebus.handle on both databases: effects, events, idempotency."""
+"""Commands through task_commands.handle on both databases: effects, events, idempotency."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from taskflow.adapters import orm
 from taskflow.adapters.repository import User
 from taskflow.domain import commands
 from taskflow.domain.errors import InvalidOperation, TaskNotFound, ValidationError
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 SOURCE = "/tests/service-layer"
@@ -29,7 +29,7 @@ def run(
     command_id: str | None = None,
     now: datetime = NOW,
 ) -> dict[str, Any]:
-    return messagebus.handle(
+    return task_commands.handle(
         command,
         SqlAlchemyUnitOfWork(factory),
         command_id=command_id or str(uuid.uuid4()),

@@ -12,7 +12,7 @@ from taskflow import catalogue
 from taskflow.adapters import orm
 from taskflow.domain import commands
 from taskflow.domain.model import Task
-from taskflow.service_layer import messagebus
+from taskflow.service_layer import task_commands
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork, cloudevent_for
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -28,7 +28,7 @@ def count(session_factory, table: sa.Table) -> int:
 
 
 def create(session_factory, title: str = "t", command_id: str | None = None) -> dict:
-    return messagebus.handle(
+    return task_commands.handle(
         commands.CreateTask(user_id="ann", title=title),
         SqlAlchemyUnitOfWork(session_factory),
         command_id=command_id or str(uuid.uuid4()),

@@ -11,7 +11,7 @@ thread-safe and keeps connections open. They go to loopback or in-cluster addres
 proxy is meant for.
 
 A pool opens its connections on its first request, so one built before gunicorn forks (the
-API's app) shares no socket with the worker; function_runtime builds the publisher on first use
+API's app) shares no socket with the worker; bootstrap.py builds the publisher on first use
 anyway.
 """
 

@@ -71,6 +71,10 @@ class SqlAlchemyUserRepository:
         query = sa.select(orm.users.c.timezone).where(orm.users.c.id == user_id)
         return self.session.execute(query).scalar_one_or_none() or DEFAULT_TIMEZONE
 
+    def zone(self, user_id: str) -> ZoneInfo:
+        """The user's zone: the one lookup every use case reads dates in."""
+        return ZoneInfo(self.timezone(user_id))
+
     def set_timezone(self, user_id: str, timezone: str) -> None:
         """Change the zone, and move the sort moment of the user's all-day tasks with it (an
         all-day task ends at midnight local time, see due_sort_moment)."""
@@ -216,7 +220,7 @@ class SqlAlchemyTaskRepository:
             self.seen.append(task)
 
     def _zone(self, user_id: str) -> ZoneInfo:
-        return ZoneInfo(self.users.timezone(user_id))
+        return self.users.zone(user_id)
 
     def _write_children(self, task: Task, zone: ZoneInfo) -> None:
         if task.tags:

@@ -1,10 +1,10 @@
 """Secret lookup, so no secret is ever hard-coded or logged.
 
 Beside a Dapr sidecar (DAPR_HTTP_PORT set) secrets come from the Dapr secret store named by
-TASKFLOW_SECRET_STORE (config.secret_store_name: `local-secrets`, secretstores.local.file of
-dapr/components/local, by default; `kubernetes` in a cluster). Otherwise, or for a key the
-store does not hold: the environment, then the local secrets file (the same JSON file the local
-Dapr store reads).
+TASKFLOW_SECRET_STORE, which config.py reads and passes in as `store` (`local-secrets`,
+secretstores.local.file of dapr/components/local, by default; `kubernetes` in a cluster).
+Otherwise, or for a key the store does not hold: the environment, then the local secrets file
+(the same JSON file the local Dapr store reads).
 
 The store is read once per process. With TASKFLOW_SECRET_NAME set (the chart sets
 `taskflow-secrets`), one secret of that name is read (`GET /v1.0/secrets/<store>/<name>`): the
@@ -23,7 +23,6 @@ from pathlib import Path
 import requests
 
 from taskflow.adapters import dapr_sidecar
-from taskflow.config import secret_name, secret_store_name
 
 SECRETS_FILE_ENV = "TASKFLOW_SECRETS_FILE"
 _TIMEOUT_SECONDS = 10.0
@@ -38,14 +37,12 @@ def _file_secrets() -> dict[str, str]:
 
 
 @cache
-def _dapr_secrets() -> dict[str, str]:
+def _dapr_secrets(store: str, name: str) -> dict[str, str]:
     """Every key of every secret the sidecar's store lets this app read; {} without Dapr."""
     base_url = dapr_sidecar.sidecar_from_env()
     if base_url is None:
         return {}
     dapr_sidecar.wait_until_ready(base_url)
-    store = secret_store_name()
-    name = secret_name()
     path = name or "bulk"
     answer = requests.get(f"{base_url}/v1.0/secrets/{store}/{path}", timeout=_TIMEOUT_SECONDS)
     if answer.status_code != 200:
@@ -62,5 +59,13 @@ def _dapr_secrets() -> dict[str, str]:
     }
 
 
-def get(name: str, default: str = "") -> str:
-    return _dapr_secrets().get(name) or os.environ.get(name) or _file_secrets().get(name) or default
+def get(name: str, default: str = "", *, store: str, secret_name: str = "") -> str:
+    """The secret `name`. `store` and `secret_name` come from config.py (the one home of
+    settings), which calls this: this module reads no setting itself, so the two never import
+    each other."""
+    return (
+        _dapr_secrets(store, secret_name).get(name)
+        or os.environ.get(name)
+        or _file_secrets().get(name)
+        or default
+    )

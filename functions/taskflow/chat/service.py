@@ -15,15 +15,14 @@ from zoneinfo import ZoneInfo
 
 import openai
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from taskflow.adapters.repository import SqlAlchemyUserRepository
 from taskflow.chat.agent import OpenAIAgent
 from taskflow.chat.conversations import ChatMessage, ConversationStore
 from taskflow.chat.offline import OfflineAssistant
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import TaskTools
 from taskflow.config import Settings
+from taskflow.service_layer import accounts
 
 # The start of the first message names a new conversation.
 TITLE_CHARS = 60
@@ -86,5 +85,4 @@ def make_assistant(
 
 
 def user_timezone(engine: Engine, user_id: str) -> ZoneInfo:
-    with Session(engine) as session:
-        return ZoneInfo(SqlAlchemyUserRepository(session).timezone(user_id))
+    return accounts.zone(engine, user_id)

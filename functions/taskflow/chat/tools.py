@@ -20,7 +20,6 @@ import inspect
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired, Protocol
-from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
@@ -331,7 +330,7 @@ def database_task_reader(engine: Engine, now: Callable[[], datetime]) -> TaskRea
 
     def read_tasks(user_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         with Session(engine) as session:
-            zone = ZoneInfo(SqlAlchemyUserRepository(session).timezone(user_id))
+            zone = SqlAlchemyUserRepository(session).zone(user_id)
             moment = now()
             query = task_queries.TaskQuery.from_params(params, zone, moment)
             return task_queries.list_tasks(session, user_id, query, zone, moment).items

@@ -3,10 +3,10 @@ handlers turn them into domain values and reject bad ones with ValidationError."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from taskflow import catalogue
+from taskflow import event_types
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Command:
 
 @dataclass(frozen=True)
 class CreateTask(Command):
-    cloudevent_type = catalogue.CREATE_TASK
+    cloudevent_type = event_types.CREATE_TASK
     title: str
     description: str = ""
     priority: str | None = None
@@ -34,48 +34,57 @@ class CreateTask(Command):
     restore_id: int | None = None
 
 
+# The fields of a task a client writes, defined once: CreateTask's, less its owner and the undo.
+# An update's `changes`, the parsing in inputs.py, the aggregate's UPDATABLE and the REST edge's
+# shape checks all derive from this; specs/events/task.schema.json ($defs/fields) is the same
+# list for the wire (tests/unit/test_task_fields.py keeps the two in step).
+TASK_FIELDS: tuple[str, ...] = tuple(
+    spec.name for spec in fields(CreateTask) if spec.name not in {"user_id", "restore_id"}
+)
+
+
 @dataclass(frozen=True)
 class UpdateTask(Command):
     """Only the keys present in `changes` change; a key set to None clears that field."""
 
-    cloudevent_type = catalogue.UPDATE_TASK
+    cloudevent_type = event_types.UPDATE_TASK
     task_id: int
     changes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class CompleteTask(Command):
-    cloudevent_type = catalogue.COMPLETE_TASK
+    cloudevent_type = event_types.COMPLETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class UncompleteTask(Command):
-    cloudevent_type = catalogue.UNCOMPLETE_TASK
+    cloudevent_type = event_types.UNCOMPLETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class DeleteTask(Command):
-    cloudevent_type = catalogue.DELETE_TASK
+    cloudevent_type = event_types.DELETE_TASK
     task_id: int
 
 
 @dataclass(frozen=True)
 class SkipOccurrence(Command):
-    cloudevent_type = catalogue.SKIP_OCCURRENCE
+    cloudevent_type = event_types.SKIP_OCCURRENCE
     task_id: int
 
 
 @dataclass(frozen=True)
 class StopRepeating(Command):
-    cloudevent_type = catalogue.STOP_REPEATING
+    cloudevent_type = event_types.STOP_REPEATING
     task_id: int
 
 
 @dataclass(frozen=True)
 class SnoozeReminder(Command):
-    cloudevent_type = catalogue.SNOOZE_REMINDER
+    cloudevent_type = event_types.SNOOZE_REMINDER
     task_id: int
     minutes: int = 10
 
@@ -88,7 +97,7 @@ class SpawnNextOccurrence(Command):
     next occurrence is built from it, so deleting or editing the completed task before this
     command arrives changes nothing."""
 
-    cloudevent_type = catalogue.SPAWN_OCCURRENCE
+    cloudevent_type = event_types.SPAWN_OCCURRENCE
     task_id: int
     completed_at: str
     task_data: dict[str, Any]

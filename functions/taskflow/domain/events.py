@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from taskflow import catalogue
+from taskflow import event_types
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,13 @@ class TaskEvent(Event):
 
 @dataclass(frozen=True)
 class TaskCreated(TaskEvent):
-    cloudevent_type = catalogue.TASK_CREATED
+    cloudevent_type = event_types.TASK_CREATED
     spawned_from: int | None = None
 
 
 @dataclass(frozen=True)
 class TaskUpdated(TaskEvent):
-    cloudevent_type = catalogue.TASK_UPDATED
+    cloudevent_type = event_types.TASK_UPDATED
     # field name -> {"before": old, "after": new}, JSON-ready
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Set when TaskFlow itself made the change, to tell the user why: "the series ended: ...".
@@ -38,12 +38,12 @@ class TaskUpdated(TaskEvent):
 
 @dataclass(frozen=True)
 class TaskCompleted(TaskEvent):
-    cloudevent_type = catalogue.TASK_COMPLETED
+    cloudevent_type = event_types.TASK_COMPLETED
 
 
 @dataclass(frozen=True)
 class TaskDeleted(TaskEvent):
-    cloudevent_type = catalogue.TASK_DELETED
+    cloudevent_type = event_types.TASK_DELETED
     # Set when TaskFlow itself deleted it, to tell the user why (a next occurrence taken back
     # with its completion); None for the user's own delete.
     reason: str | None = None
@@ -51,7 +51,7 @@ class TaskDeleted(TaskEvent):
 
 @dataclass(frozen=True)
 class ReminderDue(Event):
-    cloudevent_type = catalogue.REMINDER_DUE
+    cloudevent_type = event_types.REMINDER_DUE
     task_id: int
     reminder_id: str
     title: str

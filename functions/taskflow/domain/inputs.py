@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from taskflow.domain.commands import TASK_FIELDS
 from taskflow.domain.errors import ValidationError
 from taskflow.domain.model import Priority, Reminder, normalise_tags
 from taskflow.domain.recurrence import (
@@ -28,7 +29,6 @@ from taskflow.domain.recurrence import (
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BEFORE_MINUTES_MAX = 4 * 7 * 24 * 60  # four weeks
 REMINDER_ID = re.compile(r"^[\w-]{1,40}$")
-TASK_FIELDS = ("title", "description", "priority", "tags", "due", "reminders", "recurrence")
 
 
 # Files of the system's zoneinfo folder that are no IANA zone: `localtime` is whatever the

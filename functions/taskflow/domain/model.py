@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taskflow.domain import events
+from taskflow.domain.commands import TASK_FIELDS
 from taskflow.domain.errors import InvalidOperation, SeriesCannotContinue, ValidationError
 from taskflow.domain.recurrence import (
     YEAR_MAX,
@@ -399,15 +400,11 @@ class Task:
         )
 
 
-UPDATABLE = (
-    "title",
-    "description",
-    "priority",
-    "tags",
-    "due_at",
-    "due_date",
-    "reminders",
-    "recurrence",
+# The attributes Task.update changes: the task fields, with a due stored as due_at or due_date.
+UPDATABLE = tuple(
+    attribute
+    for name in TASK_FIELDS
+    for attribute in (("due_at", "due_date") if name == "due" else (name,))
 )
 
 

@@ -14,12 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import flask
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from taskflow.adapters import passwords, rate_limit, tokens, webhook
 from taskflow.adapters.repository import User, normalise_email
-from taskflow.adapters.user_accounts import UserAccounts
 from taskflow.domain.errors import ValidationError
 from taskflow.domain.inputs import parse_timezone
 from taskflow.entrypoints.app_services import services
@@ -27,6 +24,7 @@ from taskflow.entrypoints.auth import current_user_id, require_user
 from taskflow.entrypoints.client_address import client_address
 from taskflow.entrypoints.http_errors import ApiError, invalid
 from taskflow.entrypoints.request_body import json_body
+from taskflow.service_layer import accounts
 
 blueprint = flask.Blueprint("accounts", __name__)
 
@@ -157,9 +155,8 @@ def signup() -> tuple[flask.Response, int]:
         created_at=services().now(),
     )
     try:
-        with Session(services().engine) as session, session.begin():
-            UserAccounts(session).add(user)
-    except sa.exc.IntegrityError:
+        accounts.sign_up(services().engine, user)
+    except accounts.EmailTaken:
         raise ApiError(409, "an account with this email already exists", field="email") from None
     answer = {**_profile(user.id, user), "token": _token_for(user.id)}
     return flask.jsonify(answer), 201
@@ -171,16 +168,14 @@ def login() -> flask.Response:
     email = _text_field(body, "email")
     password = _text_field(body, "password")
     _admit_attempt(normalise_email(email))
-    with Session(services().engine) as session:
-        user = UserAccounts(session).get_by_email(email)
+    user = accounts.find_by_email(services().engine, email)
     # Hashing takes a while: done outside any transaction, which on SQLite would hold the write
     # lock. Unknown email and wrong password take the same path and answer alike.
     verification = passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not verification.ok:
         raise ApiError(401, LOGIN_FAILED)
     if verification.rehashed:
-        with Session(services().engine) as session, session.begin():
-            UserAccounts(session).set_password_hash(user.id, verification.rehashed)
+        accounts.keep_rehashed_password(services().engine, user.id, verification.rehashed)
     return flask.jsonify({**_profile(user.id, user), "token": _token_for(user.id)})
 
 
@@ -188,9 +183,7 @@ def login() -> flask.Response:
 @require_user
 def me() -> flask.Response:
     user_id = current_user_id()
-    with Session(services().engine) as session:
-        user = UserAccounts(session).get(user_id)
-    return flask.jsonify(_profile(user_id, user))
+    return flask.jsonify(_profile(user_id, accounts.get(services().engine, user_id)))
 
 
 @blueprint.patch("/api/me")
@@ -203,13 +196,8 @@ def update_me() -> flask.Response:
     if "webhook_url" in body:
         changes["webhook_url"] = _webhook_url(body["webhook_url"])
     user_id = current_user_id()
-    with Session(services().engine) as session, session.begin():
-        users = UserAccounts(session)
-        if users.get(user_id) is None:
-            raise ApiError(404, "this token's user has no account here to hold settings")
-        if "timezone" in changes:
-            users.set_timezone(user_id, changes["timezone"])
-        if "webhook_url" in changes:
-            users.set_webhook_url(user_id, changes["webhook_url"])
-        user = users.get(user_id)
+    try:
+        user = accounts.change_settings(services().engine, user_id, changes)
+    except accounts.NoAccount:
+        raise ApiError(404, "this token's user has no account here to hold settings") from None
     return flask.jsonify(_profile(user_id, user))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ import sqlalchemy as sa
 import yaml
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from taskflow import bootstrap
 from taskflow.adapters import database, rate_limit
 from taskflow.adapters.command_client import (
-    CommandClient,
     CommandRejected,
     CommandTaskNotFound,
     CreateTaskUnavailable,
@@ -29,7 +28,7 @@ from taskflow.adapters.command_client import (
 from taskflow.config import REPO_ROOT, Settings, load_settings, require_jwt_secret
 from taskflow.domain.errors import ValidationError
 from taskflow.entrypoints import accounts, chat, observability, tasks_api, user_api
-from taskflow.entrypoints.app_services import AppServices, install, services
+from taskflow.entrypoints.app_services import install, services
 from taskflow.entrypoints.http_errors import ApiError, error_response
 from taskflow.entrypoints.request_body import IDEMPOTENCY_HEADER, refuse_unstorable_parameters
 
@@ -59,23 +58,7 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     # First, so every request is counted and traced, those other hooks answer early included.
     observability.observe_app(app, SERVICE)
     _migrate(settings.database_url)
-    install(
-        app,
-        AppServices(
-            settings=settings,
-            engine=database.make_engine(settings.database_url),
-            commands=CommandClient.from_settings(settings),
-            now=lambda: datetime.now(UTC),
-            rate_limiter=rate_limit.RateLimiter(
-                {
-                    rate_limit.API: settings.api_rate_limit,
-                    rate_limit.CHAT: settings.chat_rate_limit,
-                    rate_limit.AUTH_EMAIL: settings.auth_email_rate_limit,
-                    rate_limit.AUTH_CLIENT: settings.auth_client_rate_limit,
-                }
-            ),
-        ),
-    )
+    install(app, bootstrap.api_services(settings))
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tasks_api.blueprint)
     app.register_blueprint(user_api.blueprint)

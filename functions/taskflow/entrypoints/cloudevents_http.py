@@ -7,8 +7,9 @@ Kafka broker count the delivery as failed.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import flask
@@ -71,6 +72,32 @@ def check_catalogued(event: CloudEvent, *, accepted_types: Iterable[str]) -> Clo
         path = ".".join(str(part) for part in error.absolute_path)
         raise BadCloudEvent(error.message, field=f"data.{path}" if path else "data") from None
     return event
+
+
+EventHandler = Callable[[CloudEvent], flask.Response]
+RequestHandler = Callable[[flask.Request], flask.Response]
+
+
+def on_events(
+    *accepted_types: str,
+) -> Callable[[EventHandler], Callable[[flask.Request], flask.Response]]:
+    """A function's route for CloudEvents of `accepted_types`: the request is parsed and checked
+    against the catalogue here, a bad one answered 400 naming the field (a broker does not retry
+    it), and only a well-formed event reaches the handler. Every function main uses this, so the
+    try/except lives once."""
+
+    def route(handle: EventHandler) -> RequestHandler:
+        @functools.wraps(handle)
+        def view(request: flask.Request) -> flask.Response:
+            try:
+                event = parse_catalogued(request, accepted_types=accepted_types)
+            except BadCloudEvent as error:
+                return rejected_event(error)
+            return handle(event)
+
+        return view
+
+    return route
 
 
 def accepted() -> flask.Response:

@@ -14,26 +14,27 @@ from dataclasses import dataclass
 
 import flask
 
+from taskflow import bootstrap
 from taskflow.adapters import sender_identity
-from taskflow.entrypoints import cloudevents_http, function_runtime
+from taskflow.entrypoints import cloudevents_http
 
 Handler = Callable[[flask.Request], flask.Response]
 
 
-# Built on the first request, in the serving process (never at import: see function_runtime).
+# Built on the first request, in the serving process (never at import: see bootstrap.py).
 @functools.cache
 def _delivery_door(service: str) -> sender_identity.Door:
-    return sender_identity.delivery_door(function_runtime.settings(), service)
+    return sender_identity.delivery_door(bootstrap.settings(), service)
 
 
 @functools.cache
 def _timer_door(service: str) -> sender_identity.TimerDoor:
-    return sender_identity.timer_door(function_runtime.settings(), service)
+    return sender_identity.timer_door(bootstrap.settings(), service)
 
 
 @functools.cache
 def _command_door() -> sender_identity.Door:
-    return sender_identity.command_door(function_runtime.settings())
+    return sender_identity.command_door(bootstrap.settings())
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from taskflow.domain import commands
 from taskflow.entrypoints.http_errors import invalid
 
 Checker = Callable[[str, Any], None]
@@ -79,9 +80,9 @@ def _recurrence(field: str, value: Any) -> None:
     _object(field, value, _RECURRENCE_FIELDS, required={"rule"})
 
 
-# Fields of a task a client may write, with the JSON type each must have. In an update, null
-# clears a field; title cannot be cleared.
-TASK_FIELDS: dict[str, Checker] = {
+# The JSON type of each field of a task a client may write (domain/commands.py TASK_FIELDS names
+# them). In an update, null clears a field; title cannot be cleared.
+_SHAPES: dict[str, Checker] = {
     "title": _string,
     "description": _nullable(_string),
     "priority": _nullable(_string),
@@ -90,6 +91,8 @@ TASK_FIELDS: dict[str, Checker] = {
     "reminders": _nullable(_reminders),
     "recurrence": _nullable(_recurrence),
 }
+# A field added to the domain without a shape here fails at import, not at the first request.
+TASK_FIELDS: dict[str, Checker] = {name: _SHAPES[name] for name in commands.TASK_FIELDS}
 # Quick-add: the parser reads title, due, priority, tags, reminders and recurrence from `text`;
 # any of the structured fields given beside it wins over what the parser found.
 QUICK_ADD_TEXT = "text"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import flask
 from sqlalchemy.orm import Session
@@ -41,10 +40,6 @@ def _task_id(raw: str) -> int:
     return int(raw)
 
 
-def _user_zone(session: Session, user_id: str) -> ZoneInfo:
-    return ZoneInfo(SqlAlchemyUserRepository(session).timezone(user_id))
-
-
 def _send(command: commands.Command) -> dict[str, Any]:
     """Send the command; a client's Idempotency-Key is scoped to this method and path, so a
     retried toggle returns its first answer instead of toggling back."""
@@ -68,7 +63,7 @@ def _read_task(session: Session, user_id: str, task_id: int) -> dict[str, Any]:
 def list_tasks(user_id: str) -> flask.Response:
     now = services().now()
     with Session(services().engine) as session:
-        zone = _user_zone(session, user_id)
+        zone = SqlAlchemyUserRepository(session).zone(user_id)
         query = task_queries.TaskQuery.from_params(_list_parameters(), zone, now)
         page = task_queries.list_tasks(session, user_id, query, zone, now)
     return flask.jsonify(page.to_dict())
@@ -115,7 +110,7 @@ def _quick_add_fields(user_id: str, body: dict[str, Any]) -> tuple[dict[str, Any
     if not text.strip():
         raise ApiError(422, "must not be blank", field=task_payloads.QUICK_ADD_TEXT)
     with Session(services().engine) as session:
-        zone = _user_zone(session, user_id)
+        zone = SqlAlchemyUserRepository(session).zone(user_id)
     parsed = parse_quick_add(text, zone, now=services().now())
     return {**parsed.as_command_fields(), **explicit}, parsed.ambiguities
 

@@ -4,15 +4,21 @@
 CloudEvents in the outbox, then commits: the change and its events land together or not at all
 (the transactional outbox of specs/persistence.md). Leaving the `with` block without commit rolls
 everything back.
+
+`AbstractUnitOfWork` is what the use cases of service_layer/ depend on: the repositories as
+ports (the Protocols below) and commit/rollback. `SqlAlchemyUnitOfWork` is the product's; the
+service-layer unit tests run the same use cases on fakes (tests/service_layer/fakes.py).
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Protocol, Self
+from zoneinfo import ZoneInfo
 
 from cloudevents.http import CloudEvent
 from sqlalchemy.engine import Engine
@@ -27,11 +33,76 @@ from taskflow.adapters.repository import (
     SqlAlchemyUserRepository,
 )
 from taskflow.domain import events
+from taskflow.domain.model import Task
 
 DEFAULT_SOURCE = catalogue.source("create-task")
 
 
-class SqlAlchemyUnitOfWork:
+class UserRepository(Protocol):
+    def zone(self, user_id: str) -> ZoneInfo: ...
+
+
+class TaskRepository(Protocol):
+    # Every task this unit of work loaded or added, in order: commit stores their events.
+    seen: list[Task]
+
+    def add(self, task: Task) -> None: ...
+    def get(self, user_id: str, task_id: int) -> Task | None: ...
+    def get_occurrence(self, user_id: str, series_id: str, occurrence: int) -> Task | None: ...
+    def save(self, task: Task) -> None: ...
+    def delete(self, task: Task) -> None: ...
+    def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None: ...
+    def is_deleted(self, task: Task) -> bool: ...
+
+
+class ProcessedEvents(Protocol):
+    def seen(self, consumer: str, event_id: str) -> dict[str, Any] | None: ...
+    def record(
+        self, consumer: str, event_id: str, result: dict[str, Any] | None = None
+    ) -> None: ...
+
+
+class Outbox(Protocol):
+    def add(self, event: CloudEvent) -> None: ...
+
+
+class AbstractUnitOfWork(abc.ABC):
+    users: UserRepository
+    tasks: TaskRepository
+    processed: ProcessedEvents
+    outbox: Outbox
+    # The CloudEvent `source` of the events this unit of work emits.
+    source: str = DEFAULT_SOURCE
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._store_changes_and_events()
+        self._commit()
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    def _store_changes_and_events(self) -> None:
+        now = datetime.now(UTC)
+        for task in self.tasks.seen:
+            if not task.events:
+                continue
+            if not self.tasks.is_deleted(task):
+                self.tasks.save(task)
+            for event in task.events:
+                self.outbox.add(cloudevent_for(event, source=self.source, time=now))
+            task.events.clear()
+
+
+class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     users: SqlAlchemyUserRepository
     tasks: SqlAlchemyTaskRepository
     processed: SqlAlchemyProcessedEvents
@@ -44,7 +115,6 @@ class SqlAlchemyUnitOfWork:
         source: str = DEFAULT_SOURCE,
     ) -> None:
         self.session_factory = session_factory
-        # The CloudEvent `source` of the events this unit of work emits.
         self.source = source
 
     def __enter__(self) -> Self:
@@ -53,14 +123,13 @@ class SqlAlchemyUnitOfWork:
         self.tasks = SqlAlchemyTaskRepository(self.session, self.users)
         self.processed = SqlAlchemyProcessedEvents(self.session)
         self.outbox = SqlAlchemyOutbox(self.session)
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.rollback()
+        super().__exit__(*exc_info)
         self.session.close()
 
-    def commit(self) -> None:
-        self._store_changes_and_events()
+    def _commit(self) -> None:
         self.session.commit()
 
     def rollback(self) -> None:
@@ -73,17 +142,6 @@ class SqlAlchemyUnitOfWork:
             engine = session.get_bind()
         assert isinstance(engine, Engine)
         return locks.try_exclusive(engine, name)
-
-    def _store_changes_and_events(self) -> None:
-        now = datetime.now(UTC)
-        for task in self.tasks.seen:
-            if not task.events:
-                continue
-            if not self.tasks.is_deleted(task):
-                self.tasks.save(task)
-            for event in task.events:
-                self.outbox.add(cloudevent_for(event, source=self.source, time=now))
-            task.events.clear()
 
 
 def cloudevent_for(event: events.Event, *, source: str, time: datetime) -> CloudEvent:

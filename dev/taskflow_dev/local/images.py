@@ -1,4 +1,4 @@
-"""`python -m taskflow.local.images` (`just images`): build every TaskFlow image with podman.
+"""`python -m taskflow_dev.local.images` (`just images`): build every TaskFlow image with podman.
 
 No container registry is reachable here, so nothing is pulled:
 - The bases are Debian bookworm root filesystems made with debootstrap from the mirror that apt's
@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from taskflow.config import REPO_ROOT
 
 log = logging.getLogger("taskflow.images")
@@ -267,7 +266,14 @@ def build_infra(base: str, jars: Path) -> None:
 
 # What deploy/Dockerfile's context lets through (.dockerignore): a change to any of it, to the
 # Dockerfile or to the base is a reason to ask podman again.
-SERVICE_INPUTS = ("pyproject.toml", "functions", "specs/events", "frontend", "eventing")
+SERVICE_INPUTS = (
+    "pyproject.toml",
+    "functions",
+    "specs/events",
+    "frontend",
+    "eventing",
+    "dev/taskflow_dev",
+)
 SKIPPED_PARTS = ("__pycache__", "node_modules")
 
 
@@ -343,7 +349,9 @@ def build_all(only: Sequence[str] = ()) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskflow.local.images", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m taskflow_dev.local.images", description=__doc__
+    )
     parser.add_argument("only", nargs="*", help="service targets to build (default: all), or infra")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s | %(message)s")

@@ -25,11 +25,11 @@ import urllib3
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
-
 from taskflow import metrics
 from taskflow.adapters import http_pool, sender_identity
-from taskflow.router.eventlog import DeliveryInterrupted
-from taskflow.router.manifests import DeliverySpec, Destination, Trigger
+
+from taskflow_dev.router.eventlog import DeliveryInterrupted
+from taskflow_dev.router.manifests import DeliverySpec, Destination, Trigger
 
 log = logging.getLogger(__name__)
 

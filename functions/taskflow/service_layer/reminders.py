@@ -1,5 +1,8 @@
 """send-reminder's use cases: find reminders that are due or coming, fire each exactly once, and
-hand a fired reminder to the user's webhook.
+hand a fired reminder to the user's webhook. The one home of reminder logic: what is due and
+firing it (here), the port that wakes send-reminder (`ReminderScheduler`, below), its adapters
+(adapters/reminder_timers.py in process, adapters/dapr_jobs.py beside Dapr) and the table
+queries (adapters/reminder_schedule.py).
 
 Firing is one transaction: the reminder_deliveries row (primary key task, reminder, moment) and
 the reminder.due outbox row commit together or not at all, and only while the task exists and is
@@ -10,9 +13,9 @@ alert.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Self
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol, Self
 
 import sqlalchemy.exc
 from cloudevents.http import CloudEvent
@@ -28,6 +31,22 @@ from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 SOURCE = catalogue.source("send-reminder")
 WEBHOOK_CONSUMER = "send-reminder-webhook"
+# Timers are kept only for reminders this close; each sweep schedules the next ones.
+TIMER_HORIZON = timedelta(hours=1)
+
+
+class ReminderScheduler(Protocol):
+    """The port send-reminder uses to be woken when a reminder falls due. Either adapter only
+    cuts latency: each wake-up goes through `fire`, which re-checks the database, so a lost
+    wake-up costs at most one sweep and a stale one fires nothing."""
+
+    def schedule(self, keys: Iterable[ReminderKey]) -> None:
+        """Make sure each of `keys` wakes send-reminder at its moment."""
+        ...
+
+    def replace_for_task(self, task_id: int, keys: Iterable[ReminderKey]) -> None:
+        """The task's wake-ups become exactly `keys` (none: it was completed or deleted)."""
+        ...
 
 
 class ReminderUnitOfWork(SqlAlchemyUnitOfWork):
@@ -64,6 +83,30 @@ def fire(uow_factory: UnitOfWorkFactory, key: ReminderKey, *, now: datetime) -> 
         return False
     metrics.REMINDER_LATENESS.observe((now - key.remind_at).total_seconds())
     return True
+
+
+def sweep(
+    uow_factory: UnitOfWorkFactory,
+    scheduler: ReminderScheduler,
+    *,
+    relay: Callable[[], None],
+    now: datetime,
+) -> None:
+    """Fire what is due, publish (also what an earlier failed relay left pending), then set
+    timers for what comes within the horizon."""
+    fire_due(uow_factory, now=now)
+    relay()
+    upcoming = pending(uow_factory, due_by=now + TIMER_HORIZON)
+    scheduler.schedule(reminder.key for reminder in upcoming)
+
+
+def reschedule_task(
+    uow_factory: UnitOfWorkFactory, scheduler: ReminderScheduler, task_id: int, *, now: datetime
+) -> None:
+    """A task changed: its timers become what the database says is pending now (a later change
+    may already have moved or removed its reminders; a completed or deleted task has none)."""
+    upcoming = pending(uow_factory, due_by=now + TIMER_HORIZON, task_id=task_id)
+    scheduler.replace_for_task(task_id, (reminder.key for reminder in upcoming))
 
 
 def fire_due(uow_factory: UnitOfWorkFactory, *, now: datetime) -> int:

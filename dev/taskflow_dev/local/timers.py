@@ -2,7 +2,7 @@
 
 In a cluster, PingSources wake create-task's /relay and send-reminder's /sweep; locally this runs
 in the runner so the same endpoints are exercised the same way. `just up --containers` runs it
-as a container of its own: `python -m taskflow.local.timers NAME=SECONDS=URL...`.
+as a container of its own: `python -m taskflow_dev.local.timers NAME=SECONDS=URL...`.
 
 Those doors take only the platform's timers (specs/deployment.md "Timer doors"): a PingSource's
 ping carries an OIDC token for the service's audience, so each ping here is signed with the
@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
-
 from taskflow.adapters import sender_identity
 from taskflow.config import load_settings
 
@@ -110,7 +109,7 @@ def _timer_argument(text: str) -> tuple[str, float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskflow.local.timers")
+    parser = argparse.ArgumentParser(prog="python -m taskflow_dev.local.timers")
     parser.add_argument("timers", nargs="+", type=_timer_argument, metavar="NAME=SECONDS=URL")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")

@@ -13,16 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from taskflow.adapters import sender_identity
 from taskflow.config import FUNCTIONS, Ports, Settings, load_settings
-from taskflow.router import manifests
-from taskflow.router.app import create_app
-from taskflow.router.broker import Router
-from taskflow.router.dead_letters import DeadLetterStore
-from taskflow.router.delivery import Dispatcher
-from taskflow.router.eventlog import EventLog, SqliteEventLog
+from werkzeug.serving import make_server
+
+from taskflow_dev.router import manifests
+from taskflow_dev.router.app import create_app
+from taskflow_dev.router.broker import Router
+from taskflow_dev.router.dead_letters import DeadLetterStore
+from taskflow_dev.router.delivery import Dispatcher
+from taskflow_dev.router.eventlog import EventLog, SqliteEventLog
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m taskflow.router`: the local broker on BROKER_URL's port (see specs/eventing.md)."""
+"""`python -m taskflow_dev.router`: the local broker on BROKER_URL's port (specs/eventing.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 from types import FrameType
 
 from taskflow.config import ROUTER_BACKINGS, Settings, load_settings
-from taskflow.router.eventlog import EventLog
-from taskflow.router.server import RouterServer, local_addresses
+
+from taskflow_dev.router.eventlog import EventLog
+from taskflow_dev.router.server import RouterServer, local_addresses
 
 
 def _subscriber(text: str) -> tuple[str, str]:
@@ -26,14 +27,14 @@ def kafka_log_or_default(backing: str, settings: Settings) -> EventLog | None:
     if backing != "kafka":
         return None
     # Late: confluent-kafka is loaded only by the router that uses it.
-    from taskflow.router.kafka_eventlog import KafkaEventLog
+    from taskflow_dev.router.kafka_eventlog import KafkaEventLog
 
     return KafkaEventLog(settings.kafka_bootstrap, group_prefix=settings.kafka_group_prefix)
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
-    parser = argparse.ArgumentParser(prog="python -m taskflow.router")
+    parser = argparse.ArgumentParser(prog="python -m taskflow_dev.router")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=settings.ports.router)
     parser.add_argument("--eventing-dir", type=Path, default=settings.eventing_dir)

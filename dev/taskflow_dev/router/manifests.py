@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 import yaml
 
-from taskflow.router.filters import EventFilter, compile_filters, compile_legacy_filter
+from taskflow_dev.router.filters import EventFilter, compile_filters, compile_legacy_filter
 
 ORDER_ANNOTATION = "kafka.eventing.knative.dev/delivery.order"
 DEFAULT_TIMEOUT_SECONDS = 600.0  # the Kafka broker dispatcher's default egress timeout

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-
 from taskflow.config import FUNCTIONS, REPO_ROOT, SENDER_KEYS, Ports, Settings
-from taskflow.local.processes import ChildSpec
+
+from taskflow_dev.local.processes import ChildSpec
 
 log = logging.getLogger("taskflow.local")
 

@@ -1,5 +1,5 @@
-"""`python -m taskflow.local` started from outside, the way the tests and the benchmarks drive it:
-every port free, the settings of the caller's shell kept out, its output in a file, stopped with
+"""`python -m taskflow_dev.local` started from outside, the way the tests and the benchmarks drive
+it: every port free, the settings of the caller's shell kept out, its output in a file, stopped with
 Ctrl-C as a developer stops `just up`, and nothing of it left running afterwards."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def descendants(pid: int) -> set[int]:
 
 
 class LaunchedRunner:
-    """One `python -m taskflow.local <arguments>` on free ports, with its data folder in
+    """One `python -m taskflow_dev.local <arguments>` on free ports, with its data folder in
     `workdir/data` and its output in `workdir/product.log`; `env` adds or overrides settings."""
 
     def __init__(
@@ -107,7 +107,7 @@ class LaunchedRunner:
         }
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "taskflow.local", *arguments],
+                [sys.executable, "-m", "taskflow_dev.local", *arguments],
                 env=child_env,
                 cwd=REPO_ROOT,
                 stdout=log,

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO
 
 import requests
-
 from taskflow.config import REPO_ROOT
 
 STOP_GRACE_SECONDS = 10.0

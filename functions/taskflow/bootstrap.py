@@ -1,6 +1,8 @@
-"""What every function that touches the database shares: settings, the database (migrated on
-first use), the publisher and the outbox relay, one of each per process, and a way to start
-background work in the serving process.
+"""The composition root: the one place that wires settings, the database (migrated on first
+use), the units of work of each use case, the publisher, the outbox relay, the reminder
+scheduler and the API's services, one of each per process, and a way to start background work
+in the serving process. Entry points (functions/<name>/main.py, the Flask app) take what they
+need from here; service_layer/ receives it as arguments and never builds an adapter itself.
 
 Nothing is created at import: the functions-framework CLI imports the function module in
 gunicorn's master process and only then forks the worker that serves requests, so a connection
@@ -14,14 +16,27 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
+from cloudevents.http import CloudEvent
 from sqlalchemy.orm import Session, sessionmaker
 
-from taskflow.adapters import database, sender_identity
+from taskflow.adapters import (
+    dapr_jobs,
+    dapr_sidecar,
+    database,
+    rate_limit,
+    sender_identity,
+    webhook,
+)
+from taskflow.adapters.command_client import CommandClient
 from taskflow.adapters.publisher import HttpPublisher
+from taskflow.adapters.reminder_schedule import ReminderKey
+from taskflow.adapters.reminder_timers import ReminderTimers
 from taskflow.config import Settings, load_settings
-from taskflow.service_layer import outbox_relay
+from taskflow.entrypoints.app_services import AppServices
+from taskflow.service_layer import audit, outbox_relay, reminders
 from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -61,6 +76,14 @@ def session_factory() -> sessionmaker[Session]:
 
 def unit_of_work() -> SqlAlchemyUnitOfWork:
     return SqlAlchemyUnitOfWork(session_factory())
+
+
+def audit_unit_of_work() -> audit.AuditUnitOfWork:
+    return audit.AuditUnitOfWork(session_factory())
+
+
+def reminder_unit_of_work() -> reminders.ReminderUnitOfWork:
+    return reminders.ReminderUnitOfWork(session_factory())
 
 
 @once_per_process
@@ -127,3 +150,48 @@ class WorkerStartup:
                 return
             self._started_in_pid = os.getpid()
         threading.Thread(target=self._start, name=self._name, daemon=True).start()
+
+
+def fire_reminder(key: ReminderKey) -> None:
+    """A timer or a Dapr job woke send-reminder for `key`: fire it, then publish at once."""
+    if reminders.fire(reminder_unit_of_work, key, now=datetime.now(UTC)):
+        relay_outbox()
+
+
+@once_per_process
+def dapr_jobs_client() -> dapr_jobs.DaprJobReminders | None:
+    if not settings().dapr_http_port:
+        return None
+    return dapr_jobs.DaprJobReminders(dapr_sidecar.sidecar_url(settings().dapr_http_port))
+
+
+@once_per_process
+def in_process_timers() -> ReminderTimers:
+    return ReminderTimers(fire_reminder)
+
+
+def reminder_scheduler() -> reminders.ReminderScheduler:
+    """Dapr jobs beside a sidecar (they outlive this process), in-process timers otherwise."""
+    return dapr_jobs_client() or in_process_timers()
+
+
+def post_to_webhook(url: str, event: CloudEvent) -> None:
+    webhook.post_event(url, event, allow_local=settings().webhook_allow_local)
+
+
+def api_services(app_settings: Settings) -> AppServices:
+    """What the API's views need (entrypoints/app_services.py), built once by create_app."""
+    return AppServices(
+        settings=app_settings,
+        engine=database.make_engine(app_settings.database_url),
+        commands=CommandClient.from_settings(app_settings),
+        now=lambda: datetime.now(UTC),
+        rate_limiter=rate_limit.RateLimiter(
+            {
+                rate_limit.API: app_settings.api_rate_limit,
+                rate_limit.CHAT: app_settings.chat_rate_limit,
+                rate_limit.AUTH_EMAIL: app_settings.auth_email_rate_limit,
+                rate_limit.AUTH_CLIENT: app_settings.auth_client_rate_limit,
+            }
+        ),
+    )

@@ -33,8 +33,8 @@ from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from taskflow.router.eventlog import PARTITION_KEY, DeliveryInterrupted, EventLogUnavailable
-from taskflow.router.eventlog import Consumer as EventConsumer
+from taskflow_dev.router.eventlog import PARTITION_KEY, DeliveryInterrupted, EventLogUnavailable
+from taskflow_dev.router.eventlog import Consumer as EventConsumer
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def client_config(bootstrap: str) -> dict[str, object]:
     return {
         "bootstrap.servers": bootstrap,
         "log.connection.close": False,
-        "logger": logging.getLogger("taskflow.router.librdkafka"),
+        "logger": logging.getLogger("taskflow_dev.router.librdkafka"),
     }
 
 

@@ -1,10 +1,10 @@
-"""`python -m taskflow.local.gateway`: the one door of `just up --containers` on the host, standing
-in for a cluster's ingress. It forwards each connection by the path of its first request:
+"""`python -m taskflow_dev.local.gateway`: the one door of `just up --containers` on the host,
+standing in for a cluster's ingress. It forwards each connection by the path of its first request:
 a path under a routed prefix (/socket.io/ -> broadcast-update) goes there, anything else to the
 default upstream (the web app). So a browser sees the page, the API and live sync on one origin,
 and no function's event door is published.
 
-    python -m taskflow.local.gateway --port 8080 --default api:8080 \
+    python -m taskflow_dev.local.gateway --port 8080 --default api:8080 \
         --route /socket.io/=broadcast-update:8080
 
 A plain request is sent upstream with `Connection: close`, so every request on a connection is
@@ -124,7 +124,9 @@ async def serve(host: str, port: int, gateway: Gateway) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskflow.local.gateway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m taskflow_dev.local.gateway", description=__doc__
+    )
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--default", type=parse_address, required=True, metavar="HOST:PORT")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cloudevents.http import CloudEvent
 
-from taskflow.router.delivery import Dispatcher
-from taskflow.router.eventlog import EventLog
-from taskflow.router.manifests import Eventing, Trigger
+from taskflow_dev.router.delivery import Dispatcher
+from taskflow_dev.router.eventlog import EventLog
+from taskflow_dev.router.manifests import Eventing, Trigger
 
 
 class UnknownBroker(LookupError):

@@ -6,15 +6,15 @@ from __future__ import annotations
 import flask
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
-
 from taskflow import metrics
 from taskflow.adapters import sender_identity
 from taskflow.config import Settings
 from taskflow.entrypoints import observability
 from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected, unauthorized
-from taskflow.router.broker import Router, UnknownBroker
-from taskflow.router.dead_letters import DeadLetterStore
-from taskflow.router.eventlog import EventLogUnavailable
+
+from taskflow_dev.router.broker import Router, UnknownBroker
+from taskflow_dev.router.dead_letters import DeadLetterStore
+from taskflow_dev.router.eventlog import EventLogUnavailable
 
 
 class NotACloudEvent(ValueError):
@@ -35,7 +35,7 @@ def read_event(request: flask.Request) -> CloudEvent:
 def create_app(router: Router, dead_letters: DeadLetterStore, settings: Settings) -> flask.Flask:
     """The ingress accepts only what the outbox relay signed for that broker, the dead-letter
     sink only this router's own deliveries (sender_identity; 401 otherwise, nothing stored)."""
-    app = flask.Flask("taskflow.router")
+    app = flask.Flask("taskflow_dev.router")
     observability.observe_app(app, "router")
     dead_letter_door = sender_identity.delivery_door(settings, "dead-letter")
 

@@ -11,10 +11,10 @@ here. What differs from a cluster:
 - The local event router (deploy/Dockerfile's `router` target) stands in for Knative's Kafka
   broker, with its events on Kafka. PostgreSQL and Kafka run in containers built here
   (infra/containers). The chart's migration Job runs once, as a container, before the services.
-- A gateway container (taskflow.local.gateway) is the ingress: with the MCP server's, the only
+- A gateway container (taskflow_dev.local.gateway) is the ingress: with the MCP server's, the only
   published port. It serves the page and API, and /socket.io/ from broadcast-update, on one
   origin. No function's event door, nor the router's ingress, is published on the host.
-- The PingSources and the relay timer run in a timers container (taskflow.local.timers).
+- The PingSources and the relay timer run in a timers container (taskflow_dev.local.timers).
 
 Names resolve through /etc/hosts entries (--add-host) on a network with fixed addresses: Debian's
 podman 4.3 uses CNI here, whose bridge has no DNS without an extra plugin.
@@ -47,7 +47,6 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import yaml
-
 from taskflow.config import REPO_ROOT, SENDER_KEYS, Ports
 
 log = logging.getLogger("taskflow.containers")
@@ -340,8 +339,8 @@ class Plan:
 
 
 def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
-    from taskflow.local.__main__ import RELAY_PERIOD_SECONDS, SWEEP_PERIOD_SECONDS
-    from taskflow.local.images import KAFKA_IMAGE, POSTGRES_IMAGE
+    from taskflow_dev.local.__main__ import RELAY_PERIOD_SECONDS, SWEEP_PERIOD_SECONDS
+    from taskflow_dev.local.images import KAFKA_IMAGE, POSTGRES_IMAGE
 
     manifests = render_chart()
     password = random_secrets.token_urlsafe(16)
@@ -383,7 +382,7 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
         command=[
             "python",
             "-m",
-            "taskflow.router",
+            "taskflow_dev.router",
             "--host",
             "0.0.0.0",
             "--port",
@@ -402,7 +401,7 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
         command=[
             "python",
             "-m",
-            "taskflow.local.gateway",
+            "taskflow_dev.local.gateway",
             "--port",
             str(CONTAINER_PORT),
             f"--default=api:{CONTAINER_PORT}",
@@ -425,7 +424,7 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
         command=[
             "python",
             "-m",
-            "taskflow.local.timers",
+            "taskflow_dev.local.timers",
             f"outbox-relay={RELAY_PERIOD_SECONDS}=http://create-task:{CONTAINER_PORT}/relay",
             *pings,
         ],
@@ -669,7 +668,7 @@ def print_table(plan: Plan, ports: Ports) -> None:
 def main(ports: Ports) -> int:
     """Run until Ctrl-C or SIGTERM; every container started is stopped and removed on the way
     out, and so is the network. The images are built first when they are not up to date."""
-    from taskflow.local import images
+    from taskflow_dev.local import images
 
     try:
         images.build_all()

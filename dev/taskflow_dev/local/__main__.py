@@ -1,5 +1,6 @@
-"""`python -m taskflow.local [--port 8080]`: migrate, start the router, the five functions, the MCP
-server and the web app, print where everything is, and keep it running until Ctrl-C or SIGTERM.
+"""`python -m taskflow_dev.local [--port 8080]`: migrate, start the router, the five functions,
+the MCP server and the web app, print where everything is, and keep it running until Ctrl-C or
+SIGTERM.
 
 Every port comes from config.Ports (TASKFLOW_PORT_<NAME> moves one); `--port` moves the web app.
 A child that dies is restarted once; if it dies again the runner stops everything and exits 1,
@@ -23,8 +24,6 @@ from dataclasses import asdict, replace
 from types import FrameType
 
 from sqlalchemy.engine import make_url
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from taskflow.adapters import database, sender_identity
 from taskflow.config import (
     FUNCTIONS,
@@ -36,9 +35,11 @@ from taskflow.config import (
     require_jwt_secret,
 )
 from taskflow.entrypoints import observability
-from taskflow.local import dapr
-from taskflow.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
-from taskflow.local.timers import PingTimer, signed_for
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from taskflow_dev.local import dapr
+from taskflow_dev.local.processes import Child, ChildSpec, answers_http, function_command, stop_all
+from taskflow_dev.local.timers import PingTimer, signed_for
 
 log = logging.getLogger("taskflow.local")
 
@@ -62,7 +63,15 @@ def child_specs(ports: Ports) -> list[ChildSpec]:
         [
             "env",
             f"TASKFLOW_METRICS_PORT={ports.router_metrics}",
-            *(sys.executable, "-m", "taskflow.router", "--host", HOST, "--port", str(ports.router)),
+            *(
+                sys.executable,
+                "-m",
+                "taskflow_dev.router",
+                "--host",
+                HOST,
+                "--port",
+                str(ports.router),
+            ),
         ],
         url(ports.router),
     )
@@ -262,7 +271,7 @@ def print_table(settings: Settings, ports: Ports, timers: Sequence[PingTimer]) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskflow.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m taskflow_dev.local", description=__doc__)
     parser.add_argument("--port", type=int, help="port of the web page and REST API")
     parser.add_argument(
         "--kafka",
@@ -280,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run every service from the images of `just images` in podman containers, as the"
         " Helm chart runs them, with PostgreSQL and Kafka in containers too"
-        " (taskflow/local/containers.py)",
+        " (taskflow_dev/local/containers.py)",
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)17s | %(levelname)s %(message)s")
@@ -291,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.containers:
         if arguments.kafka or arguments.dapr:
             parser.error("--containers runs its own Kafka and no Dapr sidecars")
-        from taskflow.local import containers  # late: only this mode renders the chart
+        from taskflow_dev.local import containers  # late: only this mode renders the chart
 
         return containers.main(ports)
     settings = with_local_jwt_secret(replace(settings, ports=ports))

@@ -1,4 +1,0 @@
-"""`python -m taskflow.local` (what `just up` runs): the whole product on one machine.
-
-See specs/local-runner.md.
-"""
