@@ -17,7 +17,16 @@ from bench import machine, report
 from bench.context import Context
 
 # Each name is a module of this package with `run(context) -> Result`.
-BENCHMARKS = ("pipeline", "throughput", "reminders", "cold_start", "queries", "chat", "socket")
+BENCHMARKS = (
+    "cost",
+    "pipeline",
+    "throughput",
+    "reminders",
+    "cold_start",
+    "queries",
+    "chat",
+    "socket",
+)
 # Cold start runs each function alone on the embedded database, and socket one broadcast-update
 # with no database at all: the backing does not change them.
 BACKING_INDEPENDENT = {"cold_start", "socket"}
