@@ -9,15 +9,25 @@ import importlib
 import shutil
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import backing as backings
-from bench import machine, report
+from bench import machine, report, summary
 from bench.context import Context
 
 # Each name is a module of this package with `run(context) -> Result`.
-BENCHMARKS = ("pipeline", "throughput", "reminders", "cold_start", "queries", "chat", "socket")
+BENCHMARKS = (
+    "cost",
+    "pipeline",
+    "throughput",
+    "reminders",
+    "cold_start",
+    "queries",
+    "chat",
+    "socket",
+)
 # Cold start runs each function alone on the embedded database, and socket one broadcast-update
 # with no database at all: the backing does not change them.
 BACKING_INDEPENDENT = {"cold_start", "socket"}
@@ -51,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {error}", file=sys.stderr)
         return 2
 
+    started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     results_dir = arguments.out / stamp
     description = machine.describe(arguments.note)
     print(f"machine: {description}")
     failures = 0
+    results: list[report.Result] = []
     with contextlib.ExitStack() as stack:
         on_postgres = any(backing in backings.ON_POSTGRES for backing in selected_backings)
         admin_url = stack.enter_context(backings.postgres_cluster()) if on_postgres else None
@@ -68,10 +80,20 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         for name in names:
             for backing in _runs(name, selected_backings):
-                failures += not _run_one(
+                result = _run_one(
                     name, backing, arguments.quick, results_dir, admin_url, bootstrap, description
                 )
-    print(f"\nresults: {results_dir}")
+                failures += result is None
+                results += [result] if result else []
+    document = summary.build(
+        results,
+        description,
+        load_average_end=machine.load_average(),
+        duration_s=time.monotonic() - started,
+        quick=arguments.quick,
+    )
+    print(f"\nsummary: {summary.write(document, results_dir)} ({document['duration_s']:g} s)")
+    print(f"results: {results_dir}")
     return 1 if failures else 0
 
 
@@ -100,7 +122,7 @@ def _run_one(
     admin_url: str | None,
     kafka_bootstrap: str | None,
     description: dict[str, object],
-) -> bool:
+) -> report.Result | None:
     module = importlib.import_module(f"bench.{name}")
     print(f"\n-- {name} ({backing}) running...", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"taskflow-bench-{name}-") as scratch:
@@ -109,7 +131,7 @@ def _run_one(
             result = module.run(context)
         except Exception as error:  # one broken benchmark must not hide the others' figures
             print(f"-- {name} ({backing}) FAILED: {type(error).__name__}: {error}", flush=True)
-            return False
+            return None
         finally:
             _keep_product_log(context, f"{name}-{backing}")
     result.details["load_average_after"] = machine.load_average()
@@ -117,7 +139,7 @@ def _run_one(
     report.print_table(result)
     for path in report.save(result, results_dir, description):
         print(f"  saved {path}")
-    return True
+    return result
 
 
 def _keep_product_log(context: Context, stem: str) -> None:

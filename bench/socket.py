@@ -27,6 +27,7 @@ import aiohttp
 import requests
 from cloudevents.conversion import to_binary
 from taskflow import catalogue
+from taskflow.adapters import sender_identity
 from taskflow.domain.model import Task
 from taskflow_dev.local.launch import free_port, wait_until
 from taskflow_dev.local.processes import function_command
@@ -43,6 +44,11 @@ EVENTS_PER_SECOND = 200.0
 SOCKETS_PER_USER = 10
 CLIENT_PROCESSES = 2
 SECRET = "bench-socket-secret-of-at-least-32-bytes"
+# The event door accepts only deliveries the router signed (adapters/sender_identity.py): the
+# benchmark posts as the router does, with a key of its own given to the server.
+DELIVERY_KEY = "bench-socket-delivery-key-of-the-router-0123"
+AS_ROUTER = sender_identity.Signer(sender_identity.ROUTER, DELIVERY_KEY)
+AUDIENCE = sender_identity.service_audience("taskflow", "broadcast-update")
 START_TIMEOUT_SECONDS = 60.0
 CONNECT_TIMEOUT_SECONDS = 600.0
 # After the last POST: how long arrivals still in flight are waited for.
@@ -64,6 +70,7 @@ def run(context: Context) -> Result:
     env = {
         **os.environ,
         "JWT_SECRET": SECRET,
+        "TASKFLOW_DELIVERY_KEY": DELIVERY_KEY,
         "TASKFLOW_DATA_DIR": str(context.workdir),
         "DATABASE_URL": f"sqlite:///{context.workdir / 'taskflow.db'}",
         "PYTHONUNBUFFERED": "1",
@@ -259,7 +266,9 @@ async def _send(url: str, events: list[tuple[str, dict[str, str], bytes]]) -> di
 
         async def post(user: str, headers: dict[str, str], body: bytes) -> None:
             record = sent[headers["ce-id"]] = Sent(user, time.monotonic())
-            async with session.post(url + "/", headers=headers, data=body) as answer:
+            # Signed as it is sent: a token lives 60 s, the full run's events last as long.
+            signed = {**headers, **AS_ROUTER.headers(AUDIENCE)}
+            async with session.post(url + "/", headers=signed, data=body) as answer:
                 record.status = answer.status
                 await answer.read()
 

@@ -15,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tables", description=__doc__)
     parser.add_argument("folders", nargs="*", type=Path)
     arguments = parser.parse_args(argv)
-    folders = arguments.folders or [max((REPO_ROOT / "bench-results").iterdir())]
-    for path in sorted(p for folder in folders for p in folder.glob("*.json")):
+    folders = arguments.folders or [REPO_ROOT / "bench-results" / "latest"]
+    paths = (p for folder in folders for p in folder.glob("*.json") if p.name != "summary.json")
+    for path in sorted(paths):
         document = json.loads(path.read_text())
         machine = document["machine"]
         print(f"### {document['benchmark']} ({document['backing']})\n")

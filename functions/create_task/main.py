@@ -89,12 +89,15 @@ ROUTES: function_routes.Routes = {
 
 
 def run(command_event: CloudEvent) -> dict[str, Any]:
-    """Handle the command once per CloudEvent id, then publish its events right away."""
+    """Handle the command once per CloudEvent id; its events leave right away, beside the
+    answer: the process's relay thread publishes them while the answer goes out, so the answer
+    no longer waits for the router's fsync'd append (specs/benchmarks.md, cost). The committed
+    outbox rows are the guarantee, not this wake-up: a crash before they leave loses nothing."""
     command = commands.COMMANDS[command_event["type"]](**command_event.data)
     result = task_commands.handle(
         command, bootstrap.unit_of_work(), command_id=command_event["id"], source=SOURCE
     )
-    bootstrap.relay_outbox()
+    bootstrap.background_relay().wake()
     return result
 
 
