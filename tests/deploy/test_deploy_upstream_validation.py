@@ -305,3 +305,6 @@ def test_the_kubernetes_validator_builds_what_the_local_cluster_builds() -> None
     cluster = REPO_ROOT / "infra" / "k8s-build"
     assert requirements(validator / "go.mod") == requirements(cluster / "go.mod")
     assert (validator / "go.sum").read_text() == (cluster / "go.sum").read_text()
+    # The kubeconform schemas are made from the same release: one Kubernetes version everywhere.
+    pinned = deploy_toolchain.versions()["KUBERNETES_VERSION"]
+    assert f"k8s.io/kubernetes v{pinned}" in (cluster / "go.mod").read_text()
