@@ -38,6 +38,13 @@ API_SERVER="https://$NODE_IP:$API_PORT"
 
 PAUSE_IMAGE=localhost/taskflow-cluster/pause:3.10.1
 COREDNS_IMAGE=localhost/taskflow-cluster/coredns:v1.12.1
+# Dapr's control plane and sidecar images (scripts/cluster/images.sh) carry the release of
+# infra/dapr-build, the one home of the Dapr version; Dapr's chart names them
+# $DAPR_REGISTRY/dapr:$DAPR_TAG and $DAPR_REGISTRY/daprd:$DAPR_TAG.
+DAPR_REGISTRY=localhost/taskflow-cluster
+DAPR_TAG=$(sed -n 's#^[[:space:]]*github.com/dapr/dapr v\([0-9.]*\).*#\1#p' infra/dapr-build/go.mod |
+    head -n 1)
+DAPR_NAMESPACE=dapr-system
 
 # The host-wide (not per-namespace) kernel settings kubelet writes at start
 # (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables); cluster-up saves them and

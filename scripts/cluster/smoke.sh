@@ -6,7 +6,11 @@
 #   3. /healthz answers on the pod's address from the node;
 #   4. from inside the pod (kubectl exec: API server -> kubelet -> containerd), the Service name
 #      resolves through CoreDNS and /healthz answers through the Service's ClusterIP (kube-proxy);
-#   5. kubectl logs shows the pod's output.
+#   5. kubectl logs shows the pod's output;
+#   6. Dapr: the control plane is ready, annotated pods get a daprd sidecar that turns Ready, the
+#      apps read their JWT secret from the Kubernetes secret store through it, two sidecars call
+#      each other over mTLS, a job scheduled through a sidecar fires back into its app (the
+#      scheduler), and sentry counts the certificates it signed.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -43,7 +47,14 @@ check "imported $image into the node's containerd"
 
 kube delete namespace "$NAMESPACE" --ignore-not-found --wait=true >/dev/null
 kube create namespace "$NAMESPACE" >/dev/null
+# The API refuses to start without a JWT secret: one made for this run, from a Kubernetes Secret.
+jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: v1
+kind: Secret
+metadata: {name: taskflow-jwt}
+stringData: {JWT_SECRET: $jwt_secret}
+---
 apiVersion: v1
 kind: Pod
 metadata:
@@ -54,6 +65,7 @@ spec:
   - name: taskflow
     image: $image
     imagePullPolicy: Never
+    envFrom: [{secretRef: {name: taskflow-jwt}}]
     ports: [{containerPort: 8080}]
     readinessProbe:
       httpGet: {path: /healthz, port: 8080}
@@ -98,6 +110,172 @@ check "inside the pod: the Service name resolves (CoreDNS) and answers through i
 
 [ -n "$(kube -n "$NAMESPACE" logs taskflow-api)" ] || fail "kubectl logs showed nothing"
 check "kubectl logs shows the pod's output"
+
+# Dapr (scripts/cluster/dapr.sh): two pods of the same image, annotated for Dapr, each get a
+# daprd sidecar from the injector. Configured as the chart configures TaskFlow in a cluster, the
+# app reads its JWT secret from the Kubernetes secret store through its sidecar (it refuses to
+# start without one). Then one pod calls the other's /healthz through both sidecars: a gRPC call
+# between them that needs the certificates sentry signed (mTLS is on).
+for workload in deployment/dapr-sentry deployment/dapr-operator deployment/dapr-sidecar-injector \
+    statefulset/dapr-placement-server statefulset/dapr-scheduler-server; do
+    kube -n "$DAPR_NAMESPACE" rollout status "$workload" --timeout=60s >/dev/null ||
+        fail "Dapr's $workload is not ready"
+done
+check "Dapr control plane ready: sentry, operator, sidecar injector, placement, scheduler"
+
+# A Deployment, not a bare pod: Dapr's operator makes the <app-id>-dapr Service that sidecars find
+# each other by only for Deployments and StatefulSets.
+dapr_app() { # dapr_app NAME APP-ID
+    cat <<EOF_APP
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata:
+      labels: {app: $1}
+      annotations:
+        dapr.io/enabled: "true"
+        dapr.io/app-id: $2
+        dapr.io/app-port: "8080"
+    spec:
+      containers:
+      - name: taskflow
+        image: $image
+        imagePullPolicy: Never
+        env:
+        - {name: TASKFLOW_SECRET_STORE, value: kubernetes}
+        - {name: TASKFLOW_SECRET_NAME, value: taskflow-secrets}
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 2
+---
+EOF_APP
+}
+{
+    cat <<EOF_MANIFEST
+apiVersion: v1
+kind: Secret
+metadata: {name: taskflow-secrets}
+stringData: {JWT_SECRET: $jwt_secret}
+---
+# daprd's Kubernetes secret store reads with the pod's service account: that one Secret only.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: taskflow-secrets-reader}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [taskflow-secrets], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: taskflow-secrets-reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: taskflow-secrets-reader}
+subjects: [{kind: ServiceAccount, name: default, namespace: $NAMESPACE}]
+---
+EOF_MANIFEST
+    dapr_app taskflow-dapr-a smoke-a
+    dapr_app taskflow-dapr-b smoke-b
+    # The Jobs API's callback (what send-reminder receives, without its database): a server in
+    # the same image that answers POST /job/<name> and lists the names it got at GET /fired.
+    cat <<'EOF_APP'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: taskflow-dapr-jobs}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: taskflow-dapr-jobs}}
+  template:
+    metadata:
+      labels: {app: taskflow-dapr-jobs}
+      annotations:
+        dapr.io/enabled: "true"
+        dapr.io/app-id: smoke-jobs
+        dapr.io/app-port: "8080"
+    spec:
+      containers:
+      - name: jobs
+        image: IMAGE
+        imagePullPolicy: Never
+        command: [python, -c]
+        args:
+        - |
+          import http.server
+          fired = []
+          class Handler(http.server.BaseHTTPRequestHandler):
+              def answer(self, body):
+                  self.send_response(200)
+                  self.end_headers()
+                  self.wfile.write(body.encode())
+              def do_GET(self):
+                  self.answer("\n".join(fired) if self.path == "/fired" else "ok")
+              def do_POST(self):
+                  self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                  if self.path.startswith("/job/"):
+                      fired.append(self.path[len("/job/"):])
+                  self.answer("")
+          http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 2
+EOF_APP
+} | sed "s#image: IMAGE#image: $image#" | kube -n "$NAMESPACE" apply -f - >/dev/null
+for app in taskflow-dapr-a taskflow-dapr-b taskflow-dapr-jobs; do
+    kube -n "$NAMESPACE" rollout status "deployment/$app" --timeout=180s >/dev/null ||
+        { kube -n "$NAMESPACE" describe pod -l "app=$app" >&2; fail "$app did not become Ready"; }
+    containers=$(kube -n "$NAMESPACE" get pod -l "app=$app" -o jsonpath='{.items[0].spec.containers[*].name}')
+    [[ " $containers " == *" daprd "* ]] || fail "no daprd sidecar was injected into $app ($containers)"
+    ready=$(kube -n "$NAMESPACE" get pod -l "app=$app" \
+        -o jsonpath='{.items[0].status.containerStatuses[?(@.name=="daprd")].ready}')
+    [ "$ready" = true ] || fail "the daprd sidecar of $app is not Ready"
+done
+check "daprd sidecars injected into the annotated Deployments' pods, and Ready (their readiness probes passed)"
+
+kube -n "$NAMESPACE" exec deployment/taskflow-dapr-a -c taskflow -- python -c '
+import json, sys, urllib.request
+def get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:3500{path}", timeout=10) as answer:
+        return answer.status, answer.read()
+status, body = get("/v1.0/invoke/smoke-b.taskflow-smoke/method/healthz")
+assert status == 200, (status, body)
+print(f"    smoke-a -> daprd -> daprd (mTLS) -> smoke-b /healthz: {status} {body[:60]!r}")
+status, body = get("/v1.0/secrets/kubernetes/taskflow-secrets")
+if json.loads(body).get("JWT_SECRET") != sys.argv[1]:
+    raise SystemExit("the secret store did not answer the JWT secret stored")
+print(f"    GET /v1.0/secrets/kubernetes/taskflow-secrets through daprd: {status}, the value stored")
+' "$jwt_secret"
+check "the apps started on their JWT secret from the Kubernetes store (through daprd), and one called the other through both sidecars"
+
+# A job due in 2 s, scheduled through the sidecar: the scheduler fires it back through the same
+# sidecar to the app's /job/<name> (retried for 60 s: the scheduler is the slowest part).
+kube -n "$NAMESPACE" exec deployment/taskflow-dapr-jobs -c jobs -- python -c '
+import json, time, urllib.request
+request = urllib.request.Request(
+    "http://127.0.0.1:3500/v1.0-alpha1/jobs/smoke-reminder",
+    data=json.dumps({"dueTime": "2s", "data": {"task_id": 1}}).encode(),
+    headers={"Content-Type": "application/json"}, method="POST")
+with urllib.request.urlopen(request, timeout=10) as answer:
+    print(f"    POST /v1.0-alpha1/jobs/smoke-reminder (due in 2 s): {answer.status}")
+started = time.monotonic()
+while True:
+    with urllib.request.urlopen("http://127.0.0.1:8080/fired", timeout=5) as answer:
+        if "smoke-reminder" in answer.read().decode().split():
+            break
+    if time.monotonic() - started > 60:
+        raise SystemExit("the job did not fire within 60 s")
+    time.sleep(0.5)
+print(f"    the scheduler called back POST /job/smoke-reminder after {time.monotonic() - started:.1f} s")
+'
+check "a Dapr job fired: scheduled through daprd, called back by the scheduler"
+
+# Sentry signed the sidecars' certificates: its own counters, read from the node.
+sentry_ip=$(kube -n "$DAPR_NAMESPACE" get pod -l app=dapr-sentry -o jsonpath='{.items[0].status.podIP}')
+signed=$(in_node curl -fsS "http://$sentry_ip:9090/metrics" |
+    awk '/^dapr_sentry_cert_sign_success_total/ {sum += $2} END {print sum + 0}')
+[ "${signed%.*}" -ge 2 ] || fail "sentry reports $signed certificates signed"
+check "sentry signed $signed workload certificates (dapr_sentry_cert_sign_success_total)"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"
