@@ -45,6 +45,12 @@ DAPR_REGISTRY=localhost/taskflow-cluster
 DAPR_TAG=$(sed -n 's#^[[:space:]]*github.com/dapr/dapr v\([0-9.]*\).*#\1#p' infra/dapr-build/go.mod |
     head -n 1)
 DAPR_NAMESPACE=dapr-system
+# Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow.local.images
+# (POSTGRES_IMAGE/KAFKA_IMAGE there), at the address the chart expects from Strimzi
+# (values kafka.strimzi: namespace kafka, cluster taskflow -> taskflow-kafka-bootstrap.kafka:9092).
+KAFKA_IMAGE=localhost/taskflow-local/kafka:dev
+KAFKA_NAMESPACE=kafka
+KAFKA_BOOTSTRAP=taskflow-kafka-bootstrap.$KAFKA_NAMESPACE.svc.cluster.local:9092
 
 # The host-wide (not per-namespace) kernel settings kubelet writes at start
 # (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables); cluster-up saves them and

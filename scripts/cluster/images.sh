@@ -6,6 +6,7 @@
 #   dapr, daprd  Dapr's control plane (scripts/cluster/build.sh) and sidecar (scripts/dapr.sh),
 #            made as `just images` makes TaskFlow's: scripts/podman.sh (this checkout's store),
 #            infra/containers/dapr.Containerfile, on the debootstrap Python base
+#   kafka    `just images infra`'s Kafka image (scripts/cluster/kafka.sh runs it)
 # An archive is rebuilt only when what goes into it changes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -79,3 +80,14 @@ build_image dapr "$DAPR_REGISTRY/dapr:$DAPR_TAG" "$work/dapr" --build-arg "BASE=
     --target control-plane
 build_image daprd "$DAPR_REGISTRY/daprd:$DAPR_TAG" "$work/dapr" --build-arg "BASE=$base" \
     --target daprd
+
+# Kafka: the image `just images infra` makes (Kafka's Maven jars on the debootstrap infra base, the
+# same Kafka the tests run), saved for the node; the archive is remade when the image changes.
+.venv/bin/python -m taskflow.local.images infra
+kafka_id=$(scripts/podman.sh image inspect --format '{{.Id}}' "$KAFKA_IMAGE" | cut -c1-16)
+if [ ! -f "$IMAGES/kafka.tar" ] || [ ! -f "$IMAGES/.kafka-$kafka_id" ]; then
+    rm -f "$IMAGES/.kafka-"* "$IMAGES/kafka.tar"
+    say "saving image $KAFKA_IMAGE"
+    scripts/podman.sh save -q --format docker-archive -o "$IMAGES/kafka.tar" "$KAFKA_IMAGE" >/dev/null
+    touch "$IMAGES/.kafka-$kafka_id"
+fi

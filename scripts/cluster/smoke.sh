@@ -10,7 +10,9 @@
 #   6. Dapr: the control plane is ready, annotated pods get a daprd sidecar that turns Ready, the
 #      apps read their JWT secret from the Kubernetes secret store through it, two sidecars call
 #      each other over mTLS, a job scheduled through a sidecar fires back into its app (the
-#      scheduler), and sentry counts the certificates it signed.
+#      scheduler), and sentry counts the certificates it signed;
+#   7. Kafka: the broker is ready, and a client pod in another namespace finds the chart's topics,
+#      writes a record and reads it back, all through the bootstrap Service.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -276,6 +278,35 @@ signed=$(in_node curl -fsS "http://$sentry_ip:9090/metrics" |
     awk '/^dapr_sentry_cert_sign_success_total/ {sum += $2} END {print sum + 0}')
 [ "${signed%.*}" -ge 2 ] || fail "sentry reports $signed certificates signed"
 check "sentry signed $signed workload certificates (dapr_sentry_cert_sign_success_total)"
+
+# Kafka (scripts/cluster/kafka.sh): the broker is ready, and a client pod of the same image in
+# another namespace lists the chart's topics through the bootstrap Service, writes a record to
+# task-events and reads it back (every address it is given is the Service's name).
+kube -n "$KAFKA_NAMESPACE" rollout status statefulset/taskflow-kafka --timeout=60s >/dev/null ||
+    fail "Kafka is not ready"
+check "Kafka ready at $KAFKA_BOOTSTRAP"
+marker=smoke-$RANDOM$RANDOM
+kube -n "$NAMESPACE" run kafka-client --image="$KAFKA_IMAGE" --image-pull-policy=Never \
+    --restart=Never --command -- sh -c "
+run() { java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '/opt/kafka/lib/*' \"\$@\"; }
+run org.apache.kafka.tools.TopicCommand --bootstrap-server $KAFKA_BOOTSTRAP --list | sed 's/^/topic /'
+echo $marker | run org.apache.kafka.tools.ConsoleProducer --bootstrap-server $KAFKA_BOOTSTRAP \
+    --topic task-events
+run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server $KAFKA_BOOTSTRAP \
+    --topic task-events --from-beginning --timeout-ms 15000 2>/dev/null | sed 's/^/record /'
+" >/dev/null
+kube -n "$NAMESPACE" wait --for=jsonpath='{.status.phase}'=Succeeded pod/kafka-client \
+    --timeout=240s >/dev/null || { kube -n "$NAMESPACE" logs kafka-client >&2; fail "the Kafka client failed"; }
+client_log=$(kube -n "$NAMESPACE" logs kafka-client)
+read -r topics < <(.venv/bin/python -c '
+import yaml
+print(" ".join(yaml.safe_load(open("deploy/helm/taskflow/values.yaml"))["kafka"]["topics"]))')
+for topic in $topics; do
+    grep -qx "topic $topic" <<<"$client_log" || fail "topic $topic is missing: $client_log"
+done
+check "the chart's topics exist: $topics"
+grep -qx "record $marker" <<<"$client_log" || fail "the record written was not read back: $client_log"
+check "a client pod in $NAMESPACE wrote a record to task-events and read it back through the Service"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"
