@@ -86,6 +86,17 @@ for component in operator injector sentry placement scheduler; do
     build_one "$DAPR_MODULE" "dapr-$component" "github.com/dapr/dapr/cmd/$component" "$dapr_flags"
 done
 
+# Knative Serving's commands from infra/knative-build, which must require the release
+# deploy/versions.env pins (KNATIVE_SERVING_MODULE, the one home of the version).
+KNATIVE_MODULE=infra/knative-build
+serving_version=$(module_version "$KNATIVE_MODULE" knative.dev/serving)
+pinned_serving=$(sed -n 's/^KNATIVE_SERVING_MODULE=//p' deploy/versions.env)
+[ "$serving_version" = "$pinned_serving" ] ||
+    fail "$KNATIVE_MODULE requires knative.dev/serving $serving_version, deploy/versions.env pins $pinned_serving"
+for component in controller webhook activator autoscaler queue; do
+    build_one "$KNATIVE_MODULE" "knative-$component" "knative.dev/serving/cmd/$component" "-s -w"
+done
+
 # helm renders Dapr's chart at cluster-up (scripts/cluster/dapr.sh): the version of
 # deploy/versions.env, at the path tests/deploy's toolchain builds it to, so the two share it.
 helm_version=$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)

@@ -45,6 +45,12 @@ DAPR_REGISTRY=localhost/taskflow-cluster
 DAPR_TAG=$(sed -n 's#^[[:space:]]*github.com/dapr/dapr v\([0-9.]*\).*#\1#p' infra/dapr-build/go.mod |
     head -n 1)
 DAPR_NAMESPACE=dapr-system
+# Knative Serving's images (scripts/cluster/images.sh, scripts/cluster/knative.sh):
+# $KNATIVE_REGISTRY/knative-<command>:$KNATIVE_TAG, the release of infra/knative-build.
+KNATIVE_REGISTRY=localhost/taskflow-cluster
+KNATIVE_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/serving \(v[0-9.]*\).*#\2#p' \
+    infra/knative-build/go.mod | head -n 1)
+KNATIVE_NAMESPACE=knative-serving
 # Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow.local.images
 # (POSTGRES_IMAGE/KAFKA_IMAGE there), at the address the chart expects from Strimzi
 # (values kafka.strimzi: namespace kafka, cluster taskflow -> taskflow-kafka-bootstrap.kafka:9092).

@@ -3,6 +3,7 @@
 # podman and saved as archives in .cache/cluster/images for `ctr images import`:
 #   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
 #   coredns  the CoreDNS binary of scripts/cluster/build.sh
+#   knative-*  Knative Serving's controller, webhook, activator, autoscaler and queue-proxy
 #   dapr, daprd  Dapr's control plane (scripts/cluster/build.sh) and sidecar (scripts/dapr.sh),
 #            made as `just images` makes TaskFlow's: scripts/podman.sh (this checkout's store),
 #            infra/containers/dapr.Containerfile, on the debootstrap Python base
@@ -60,6 +61,17 @@ cp "$BIN/coredns" "$work/coredns/coredns"
 printf 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' \
     >"$work/coredns/Containerfile"
 build_image coredns "$COREDNS_IMAGE" "$work/coredns"
+
+# Knative Serving: one image per command (its deployments name one each, as ko builds them), at
+# /ko-app/<name> as ko puts it, user 65532 (they demand runAsNonRoot).
+for component in controller webhook activator autoscaler queue; do
+    mkdir "$work/knative-$component"
+    cp "$BIN/knative-$component" "$work/knative-$component/$component"
+    printf 'FROM scratch\nCOPY %s /ko-app/%s\nUSER 65532:65532\nENTRYPOINT ["/ko-app/%s"]\n' \
+        "$component" "$component" "$component" >"$work/knative-$component/Containerfile"
+    build_image "knative-$component" "$KNATIVE_REGISTRY/knative-$component:$KNATIVE_TAG" \
+        "$work/knative-$component"
+done
 
 # Dapr: daprd from scripts/dapr.sh (its pin and its .cache/dapr; a no-op when built), the control
 # plane from scripts/cluster/build.sh; the base through taskflow.local.images (imported from its

@@ -17,8 +17,10 @@ import yaml
 kafka = yaml.safe_load(open("deploy/helm/taskflow/values.yaml"))["kafka"]
 print(kafka["partitions"], " ".join(kafka["topics"]))')
 for topic in $topics; do
+    # Warnings only, as scripts/kafka.sh runs its tools: the client logs its whole configuration.
     kube -n "$KAFKA_NAMESPACE" exec taskflow-kafka-0 -- java -Xmx256m -XX:TieredStopAtLevel=1 \
-        -cp '/opt/kafka/lib/*' org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+        -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp '/opt/kafka/lib/*' \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
         --create --if-not-exists --topic "$topic" --partitions "$partitions" \
         --replication-factor 1 >/dev/null
 done

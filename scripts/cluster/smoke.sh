@@ -12,7 +12,9 @@
 #      each other over mTLS, a job scheduled through a sidecar fires back into its app (the
 #      scheduler), and sentry counts the certificates it signed;
 #   7. Kafka: the broker is ready, and a client pod in another namespace finds the chart's topics,
-#      writes a record and reads it back, all through the bootstrap Service.
+#      writes a record and reads it back, all through the bootstrap Service;
+#   8. Knative Serving: a Knative Service's revision turns Ready with queue-proxy, scales to zero
+#      and wakes for a request through the activator (no KIngress yet: routes stay unready).
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -307,6 +309,58 @@ done
 check "the chart's topics exist: $topics"
 grep -qx "record $marker" <<<"$client_log" || fail "the record written was not read back: $client_log"
 check "a client pod in $NAMESPACE wrote a record to task-events and read it back through the Service"
+
+# Knative Serving (scripts/cluster/knative.sh): a Knative Service of the same image gets a
+# Revision with a queue-proxy beside the app, scales to zero with no traffic, and a request
+# through the activator (the headers an ingress would add: there is no KIngress yet) wakes it.
+for workload in webhook controller activator autoscaler; do
+    kube -n "$KNATIVE_NAMESPACE" rollout status "deployment/$workload" --timeout=60s >/dev/null ||
+        fail "Knative's $workload is not ready"
+done
+check "Knative Serving ready: webhook, controller, activator, autoscaler"
+kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: api}
+spec:
+  template:
+    metadata:
+      annotations:
+        # The shortest stable window, so the smoke waits for scale to zero about 40 s, not 90.
+        autoscaling.knative.dev/window: 6s
+    spec:
+      containers:
+      - image: $image
+        envFrom: [{secretRef: {name: taskflow-jwt}}]
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz}
+EOF_MANIFEST
+kube -n "$NAMESPACE" wait --for=condition=Ready revision/api-00001 --timeout=180s >/dev/null ||
+    { kube -n "$NAMESPACE" get revision api-00001 -o yaml >&2; fail "the Knative revision did not become Ready"; }
+containers=$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 \
+    -o jsonpath='{.items[0].spec.containers[*].name}')
+[[ " $containers " == *" queue-proxy "* ]] || fail "no queue-proxy beside the app ($containers)"
+check "Knative revision api-00001 Ready, its pod running the app beside queue-proxy"
+waited=$SECONDS
+until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ]; do
+    [ $((SECONDS - waited)) -lt 240 ] || fail "the revision did not scale to zero within 240 s"
+    sleep 2
+done
+check "scaled to zero $((SECONDS - waited)) s after it turned Ready, with no traffic"
+kube -n "$NAMESPACE" exec taskflow-api -- python -c '
+import time, urllib.request
+request = urllib.request.Request(
+    "http://api-00001.taskflow-smoke.svc.cluster.local/healthz",
+    headers={"Knative-Serving-Revision": "api-00001", "Knative-Serving-Namespace": "taskflow-smoke"})
+started = time.monotonic()
+with urllib.request.urlopen(request, timeout=120) as answer:
+    assert answer.status == 200, answer.status
+print(f"    GET /healthz through the activator while at zero: {answer.status} after {time.monotonic() - started:.1f} s")
+'
+[ -n "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ] ||
+    fail "no pod of the revision after the request"
+check "a request woke the revision from zero (activator), and its pod runs again"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"

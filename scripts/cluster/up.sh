@@ -2,7 +2,8 @@
 # `just cluster-up`: a single-node Kubernetes built here (scripts/cluster/build.sh), all of it in
 # the network namespace $NETNS: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # containerd (Debian) with runc and the CNI bridge plugins, kubelet, kube-proxy, then CoreDNS as
-# a Deployment, the Dapr control plane (scripts/cluster/dapr.sh) and Kafka (scripts/cluster/kafka.sh). Undo everything with `just cluster-down`. kubectl against it:
+# a Deployment, the Dapr control plane (scripts/cluster/dapr.sh), Kafka (scripts/cluster/kafka.sh)
+# and Knative Serving (scripts/cluster/knative.sh). Undo everything with `just cluster-down`. kubectl against it:
 #   scripts/cluster/kubectl.sh get nodes
 # What it changes on the host, and why the namespace: specs/deployment.md.
 set -euo pipefail
@@ -237,4 +238,5 @@ kube -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null 
     fail "CoreDNS did not become ready; see scripts/cluster/kubectl.sh -n kube-system describe pods"
 scripts/cluster/dapr.sh
 scripts/cluster/kafka.sh
+scripts/cluster/knative.sh
 say "cluster up in $((SECONDS - started))s: scripts/cluster/kubectl.sh get nodes"
