@@ -2,7 +2,8 @@
 # Build the single-node cluster's binaries from the Go module proxy into .cache/cluster/bin:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl from
 # infra/k8s-build (the one home of the Kubernetes and etcd versions), etcd from the same module,
-# and CoreDNS from infra/coredns-build. Each binary is rebuilt only when its wrapper module or
+# CoreDNS from infra/coredns-build, and the Dapr control plane (operator, sidecar injector, sentry,
+# placement, scheduler) from infra/dapr-build, the release scripts/dapr.sh builds daprd from. Each binary is rebuilt only when its wrapper module or
 # link flags change (a stamp file per binary), so a rerun takes a second.
 #
 # One package and one thread at a time (the machine is shared): the first build takes about
@@ -16,6 +17,7 @@ ROOT="$PWD/.cache/cluster"
 BIN="$ROOT/bin"
 K8S_MODULE=infra/k8s-build
 COREDNS_MODULE=infra/coredns-build
+DAPR_MODULE=infra/dapr-build
 
 module_version() { # module_version DIR MODULE: the version DIR/go.mod requires
     sed -n "s#^\(require\)\{0,1\}[[:space:]]*$2 \(v[0-9][^ ]*\).*#\2#p" "$1/go.mod" | head -n 1
@@ -62,8 +64,10 @@ mkdir -p "$BIN"
 k8s_version=$(module_version "$K8S_MODULE" k8s.io/kubernetes)
 etcd_version=$(module_version "$K8S_MODULE" go.etcd.io/etcd/server/v3)
 coredns_version=$(module_version "$COREDNS_MODULE" github.com/coredns/coredns)
-if [ -z "$k8s_version" ] || [ -z "$etcd_version" ] || [ -z "$coredns_version" ]; then
-    fail "a version is missing from $K8S_MODULE/go.mod or $COREDNS_MODULE/go.mod"
+dapr_version=$(module_version "$DAPR_MODULE" github.com/dapr/dapr)
+if [ -z "$k8s_version" ] || [ -z "$etcd_version" ] || [ -z "$coredns_version" ] ||
+    [ -z "$dapr_version" ]; then
+    fail "a version is missing from $K8S_MODULE, $COREDNS_MODULE or $DAPR_MODULE/go.mod"
 fi
 
 flags=$(k8s_link_flags "$k8s_version")
@@ -74,3 +78,36 @@ build_one "$K8S_MODULE" etcd go.etcd.io/etcd/server/v3 \
     "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_version}"
 build_one "$COREDNS_MODULE" coredns github.com/coredns/coredns \
     "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${coredns_version}"
+# The Dapr control plane, stamped with its version as scripts/dapr.sh stamps daprd (the injector
+# and sentry compare it with the sidecars'). No components tag: only daprd carries components.
+dapr_flags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${dapr_version#v}"
+dapr_flags+=" -X github.com/dapr/kit/logger.DaprVersion=${dapr_version#v}"
+for component in operator injector sentry placement scheduler; do
+    build_one "$DAPR_MODULE" "dapr-$component" "github.com/dapr/dapr/cmd/$component" "$dapr_flags"
+done
+
+# Knative Serving's commands from infra/knative-build, which must require the release
+# deploy/versions.env pins (KNATIVE_SERVING_MODULE, the one home of the version).
+KNATIVE_MODULE=infra/knative-build
+serving_version=$(module_version "$KNATIVE_MODULE" knative.dev/serving)
+pinned_serving=$(sed -n 's/^KNATIVE_SERVING_MODULE=//p' deploy/versions.env)
+[ "$serving_version" = "$pinned_serving" ] ||
+    fail "$KNATIVE_MODULE requires knative.dev/serving $serving_version, deploy/versions.env pins $pinned_serving"
+for component in controller webhook activator autoscaler queue; do
+    build_one "$KNATIVE_MODULE" "knative-$component" "knative.dev/serving/cmd/$component" "-s -w"
+done
+
+# helm renders Dapr's chart at cluster-up (scripts/cluster/dapr.sh): the version of
+# deploy/versions.env, at the path tests/deploy's toolchain builds it to, so the two share it.
+helm_version=$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)
+helm=$PWD/.cache/tools/bin/helm-$helm_version
+if [ ! -x "$helm" ]; then
+    say "building helm $helm_version"
+    gobin=$(mktemp -d)
+    (CGO_ENABLED=0 GOBIN=$gobin GOMAXPROCS=${GOMAXPROCS:-1} nice -n 10 go install -trimpath \
+        -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$helm_version") >>"$ROOT/build.log" 2>&1 ||
+        fail "building helm failed, see $ROOT/build.log"
+    mkdir -p "$(dirname "$helm")"
+    mv "$gobin/helm" "$helm"
+    rm -rf "$gobin"
+fi

@@ -38,6 +38,25 @@ API_SERVER="https://$NODE_IP:$API_PORT"
 
 PAUSE_IMAGE=localhost/taskflow-cluster/pause:3.10.1
 COREDNS_IMAGE=localhost/taskflow-cluster/coredns:v1.12.1
+# Dapr's control plane and sidecar images (scripts/cluster/images.sh) carry the release of
+# infra/dapr-build, the one home of the Dapr version; Dapr's chart names them
+# $DAPR_REGISTRY/dapr:$DAPR_TAG and $DAPR_REGISTRY/daprd:$DAPR_TAG.
+DAPR_REGISTRY=localhost/taskflow-cluster
+DAPR_TAG=$(sed -n 's#^[[:space:]]*github.com/dapr/dapr v\([0-9.]*\).*#\1#p' infra/dapr-build/go.mod |
+    head -n 1)
+DAPR_NAMESPACE=dapr-system
+# Knative Serving's images (scripts/cluster/images.sh, scripts/cluster/knative.sh):
+# $KNATIVE_REGISTRY/knative-<command>:$KNATIVE_TAG, the release of infra/knative-build.
+KNATIVE_REGISTRY=localhost/taskflow-cluster
+KNATIVE_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/serving \(v[0-9.]*\).*#\2#p' \
+    infra/knative-build/go.mod | head -n 1)
+KNATIVE_NAMESPACE=knative-serving
+# Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow.local.images
+# (POSTGRES_IMAGE/KAFKA_IMAGE there), at the address the chart expects from Strimzi
+# (values kafka.strimzi: namespace kafka, cluster taskflow -> taskflow-kafka-bootstrap.kafka:9092).
+KAFKA_IMAGE=localhost/taskflow-local/kafka:dev
+KAFKA_NAMESPACE=kafka
+KAFKA_BOOTSTRAP=taskflow-kafka-bootstrap.$KAFKA_NAMESPACE.svc.cluster.local:9092
 
 # The host-wide (not per-namespace) kernel settings kubelet writes at start
 # (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables); cluster-up saves them and

@@ -3,6 +3,11 @@
 # podman and saved as archives in .cache/cluster/images for `ctr images import`:
 #   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
 #   coredns  the CoreDNS binary of scripts/cluster/build.sh
+#   knative-*  Knative Serving's controller, webhook, activator, autoscaler and queue-proxy
+#   dapr, daprd  Dapr's control plane (scripts/cluster/build.sh) and sidecar (scripts/dapr.sh),
+#            made as `just images` makes TaskFlow's: scripts/podman.sh (this checkout's store),
+#            infra/containers/dapr.Containerfile, on the debootstrap Python base
+#   kafka    `just images infra`'s Kafka image (scripts/cluster/kafka.sh runs it)
 # An archive is rebuilt only when what goes into it changes.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -16,20 +21,23 @@ export CONTAINERS_CONF="$CLUSTER_CACHE/containers.conf"
 printf '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n' \
     >"$CONTAINERS_CONF"
 
-# build_image NAME IMAGE CONTEXT: podman build CONTEXT (holding a Containerfile) into IMAGE and
-# save it as $IMAGES/NAME.tar, unless the archive of this very context exists.
+# build_image NAME IMAGE CONTEXT [BUILD ARGS...]: podman build CONTEXT (holding a Containerfile)
+# into IMAGE and save it as $IMAGES/NAME.tar, unless the archive of this very context (and these
+# arguments) exists. The podman command is ${podman[@]}.
+podman=(podman)
 build_image() {
     local name=$1 image=$2 context=$3 stamp
-    stamp=$(cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum |
-        cut -c1-16)
+    shift 3
+    stamp=$({ cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+        echo "$*"; } | sha256sum | cut -c1-16)
     if [ -f "$IMAGES/$name.tar" ] && [ -f "$IMAGES/.$name-$stamp" ]; then
         return
     fi
     rm -f "$IMAGES/.$name-"*
     say "building image $image"
-    podman build -q -t "$image" "$context" >/dev/null
+    "${podman[@]}" build -q -t "$image" "$@" "$context" >/dev/null
     rm -f "$IMAGES/$name.tar"
-    podman save -q --format docker-archive -o "$IMAGES/$name.tar" "$image" >/dev/null
+    "${podman[@]}" save -q --format docker-archive -o "$IMAGES/$name.tar" "$image" >/dev/null
     touch "$IMAGES/.$name-$stamp"
 }
 
@@ -53,3 +61,45 @@ cp "$BIN/coredns" "$work/coredns/coredns"
 printf 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' \
     >"$work/coredns/Containerfile"
 build_image coredns "$COREDNS_IMAGE" "$work/coredns"
+
+# Knative Serving: one image per command (its deployments name one each, as ko builds them), at
+# /ko-app/<name> as ko puts it, user 65532 (they demand runAsNonRoot).
+for component in controller webhook activator autoscaler queue; do
+    mkdir "$work/knative-$component"
+    cp "$BIN/knative-$component" "$work/knative-$component/$component"
+    printf 'FROM scratch\nCOPY %s /ko-app/%s\nUSER 65532:65532\nENTRYPOINT ["/ko-app/%s"]\n' \
+        "$component" "$component" "$component" >"$work/knative-$component/Containerfile"
+    build_image "knative-$component" "$KNATIVE_REGISTRY/knative-$component:$KNATIVE_TAG" \
+        "$work/knative-$component"
+done
+
+# Dapr: daprd from scripts/dapr.sh (its pin and its .cache/dapr; a no-op when built), the control
+# plane from scripts/cluster/build.sh; the base through taskflow.local.images (imported from its
+# archive, or made with debootstrap the first time).
+scripts/dapr.sh build
+[ -x .venv/bin/python ] || fail "no .venv: run scripts/bootstrap.sh"
+podman=(scripts/podman.sh)
+base=$(.venv/bin/python -c \
+    'from taskflow.local.images import PYTHON_BASE, ensure_base; print(ensure_base(PYTHON_BASE))')
+mkdir "$work/dapr"
+cp infra/containers/dapr.Containerfile "$work/dapr/Containerfile"
+for component in operator injector sentry placement scheduler; do
+    ln "$BIN/dapr-$component" "$work/dapr/$component" 2>/dev/null ||
+        cp "$BIN/dapr-$component" "$work/dapr/$component"
+done
+ln .cache/dapr/bin/daprd "$work/dapr/daprd" 2>/dev/null || cp .cache/dapr/bin/daprd "$work/dapr/daprd"
+build_image dapr "$DAPR_REGISTRY/dapr:$DAPR_TAG" "$work/dapr" --build-arg "BASE=$base" \
+    --target control-plane
+build_image daprd "$DAPR_REGISTRY/daprd:$DAPR_TAG" "$work/dapr" --build-arg "BASE=$base" \
+    --target daprd
+
+# Kafka: the image `just images infra` makes (Kafka's Maven jars on the debootstrap infra base, the
+# same Kafka the tests run), saved for the node; the archive is remade when the image changes.
+.venv/bin/python -m taskflow.local.images infra
+kafka_id=$(scripts/podman.sh image inspect --format '{{.Id}}' "$KAFKA_IMAGE" | cut -c1-16)
+if [ ! -f "$IMAGES/kafka.tar" ] || [ ! -f "$IMAGES/.kafka-$kafka_id" ]; then
+    rm -f "$IMAGES/.kafka-"* "$IMAGES/kafka.tar"
+    say "saving image $KAFKA_IMAGE"
+    scripts/podman.sh save -q --format docker-archive -o "$IMAGES/kafka.tar" "$KAFKA_IMAGE" >/dev/null
+    touch "$IMAGES/.kafka-$kafka_id"
+fi

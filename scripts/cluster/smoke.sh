@@ -6,7 +6,15 @@
 #   3. /healthz answers on the pod's address from the node;
 #   4. from inside the pod (kubectl exec: API server -> kubelet -> containerd), the Service name
 #      resolves through CoreDNS and /healthz answers through the Service's ClusterIP (kube-proxy);
-#   5. kubectl logs shows the pod's output.
+#   5. kubectl logs shows the pod's output;
+#   6. Dapr: the control plane is ready, annotated pods get a daprd sidecar that turns Ready, the
+#      apps read their JWT secret from the Kubernetes secret store through it, two sidecars call
+#      each other over mTLS, a job scheduled through a sidecar fires back into its app (the
+#      scheduler), and sentry counts the certificates it signed;
+#   7. Kafka: the broker is ready, and a client pod in another namespace finds the chart's topics,
+#      writes a record and reads it back, all through the bootstrap Service;
+#   8. Knative Serving: a Knative Service's revision turns Ready with queue-proxy, scales to zero
+#      and wakes for a request through the activator (no KIngress yet: routes stay unready).
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -43,7 +51,14 @@ check "imported $image into the node's containerd"
 
 kube delete namespace "$NAMESPACE" --ignore-not-found --wait=true >/dev/null
 kube create namespace "$NAMESPACE" >/dev/null
+# The API refuses to start without a JWT secret: one made for this run, from a Kubernetes Secret.
+jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: v1
+kind: Secret
+metadata: {name: taskflow-jwt}
+stringData: {JWT_SECRET: $jwt_secret}
+---
 apiVersion: v1
 kind: Pod
 metadata:
@@ -54,6 +69,7 @@ spec:
   - name: taskflow
     image: $image
     imagePullPolicy: Never
+    envFrom: [{secretRef: {name: taskflow-jwt}}]
     ports: [{containerPort: 8080}]
     readinessProbe:
       httpGet: {path: /healthz, port: 8080}
@@ -98,6 +114,253 @@ check "inside the pod: the Service name resolves (CoreDNS) and answers through i
 
 [ -n "$(kube -n "$NAMESPACE" logs taskflow-api)" ] || fail "kubectl logs showed nothing"
 check "kubectl logs shows the pod's output"
+
+# Dapr (scripts/cluster/dapr.sh): two pods of the same image, annotated for Dapr, each get a
+# daprd sidecar from the injector. Configured as the chart configures TaskFlow in a cluster, the
+# app reads its JWT secret from the Kubernetes secret store through its sidecar (it refuses to
+# start without one). Then one pod calls the other's /healthz through both sidecars: a gRPC call
+# between them that needs the certificates sentry signed (mTLS is on).
+for workload in deployment/dapr-sentry deployment/dapr-operator deployment/dapr-sidecar-injector \
+    statefulset/dapr-placement-server statefulset/dapr-scheduler-server; do
+    kube -n "$DAPR_NAMESPACE" rollout status "$workload" --timeout=60s >/dev/null ||
+        fail "Dapr's $workload is not ready"
+done
+check "Dapr control plane ready: sentry, operator, sidecar injector, placement, scheduler"
+
+# A Deployment, not a bare pod: Dapr's operator makes the <app-id>-dapr Service that sidecars find
+# each other by only for Deployments and StatefulSets.
+dapr_app() { # dapr_app NAME APP-ID
+    cat <<EOF_APP
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata:
+      labels: {app: $1}
+      annotations:
+        dapr.io/enabled: "true"
+        dapr.io/app-id: $2
+        dapr.io/app-port: "8080"
+    spec:
+      containers:
+      - name: taskflow
+        image: $image
+        imagePullPolicy: Never
+        env:
+        - {name: TASKFLOW_SECRET_STORE, value: kubernetes}
+        - {name: TASKFLOW_SECRET_NAME, value: taskflow-secrets}
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 2
+---
+EOF_APP
+}
+{
+    cat <<EOF_MANIFEST
+apiVersion: v1
+kind: Secret
+metadata: {name: taskflow-secrets}
+stringData: {JWT_SECRET: $jwt_secret}
+---
+# daprd's Kubernetes secret store reads with the pod's service account: that one Secret only.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: taskflow-secrets-reader}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [taskflow-secrets], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: taskflow-secrets-reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: taskflow-secrets-reader}
+subjects: [{kind: ServiceAccount, name: default, namespace: $NAMESPACE}]
+---
+EOF_MANIFEST
+    dapr_app taskflow-dapr-a smoke-a
+    dapr_app taskflow-dapr-b smoke-b
+    # The Jobs API's callback (what send-reminder receives, without its database): a server in
+    # the same image that answers POST /job/<name> and lists the names it got at GET /fired.
+    cat <<'EOF_APP'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: taskflow-dapr-jobs}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: taskflow-dapr-jobs}}
+  template:
+    metadata:
+      labels: {app: taskflow-dapr-jobs}
+      annotations:
+        dapr.io/enabled: "true"
+        dapr.io/app-id: smoke-jobs
+        dapr.io/app-port: "8080"
+    spec:
+      containers:
+      - name: jobs
+        image: IMAGE
+        imagePullPolicy: Never
+        command: [python, -c]
+        args:
+        - |
+          import http.server
+          fired = []
+          class Handler(http.server.BaseHTTPRequestHandler):
+              def answer(self, body):
+                  self.send_response(200)
+                  self.end_headers()
+                  self.wfile.write(body.encode())
+              def do_GET(self):
+                  self.answer("\n".join(fired) if self.path == "/fired" else "ok")
+              def do_POST(self):
+                  self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                  if self.path.startswith("/job/"):
+                      fired.append(self.path[len("/job/"):])
+                  self.answer("")
+          http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 2
+EOF_APP
+} | sed "s#image: IMAGE#image: $image#" | kube -n "$NAMESPACE" apply -f - >/dev/null
+for app in taskflow-dapr-a taskflow-dapr-b taskflow-dapr-jobs; do
+    kube -n "$NAMESPACE" rollout status "deployment/$app" --timeout=180s >/dev/null ||
+        { kube -n "$NAMESPACE" describe pod -l "app=$app" >&2; fail "$app did not become Ready"; }
+    containers=$(kube -n "$NAMESPACE" get pod -l "app=$app" -o jsonpath='{.items[0].spec.containers[*].name}')
+    [[ " $containers " == *" daprd "* ]] || fail "no daprd sidecar was injected into $app ($containers)"
+    ready=$(kube -n "$NAMESPACE" get pod -l "app=$app" \
+        -o jsonpath='{.items[0].status.containerStatuses[?(@.name=="daprd")].ready}')
+    [ "$ready" = true ] || fail "the daprd sidecar of $app is not Ready"
+done
+check "daprd sidecars injected into the annotated Deployments' pods, and Ready (their readiness probes passed)"
+
+kube -n "$NAMESPACE" exec deployment/taskflow-dapr-a -c taskflow -- python -c '
+import json, sys, urllib.request
+def get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:3500{path}", timeout=10) as answer:
+        return answer.status, answer.read()
+status, body = get("/v1.0/invoke/smoke-b.taskflow-smoke/method/healthz")
+assert status == 200, (status, body)
+print(f"    smoke-a -> daprd -> daprd (mTLS) -> smoke-b /healthz: {status} {body[:60]!r}")
+status, body = get("/v1.0/secrets/kubernetes/taskflow-secrets")
+if json.loads(body).get("JWT_SECRET") != sys.argv[1]:
+    raise SystemExit("the secret store did not answer the JWT secret stored")
+print(f"    GET /v1.0/secrets/kubernetes/taskflow-secrets through daprd: {status}, the value stored")
+' "$jwt_secret"
+check "the apps started on their JWT secret from the Kubernetes store (through daprd), and one called the other through both sidecars"
+
+# A job due in 2 s, scheduled through the sidecar: the scheduler fires it back through the same
+# sidecar to the app's /job/<name> (retried for 60 s: the scheduler is the slowest part).
+kube -n "$NAMESPACE" exec deployment/taskflow-dapr-jobs -c jobs -- python -c '
+import json, time, urllib.request
+request = urllib.request.Request(
+    "http://127.0.0.1:3500/v1.0-alpha1/jobs/smoke-reminder",
+    data=json.dumps({"dueTime": "2s", "data": {"task_id": 1}}).encode(),
+    headers={"Content-Type": "application/json"}, method="POST")
+with urllib.request.urlopen(request, timeout=10) as answer:
+    print(f"    POST /v1.0-alpha1/jobs/smoke-reminder (due in 2 s): {answer.status}")
+started = time.monotonic()
+while True:
+    with urllib.request.urlopen("http://127.0.0.1:8080/fired", timeout=5) as answer:
+        if "smoke-reminder" in answer.read().decode().split():
+            break
+    if time.monotonic() - started > 60:
+        raise SystemExit("the job did not fire within 60 s")
+    time.sleep(0.5)
+print(f"    the scheduler called back POST /job/smoke-reminder after {time.monotonic() - started:.1f} s")
+'
+check "a Dapr job fired: scheduled through daprd, called back by the scheduler"
+
+# Sentry signed the sidecars' certificates: its own counters, read from the node.
+sentry_ip=$(kube -n "$DAPR_NAMESPACE" get pod -l app=dapr-sentry -o jsonpath='{.items[0].status.podIP}')
+signed=$(in_node curl -fsS "http://$sentry_ip:9090/metrics" |
+    awk '/^dapr_sentry_cert_sign_success_total/ {sum += $2} END {print sum + 0}')
+[ "${signed%.*}" -ge 2 ] || fail "sentry reports $signed certificates signed"
+check "sentry signed $signed workload certificates (dapr_sentry_cert_sign_success_total)"
+
+# Kafka (scripts/cluster/kafka.sh): the broker is ready, and a client pod of the same image in
+# another namespace lists the chart's topics through the bootstrap Service, writes a record to
+# task-events and reads it back (every address it is given is the Service's name).
+kube -n "$KAFKA_NAMESPACE" rollout status statefulset/taskflow-kafka --timeout=60s >/dev/null ||
+    fail "Kafka is not ready"
+check "Kafka ready at $KAFKA_BOOTSTRAP"
+marker=smoke-$RANDOM$RANDOM
+kube -n "$NAMESPACE" run kafka-client --image="$KAFKA_IMAGE" --image-pull-policy=Never \
+    --restart=Never --command -- sh -c "
+run() { java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '/opt/kafka/lib/*' \"\$@\"; }
+run org.apache.kafka.tools.TopicCommand --bootstrap-server $KAFKA_BOOTSTRAP --list | sed 's/^/topic /'
+echo $marker | run org.apache.kafka.tools.ConsoleProducer --bootstrap-server $KAFKA_BOOTSTRAP \
+    --topic task-events
+run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server $KAFKA_BOOTSTRAP \
+    --topic task-events --from-beginning --timeout-ms 15000 2>/dev/null | sed 's/^/record /'
+" >/dev/null
+kube -n "$NAMESPACE" wait --for=jsonpath='{.status.phase}'=Succeeded pod/kafka-client \
+    --timeout=240s >/dev/null || { kube -n "$NAMESPACE" logs kafka-client >&2; fail "the Kafka client failed"; }
+client_log=$(kube -n "$NAMESPACE" logs kafka-client)
+read -r topics < <(.venv/bin/python -c '
+import yaml
+print(" ".join(yaml.safe_load(open("deploy/helm/taskflow/values.yaml"))["kafka"]["topics"]))')
+for topic in $topics; do
+    grep -qx "topic $topic" <<<"$client_log" || fail "topic $topic is missing: $client_log"
+done
+check "the chart's topics exist: $topics"
+grep -qx "record $marker" <<<"$client_log" || fail "the record written was not read back: $client_log"
+check "a client pod in $NAMESPACE wrote a record to task-events and read it back through the Service"
+
+# Knative Serving (scripts/cluster/knative.sh): a Knative Service of the same image gets a
+# Revision with a queue-proxy beside the app, scales to zero with no traffic, and a request
+# through the activator (the headers an ingress would add: there is no KIngress yet) wakes it.
+for workload in webhook controller activator autoscaler; do
+    kube -n "$KNATIVE_NAMESPACE" rollout status "deployment/$workload" --timeout=60s >/dev/null ||
+        fail "Knative's $workload is not ready"
+done
+check "Knative Serving ready: webhook, controller, activator, autoscaler"
+kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: api}
+spec:
+  template:
+    metadata:
+      annotations:
+        # The shortest stable window, so the smoke waits for scale to zero about 40 s, not 90.
+        autoscaling.knative.dev/window: 6s
+    spec:
+      containers:
+      - image: $image
+        envFrom: [{secretRef: {name: taskflow-jwt}}]
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz}
+EOF_MANIFEST
+kube -n "$NAMESPACE" wait --for=condition=Ready revision/api-00001 --timeout=180s >/dev/null ||
+    { kube -n "$NAMESPACE" get revision api-00001 -o yaml >&2; fail "the Knative revision did not become Ready"; }
+containers=$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 \
+    -o jsonpath='{.items[0].spec.containers[*].name}')
+[[ " $containers " == *" queue-proxy "* ]] || fail "no queue-proxy beside the app ($containers)"
+check "Knative revision api-00001 Ready, its pod running the app beside queue-proxy"
+waited=$SECONDS
+until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ]; do
+    [ $((SECONDS - waited)) -lt 240 ] || fail "the revision did not scale to zero within 240 s"
+    sleep 2
+done
+check "scaled to zero $((SECONDS - waited)) s after it turned Ready, with no traffic"
+kube -n "$NAMESPACE" exec taskflow-api -- python -c '
+import time, urllib.request
+request = urllib.request.Request(
+    "http://api-00001.taskflow-smoke.svc.cluster.local/healthz",
+    headers={"Knative-Serving-Revision": "api-00001", "Knative-Serving-Namespace": "taskflow-smoke"})
+started = time.monotonic()
+with urllib.request.urlopen(request, timeout=120) as answer:
+    assert answer.status == 200, answer.status
+print(f"    GET /healthz through the activator while at zero: {answer.status} after {time.monotonic() - started:.1f} s")
+'
+[ -n "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ] ||
+    fail "no pod of the revision after the request"
+check "a request woke the revision from zero (activator), and its pod runs again"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"

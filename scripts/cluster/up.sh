@@ -2,7 +2,8 @@
 # `just cluster-up`: a single-node Kubernetes built here (scripts/cluster/build.sh), all of it in
 # the network namespace $NETNS: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # containerd (Debian) with runc and the CNI bridge plugins, kubelet, kube-proxy, then CoreDNS as
-# a Deployment. Undo everything with `just cluster-down`. kubectl against it:
+# a Deployment, the Dapr control plane (scripts/cluster/dapr.sh), Kafka (scripts/cluster/kafka.sh)
+# and Knative Serving (scripts/cluster/knative.sh). Undo everything with `just cluster-down`. kubectl against it:
 #   scripts/cluster/kubectl.sh get nodes
 # What it changes on the host, and why the namespace: specs/deployment.md.
 set -euo pipefail
@@ -38,21 +39,31 @@ if [ ! -f "$SAVED_SYSCTLS" ]; then
 fi
 # (/run/containerd: containerd 1.6 puts its shims' sockets in /run/containerd/s whatever its
 # configured state folder.)
-for dir in "$KUBELET_ROOT" /var/lib/cni /var/log/pods /var/log/containers \
-    /var/lib/taskflow-cluster /run/taskflow-cluster /run/containerd; do
-    [ -e "$dir" ] || echo "$dir"
-done >"$CLUSTER_CACHE/created-dirs"
+# A record left by a cluster-down that could not finish is kept: it still tells what was there
+# before the first cluster-up.
+if [ ! -f "$CLUSTER_CACHE/created-dirs" ]; then
+    for dir in "$KUBELET_ROOT" /var/lib/cni /var/log/pods /var/log/containers \
+        /var/lib/taskflow-cluster /run/taskflow-cluster /run/containerd; do
+        [ -e "$dir" ] || echo "$dir"
+    done >"$CLUSTER_CACHE/created-dirs"
+fi
 # `ip netns add` makes /run/netns, and a mount point of it, the first time; cluster-down undoes
 # what it made (as long as no other namespace lives there by then).
-{
-    [ -d /run/netns ] || echo folder
-    mountpoint -q /run/netns 2>/dev/null || echo mount
-} >"$CLUSTER_CACHE/created-netns-mount"
+if [ ! -f "$CLUSTER_CACHE/created-netns-mount" ]; then
+    {
+        [ -d /run/netns ] || echo folder
+        mountpoint -q /run/netns 2>/dev/null || echo mount
+    } >"$CLUSTER_CACHE/created-netns-mount"
+fi
 
 # The node's network namespace: loopback plus the node address, no route anywhere else.
 ip netns add "$NETNS"
 in_node ip link set lo up
 in_node ip addr add "$NODE_IP/32" dev lo
+# Service addresses from the node itself (the API server calling Dapr's admission webhook through
+# its Service): with no route at all connect() fails before kube-proxy's DNAT is reached; this
+# route only lets the packet be made, and the DNAT sends it on to the pod's bridge.
+in_node ip route add "$SERVICE_CIDR" dev lo src "$NODE_IP"
 # Per-namespace settings (the host's are untouched): forwarding between the pods' bridge and the
 # node, and bridged pod traffic through iptables so Service addresses work pod to pod.
 in_node sysctl -q -w net.ipv4.ip_forward=1
@@ -99,6 +110,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   disable_apparmor = true
   enable_selinux = false
   stream_server_address = "127.0.0.1"
+  # Each pod's network namespace is mounted under our state folder (cluster-down unmounts it),
+  # not as /run/netns/cni-*: cluster-down kills the containers without the CRI's teardown, which
+  # left one empty namespace per pod on the host.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -135,6 +150,12 @@ healthzPort: 10248
 readOnlyPort: 0
 rotateCertificates: false
 serializeImagePulls: true
+# The disk is shared with everything else on the machine: kubelet's defaults (evict and taint the
+# node below 10-15 % free, delete images above 85 % use) stopped every pod from being scheduled
+# here, and image GC would delete images that no registry can give back (they are built here).
+evictionHard: {memory.available: 100Mi, nodefs.available: 2Gi, imagefs.available: 2Gi}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 EOF
 
 cat >"$RUN_DIR/kube-proxy.yaml" <<EOF
@@ -215,4 +236,7 @@ sed -e "s#COREDNS_IMAGE#$COREDNS_IMAGE#" -e "s#DNS_SERVICE_IP#$DNS_SERVICE_IP#" 
     scripts/cluster/manifests/coredns.yaml | kube apply -f - >/dev/null
 kube -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
     fail "CoreDNS did not become ready; see scripts/cluster/kubectl.sh -n kube-system describe pods"
+scripts/cluster/dapr.sh
+scripts/cluster/kafka.sh
+scripts/cluster/knative.sh
 say "cluster up in $((SECONDS - started))s: scripts/cluster/kubectl.sh get nodes"
