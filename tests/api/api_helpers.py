@@ -17,6 +17,7 @@ from cloudevents.http import from_http
 from flask.testing import FlaskClient
 from sender_keys import headers_for
 from taskflow import catalogue
+from taskflow_dev.local.launch import wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -74,14 +75,30 @@ def create(client: FlaskClient, account: Account, **fields: Any) -> dict[str, An
     return response.get_json()
 
 
+# How many completions of each (broker, task) hand_on has handed on.
+_handed_on: dict[tuple[int, int], int] = {}
+
+
 def hand_on(broker: Any, spawn_url: str, create_task_url: str, task_id: int) -> None:
     """Deliver the task's newest task.completed to spawn-recurrence and its reply (the spawn
-    command) to create-task, as the router does after a completion."""
-    completed = [
-        event
-        for event in broker.events(catalogue.TASK_COMPLETED, catalogue.TOPIC_TASK_EVENTS)
-        if event.data["task_id"] == task_id
-    ][-1]
+    command) to create-task, as the router does after a completion. The completion leaves
+    create-task's outbox just after the answer (its relay thread publishes it), so wait for one
+    more than this task has had handed on."""
+
+    def completions() -> list[Any]:
+        return [
+            event
+            for event in broker.events(catalogue.TASK_COMPLETED, catalogue.TOPIC_TASK_EVENTS)
+            if event.data["task_id"] == task_id
+        ]
+
+    handed = _handed_on.get((id(broker), task_id), 0)
+    wait_until(
+        lambda: len(completions()) > handed,
+        what=f"the completion of task {task_id} to be published",
+    )
+    completed = completions()[-1]
+    _handed_on[(id(broker), task_id)] = len(completions())
     headers, body = to_binary(completed)
     reply = requests.post(
         spawn_url, headers=headers | headers_for(spawn_url), data=body, timeout=10
