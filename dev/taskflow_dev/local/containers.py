@@ -395,9 +395,11 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
         liveness=tcp,
         **hardened,
     )
+    # The gateway and the timers are development stand-ins too (taskflow_dev), which only the
+    # router's image ships.
     gateway = ContainerSpec(
         GATEWAY,
-        api.image,
+        router.image,
         command=[
             "python",
             "-m",
@@ -418,7 +420,7 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
     ]
     timers = ContainerSpec(
         TIMERS,
-        api.image,
+        router.image,
         # The timer doors take a ping signed like a delivery, for the service its URL names.
         {"TASKFLOW_DELIVERY_KEY": secret_values["TASKFLOW_DELIVERY_KEY"]},
         command=[
