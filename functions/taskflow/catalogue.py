@@ -71,25 +71,16 @@ def new_event(
     source: str,
     event_id: str | None = None,
     time: datetime | None = None,
+    checked_at_the_door: bool = False,
 ) -> CloudEvent:
     """Build a validated CloudEvent; `partitionkey` keeps one user's events ordered on Kafka,
-    `traceparent` continues the trace of the request that made it (taskflow.tracing)."""
-    validate(type_, data)
-    return build_event(type_, data, user_id=user_id, source=source, event_id=event_id, time=time)
+    `traceparent` continues the trace of the request that made it (taskflow.tracing).
 
-
-def build_event(
-    type_: str,
-    data: dict[str, Any],
-    *,
-    user_id: str,
-    source: str,
-    event_id: str | None = None,
-    time: datetime | None = None,
-) -> CloudEvent:
-    """`new_event` without the schema check, for a sender whose receiver checks the schema at
-    its door: a command goes to create-task, whose door (cloudevents_http.on_events) validates
-    every command from every sender, so checking it here too would be the same check twice."""
+    `checked_at_the_door`: the receiver checks this schema at its door, so checking it here too
+    would be the same check twice. Only commands to create-task (adapters/command_client.py):
+    its door (cloudevents_http.on_events) validates every command from every sender."""
+    if not checked_at_the_door:
+        validate(type_, data)
     attributes = {
         "type": type_,
         "source": source,

@@ -102,12 +102,13 @@ class CommandClient:
         # tool arguments), and create-task's door checks every command against its schema, so
         # a third check would only repeat the door's. A command the door refuses comes back as
         # a 400 naming `data.<field>`, which _raise_rejection turns into the client's terms.
-        event = catalogue.build_event(
+        event = catalogue.new_event(
             command.cloudevent_type,
             dataclasses.asdict(command),
             user_id=command.user_id,
             source=SOURCE,
             event_id=command_event_id(command, idempotency_key),
+            checked_at_the_door=True,
         )
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
