@@ -71,10 +71,16 @@ def new_event(
     source: str,
     event_id: str | None = None,
     time: datetime | None = None,
+    checked_at_the_door: bool = False,
 ) -> CloudEvent:
     """Build a validated CloudEvent; `partitionkey` keeps one user's events ordered on Kafka,
-    `traceparent` continues the trace of the request that made it (taskflow.tracing)."""
-    validate(type_, data)
+    `traceparent` continues the trace of the request that made it (taskflow.tracing).
+
+    `checked_at_the_door`: the receiver checks this schema at its door, so checking it here too
+    would be the same check twice. Only commands to create-task (adapters/command_client.py):
+    its door (cloudevents_http.on_events) validates every command from every sender."""
+    if not checked_at_the_door:
+        validate(type_, data)
     attributes = {
         "type": type_,
         "source": source,

@@ -1,10 +1,19 @@
 """The one home of TaskFlow's Prometheus metrics: the contract monitoring/ (alert rules, Grafana
 dashboard) queries, catalogued in specs/observability.md. Each process serves the ones it
-touched at GET /metrics (entrypoints/observability.py)."""
+touched at GET /metrics on its metrics-only port (`serve_metrics`; the product's services
+through entrypoints/observability.py, the local router directly)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+
 import prometheus_client
+
+from taskflow import config
+
+log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = prometheus_client.Counter(
     "taskflow_http_requests",
@@ -42,3 +51,30 @@ ROUTER_RETRIES = prometheus_client.Counter(
     "Delivery attempts the local router repeated after a retryable failure, by destination",
     ["destination"],
 )
+
+
+_metrics_lock = threading.Lock()
+_metrics_served_in: int | None = None  # the pid whose registry the metrics port serves
+
+
+def serve_metrics(address: tuple[str, int] | None = None) -> None:
+    """Serve this process's Prometheus registry at `address` (default config.metrics_address:
+    nowhere when unset), once per process, on a daemon thread (prometheus_client's own server:
+    any path, GET only). Metrics live in the process that counted them, so it must be the one
+    that serves requests: a gunicorn worker, never its master (see observability.observed). A
+    port already held is logged, not raised: metrics must never stop a service from serving."""
+    global _metrics_served_in
+    if _metrics_served_in == os.getpid():
+        return
+    address = address or config.metrics_address()
+    if address is None:
+        return
+    with _metrics_lock:
+        if _metrics_served_in == os.getpid():
+            return
+        _metrics_served_in = os.getpid()
+    host, port = address
+    try:
+        prometheus_client.start_http_server(port, addr=host)
+    except OSError as error:
+        log.error("metrics port %s:%s unavailable, metrics not served: %s", host, port, error)

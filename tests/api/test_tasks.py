@@ -76,6 +76,16 @@ def test_an_all_day_due_stays_a_date(client, alice):
         ({"title": "t", "tags": ["ok", 3]}, "tags[1]"),
         ({"title": "t", "recurrence": {"mode": "due"}}, "recurrence.rule"),
         ({"title": "t", "colour": "red"}, "colour"),
+        # Past the REST edge's shape check (JSON types), refused by create-task's door against
+        # the command schema: still a 422 naming the field as the client wrote it.
+        (
+            {"title": "t", "due": "2030-01-01", "recurrence": {"rule": "FREQ=DAILY", "mode": "x"}},
+            "recurrence.mode",
+        ),
+        (
+            {"title": "t", "due": "2030-01-01", "reminders": [{"before_minutes": -5}]},
+            "reminders.0.before_minutes",
+        ),
     ],
 )
 def test_bad_task_input_is_422_naming_the_field_and_creates_nothing(client, bob, body, field):
@@ -146,6 +156,7 @@ def test_reminders_sent_back_as_the_api_showed_them_are_kept(client, alice):
         ({"priority": "whenever"}, "priority"),
         ({"due": "yesterday-ish"}, "due"),
         ({"recurrence": {"rule": "FREQ=DAILY;BYHOUR=99"}}, "recurrence"),
+        ({"recurrence": {"rule": "FREQ=DAILY", "mode": "x"}}, "recurrence.mode"),
         ({"completed": True}, "completed"),
         ({}, "body"),
     ],

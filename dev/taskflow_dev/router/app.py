@@ -1,7 +1,14 @@
 """HTTP face of the router: Knative's broker ingress path, the local dead-letter sink, health,
-Prometheus metrics (deliveries, retries, dead letters: taskflow.metrics)."""
+Prometheus metrics (deliveries, retries, dead letters: taskflow.metrics).
+
+The router stands in for the Knative broker, so it answers like a broker, not like a TaskFlow
+function: its few answers are written here, and it does not import the product's entry points
+(specs/architecture.md, "What the router may import"; tests/unit/test_layers.py).
+"""
 
 from __future__ import annotations
+
+import json
 
 import flask
 from cloudevents.exceptions import GenericException as CloudEventError
@@ -9,12 +16,33 @@ from cloudevents.http import CloudEvent, from_http
 from taskflow import metrics
 from taskflow.adapters import sender_identity
 from taskflow.config import Settings
-from taskflow.entrypoints import observability
-from taskflow.entrypoints.cloudevents_http import MAX_EVENT_BYTES, accepted, rejected, unauthorized
 
 from taskflow_dev.router.broker import Router, UnknownBroker
 from taskflow_dev.router.dead_letters import DeadLetterStore
 from taskflow_dev.router.eventlog import EventLogUnavailable
+
+# The broker's own limit, as large as the functions' (cloudevents_http.MAX_EVENT_BYTES): an
+# event the router took but a function refuses would only end as a dead letter.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def accepted() -> flask.Response:
+    """A stored event: 202 and no body, as the broker ingress answers."""
+    response = flask.Response(status=202)
+    del response.headers["Content-Type"]
+    return response
+
+
+def rejected(reason: str, *, status: int = 400, field: str | None = None) -> flask.Response:
+    """`{"error": {"reason", "field"?}}`, the refusal shape of every TaskFlow door."""
+    error = {"reason": reason} | ({"field": field} if field else {})
+    return flask.Response(json.dumps({"error": error}), status=status, mimetype="application/json")
+
+
+def unauthorized(reason: str) -> flask.Response:
+    answer = rejected(reason, status=401, field="authorization")
+    answer.headers["WWW-Authenticate"] = "Bearer"
+    return answer
 
 
 class NotACloudEvent(ValueError):
@@ -36,7 +64,8 @@ def create_app(router: Router, dead_letters: DeadLetterStore, settings: Settings
     """The ingress accepts only what the outbox relay signed for that broker, the dead-letter
     sink only this router's own deliveries (sender_identity; 401 otherwise, nothing stored)."""
     app = flask.Flask("taskflow_dev.router")
-    observability.observe_app(app, "router")
+    # Its counters on its own metrics port (Ports.router_metrics under `just up`).
+    metrics.serve_metrics()
     dead_letter_door = sender_identity.delivery_door(settings, "dead-letter")
 
     @app.post("/<namespace>/<broker>")

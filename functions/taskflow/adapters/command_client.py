@@ -15,7 +15,6 @@ import time
 import uuid
 from typing import Any
 
-import jsonschema
 import urllib3
 from cloudevents.conversion import to_binary
 
@@ -40,7 +39,8 @@ class CommandError(Exception):
 
 
 class CommandRejected(CommandError):
-    """create-task (or the command's schema) refused the command; nothing changed."""
+    """create-task refused the command (its shape at the door, or its meaning in the domain);
+    nothing changed."""
 
     def __init__(self, status: int, reason: str, field: str | None = None) -> None:
         super().__init__(f"{field}: {reason}" if field else reason)
@@ -98,17 +98,18 @@ class CommandClient:
 
         Sending again with the same `idempotency_key` (per user) returns the first answer; a
         caller scopes its keys so that two different writes never share one."""
-        data = dataclasses.asdict(command)
-        try:
-            event = catalogue.new_event(
-                command.cloudevent_type,
-                data,
-                user_id=command.user_id,
-                source=SOURCE,
-                event_id=command_event_id(command, idempotency_key),
-            )
-        except jsonschema.ValidationError as error:
-            raise CommandRejected(422, error.message, _field_of(error)) from None
+        # Not validated here: the caller's edge checked the shape it accepts (REST, chat and MCP
+        # tool arguments), and create-task's door checks every command against its schema, so
+        # a third check would only repeat the door's. A command the door refuses comes back as
+        # a 400 naming `data.<field>`, which _raise_rejection turns into the client's terms.
+        event = catalogue.new_event(
+            command.cloudevent_type,
+            dataclasses.asdict(command),
+            user_id=command.user_id,
+            source=SOURCE,
+            event_id=command_event_id(command, idempotency_key),
+            checked_at_the_door=True,
+        )
         headers, body = to_binary(event)
         headers |= tracing.transport_headers(event)
         outcome_unknown = False
@@ -144,12 +145,13 @@ class CommandClient:
             ) from None
 
 
-def _field_of(error: jsonschema.ValidationError) -> str | None:
-    """The client's name of the field: an update's `changes.title` is the client's `title`."""
-    path = list(error.absolute_path)
+def _client_field(door_field: str) -> str | None:
+    """The client's name of a field create-task's door named: the door names the CloudEvent's
+    `data.title`, or `data.changes.title` in an update, which the client wrote as `title`."""
+    path = door_field.split(".")[1:]  # without "data"
     if path[:1] == ["changes"]:
         path = path[1:]
-    return ".".join(str(part) for part in path) or None
+    return ".".join(path) or None
 
 
 def _answer(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
@@ -185,4 +187,8 @@ def _raise_rejection(status: int, error: dict[str, Any]) -> None:
         raise CommandTaskNotFound(reason)
     if code == "invalid_operation":
         status = 409
+    if status == 400 and isinstance(field, str) and field.split(".")[0] == "data":
+        # The door refused the command's shape (cloudevents_http.check_catalogued): for the
+        # client that is unprocessable input, a 422 naming the field as the client wrote it.
+        raise CommandRejected(422, reason, _client_field(field))
     raise CommandRejected(status if 400 <= status < 500 else 422, reason, field and str(field))

@@ -1,6 +1,11 @@
 """Command JSON -> domain values, read in the user's zone. Every bad value raises
 ValidationError naming the field and the reason, before anything changes.
 
+This is the domain's check of meaning (real dates, known zones, RRULEs, reminders not in the
+past); the shape (JSON types, known keys) was checked at the door (REST edge, create-task's
+CloudEvent door). Fields that need no zone or clock (title, description, priority) are judged
+by the aggregate itself (model.py), not here, so each rule lives once.
+
 Handlers use `parse_task_fields` for both commands: its result is the keyword arguments of
 `Task.new` (CreateTask) and the `changes` of `Task.update` (UpdateTask, only the keys sent).
 """
@@ -16,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from taskflow.domain.commands import TASK_FIELDS
 from taskflow.domain.errors import ValidationError
-from taskflow.domain.model import Priority, Reminder, normalise_tags
+from taskflow.domain.model import Reminder, normalise_tags
 from taskflow.domain.recurrence import (
     YEAR_MAX,
     YEAR_MIN,
@@ -127,16 +132,11 @@ def parse_task_fields(
     unknown = sorted(set(data) - set(TASK_FIELDS))
     if unknown:
         raise ValidationError(unknown[0], "is not a task field")
-    fields: dict[str, object] = {}
-    for name in ("title", "description"):
-        if name in data:
-            if data[name] is not None and not isinstance(data[name], str):
-                raise ValidationError(name, "must be text")
-            fields[name] = data[name] if data[name] is not None else ""
-    if "priority" in data:
-        if data["priority"] is not None and not isinstance(data["priority"], str):
-            raise ValidationError("priority", "must be one of none, low, medium, high, p1-p4")
-        fields["priority"] = Priority.parse(data["priority"])
+    # Title, description and priority need neither the user's zone nor the clock: they pass
+    # as written, and Task.new/update judge them (model.py _valid_*), once.
+    fields: dict[str, object] = {
+        name: data[name] for name in ("title", "description", "priority") if name in data
+    }
     if "tags" in data:
         fields["tags"] = parse_tags(data["tags"])
     if "due" in data:

@@ -138,8 +138,8 @@ class Task:
         user_id: str,
         title: str,
         *,
-        description: str = "",
-        priority: Priority = Priority.NONE,
+        description: str | None = "",
+        priority: Priority | str | None = Priority.NONE,
         tags: Iterable[str] = (),
         due_at: datetime | None = None,
         due_date: date | None = None,
@@ -463,9 +463,12 @@ def _valid_description(description: object) -> str:
 
 
 def _valid_priority(priority: object) -> Priority:
+    """A Priority, or a client's name of one (none/low/medium/high, p1-p4, null: none)."""
     if isinstance(priority, Priority):
         return priority
-    return Priority.parse(priority if isinstance(priority, str) or priority is None else "?")
+    if priority is not None and not isinstance(priority, str):
+        raise ValidationError("priority", "must be one of none, low, medium, high, p1-p4")
+    return Priority.parse(priority)
 
 
 def _valid_due(due_at: object, due_date: object) -> tuple[datetime | None, date | None]:

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack, nullcontext
@@ -28,12 +27,14 @@ from typing import Protocol
 import flask
 import gunicorn.config
 import gunicorn.glogging
-import prometheus_client
 import starlette.requests
 import starlette.responses
 from opentelemetry import trace
 
-from taskflow import config, metrics, tracing
+from taskflow import metrics, tracing
+
+# Re-exported: the functions, the API and the local runner call observability.serve_metrics.
+from taskflow.metrics import serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -126,33 +127,6 @@ def _json_logs_unless_configured(service: str) -> None:
     lines, pytest's capture): a served function or API has none when it is imported."""
     if not logging.getLogger().handlers:
         configure_logging(service)
-
-
-_metrics_lock = threading.Lock()
-_metrics_served_in: int | None = None  # the pid whose registry the metrics port serves
-
-
-def serve_metrics(address: tuple[str, int] | None = None) -> None:
-    """Serve this process's Prometheus registry at `address` (default config.metrics_address:
-    nowhere when unset), once per process, on a daemon thread (prometheus_client's own server:
-    any path, GET only). Metrics live in the process that counted them, so it must be the one
-    that serves requests: a gunicorn worker, never its master (see `observed`). A port already
-    held is logged, not raised: metrics must never stop a service from serving."""
-    global _metrics_served_in
-    if _metrics_served_in == os.getpid():
-        return
-    address = address or config.metrics_address()
-    if address is None:
-        return
-    with _metrics_lock:
-        if _metrics_served_in == os.getpid():
-            return
-        _metrics_served_in = os.getpid()
-    host, port = address
-    try:
-        prometheus_client.start_http_server(port, addr=host)
-    except OSError as error:
-        log.error("metrics port %s:%s unavailable, metrics not served: %s", host, port, error)
 
 
 def _outcome(status: int) -> str:
