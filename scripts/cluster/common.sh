@@ -51,7 +51,7 @@ KNATIVE_REGISTRY=localhost/taskflow-cluster
 KNATIVE_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/serving \(v[0-9.]*\).*#\2#p' \
     infra/knative-build/go.mod | head -n 1)
 KNATIVE_NAMESPACE=knative-serving
-# Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow.local.images
+# Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow_dev.local.images
 # (POSTGRES_IMAGE/KAFKA_IMAGE there), at the address the chart expects from Strimzi
 # (values kafka.strimzi: namespace kafka, cluster taskflow -> taskflow-kafka-bootstrap.kafka:9092).
 KAFKA_IMAGE=localhost/taskflow-local/kafka:dev

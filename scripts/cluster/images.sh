@@ -74,13 +74,13 @@ for component in controller webhook activator autoscaler queue; do
 done
 
 # Dapr: daprd from scripts/dapr.sh (its pin and its .cache/dapr; a no-op when built), the control
-# plane from scripts/cluster/build.sh; the base through taskflow.local.images (imported from its
+# plane from scripts/cluster/build.sh; the base through taskflow_dev.local.images (imported from its
 # archive, or made with debootstrap the first time).
 scripts/dapr.sh build
 [ -x .venv/bin/python ] || fail "no .venv: run scripts/bootstrap.sh"
 podman=(scripts/podman.sh)
 base=$(.venv/bin/python -c \
-    'from taskflow.local.images import PYTHON_BASE, ensure_base; print(ensure_base(PYTHON_BASE))')
+    'from taskflow_dev.local.images import PYTHON_BASE, ensure_base; print(ensure_base(PYTHON_BASE))')
 mkdir "$work/dapr"
 cp infra/containers/dapr.Containerfile "$work/dapr/Containerfile"
 for component in operator injector sentry placement scheduler; do
@@ -95,7 +95,7 @@ build_image daprd "$DAPR_REGISTRY/daprd:$DAPR_TAG" "$work/dapr" --build-arg "BAS
 
 # Kafka: the image `just images infra` makes (Kafka's Maven jars on the debootstrap infra base, the
 # same Kafka the tests run), saved for the node; the archive is remade when the image changes.
-.venv/bin/python -m taskflow.local.images infra
+.venv/bin/python -m taskflow_dev.local.images infra
 kafka_id=$(scripts/podman.sh image inspect --format '{{.Id}}' "$KAFKA_IMAGE" | cut -c1-16)
 if [ ! -f "$IMAGES/kafka.tar" ] || [ ! -f "$IMAGES/.kafka-$kafka_id" ]; then
     rm -f "$IMAGES/.kafka-"* "$IMAGES/kafka.tar"
