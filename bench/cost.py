@@ -333,8 +333,9 @@ def _audit_rows(engine: sa.Engine, user_ids: list[str]) -> int:
 
 
 def reminder_handled(product: Product) -> int:
-    """How many task.created events send-reminder has handled (its Prometheus counter)."""
-    text = requests.get(f"{product.url('send_reminder')}/metrics", timeout=10).text
+    """How many task.created events send-reminder has handled (its Prometheus counter, on its
+    metrics-only port: the public one answers /metrics 404)."""
+    text = requests.get(f"{product.url('send_reminder_metrics')}/metrics", timeout=10).text
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
