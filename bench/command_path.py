@@ -28,7 +28,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from taskflow.config import SENDER_KEYS
 from taskflow_dev.local.launch import (
     INHERITED_SETTINGS,
     RATE_LIMITS_OUT_OF_REACH,
+    deployed_gunicorn,
     free_port,
     wait_until,
 )
@@ -214,18 +214,7 @@ def running_web(
 ) -> Iterator[Web]:
     """The API as deploy/Dockerfile runs it (gunicorn, 1 worker, 8 threads)."""
     port = free_port()
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-        "--timeout",
-        "0",
-        "taskflow.entrypoints.api:create_app()",
-    ]
+    command = deployed_gunicorn("taskflow.entrypoints.api:create_app()", port)
     log_path = workdir / f"web-{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from taskflow import catalogue
 from taskflow.adapters import orm
 from taskflow.adapters.database import make_engine
-from taskflow_dev.local.launch import descendants, free_port, wait_until
+from taskflow_dev.local.launch import deployed_gunicorn, descendants, free_port, wait_until
 
 from bench import baseline
 from bench.context import Context
@@ -124,18 +123,7 @@ def running_baseline(database_url: str, context: Context) -> Iterator[Baseline]:
     secret = uuid.uuid4().hex * 2
     log = (context.workdir / "baseline.log").open("w")
     process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "8",
-            "--timeout",
-            "0",
-            "bench.baseline:create_app()",
-        ],
+        deployed_gunicorn("bench.baseline:create_app()", port),
         env={
             **os.environ,
             "BASELINE_DATABASE_URL": database_url,

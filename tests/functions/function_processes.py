@@ -26,11 +26,10 @@ from pathlib import Path
 from cloudevents.http import CloudEvent, from_http
 from metrics_ports import metrics_env, serves_metrics_at
 from sender_keys import known_as
-from taskflow_dev.local.launch import free_port
+from taskflow_dev.local.launch import deployed_gunicorn, free_port
 from taskflow_dev.local.processes import function_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
 JWT_SECRET = "functions-test-secret-of-at-least-32-bytes"
 START_TIMEOUT_SECONDS = 30.0
 
@@ -38,19 +37,7 @@ START_TIMEOUT_SECONDS = 30.0
 def web_command(port: int, *options: str) -> list[str]:
     """What deploy/Dockerfile runs for the web app (REST API, chat), on a local port; `options`
     are more gunicorn options."""
-    return [
-        str(VENV_BIN / "gunicorn"),
-        *options,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-        "--timeout",
-        "0",
-        "taskflow.entrypoints.api:create_app()",
-    ]
+    return deployed_gunicorn("taskflow.entrypoints.api:create_app()", port, *options)
 
 
 class FunctionProcesses:

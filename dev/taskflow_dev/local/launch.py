@@ -57,6 +57,24 @@ def free_port() -> int:
         return port
 
 
+def deployed_gunicorn(app: str, port: int, *options: str) -> list[str]:
+    """gunicorn as deploy/Dockerfile runs the web app (1 worker, 8 threads, no timeout), serving
+    `app` on a local port; `options` are more gunicorn options."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        *options,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "8",
+        "--timeout",
+        "0",
+        app,
+    ]
+
+
 def wait_until(
     condition: Callable[[], object], *, what: str, timeout: float = WAIT_TIMEOUT_SECONDS
 ) -> None:
