@@ -22,6 +22,7 @@ from typing import TypeVar
 from cloudevents.http import CloudEvent
 from sqlalchemy.orm import Session, sessionmaker
 
+from taskflow import metrics
 from taskflow.adapters import (
     dapr_jobs,
     dapr_sidecar,
@@ -96,10 +97,20 @@ def relay_outbox() -> None:
     relay, so no answer waits for other writes' rows. A failure leaves them pending for the
     periodic relay (PingSource `/relay`), so it is logged, never raised into the answer of a
     committed write."""
+    counted_relay(hand_over=background_relay().wake)
+
+
+def counted_relay(hand_over: Callable[[], None] | None = None) -> None:
+    """One relay run, counted in the process's metrics (an operator sees a relay that keeps
+    failing before the outbox grows); a failure is logged, never raised."""
     try:
-        outbox_relay.relay_pending(unit_of_work, publisher(), hand_over=background_relay().wake)
+        published = outbox_relay.relay_pending(unit_of_work, publisher(), hand_over=hand_over)
     except Exception:
+        metrics.OUTBOX_RELAYS.labels("failed").inc()
         log.exception("outbox relay failed; rows stay pending for the next relay")
+        return
+    metrics.OUTBOX_PUBLISHED.inc(published)
+    metrics.OUTBOX_RELAYS.labels("ok").inc()
 
 
 class BackgroundRelay:
@@ -116,10 +127,7 @@ class BackgroundRelay:
         while True:
             self._woken.wait()
             self._woken.clear()
-            try:
-                outbox_relay.relay_pending(unit_of_work, publisher())
-            except Exception:
-                log.exception("background outbox relay failed; rows stay pending")
+            counted_relay()
 
 
 @once_per_process

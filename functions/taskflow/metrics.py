@@ -40,6 +40,16 @@ REMINDER_LATENESS = prometheus_client.Histogram(
     "Delay between a reminder's time and its firing",
     buckets=(1, 5, 15, 30, 60, 120, 180, 300, 600, 1800, 3600),
 )
+OUTBOX_RELAYS = prometheus_client.Counter(
+    "taskflow_outbox_relays",
+    "Outbox relay runs finished in this process, by outcome (ok, failed: its rows stay pending"
+    " for the next run)",
+    ["outcome"],
+)
+OUTBOX_PUBLISHED = prometheus_client.Counter(
+    "taskflow_outbox_published",
+    "Outbox rows this process published to the broker",
+)
 # The local router's dispatcher (a Knative Kafka broker exports its own in a cluster).
 ROUTER_DELIVERIES = prometheus_client.Counter(
     "taskflow_router_deliveries",

@@ -19,11 +19,12 @@ from function_events import (
     post_structured,
     reply_event,
 )
+from metrics_ports import scrape
 from sender_keys import NAMESPACE, as_api, as_router, headers_for
 from taskflow import catalogue
 from taskflow.adapters import sender_identity
 from taskflow.domain import commands
-from taskflow_dev.local.launch import wait_until
+from taskflow_dev.local.launch import free_port, wait_until
 
 
 def command(type_: str, data: dict, *, event_id: str | None = None):
@@ -381,18 +382,40 @@ def test_events_left_pending_by_a_crash_are_published_when_create_task_starts(
 
 
 def started_after_its_start_up_relay(start_function, env, broker, database_url) -> str:
-    """create-task relays what is pending as its worker starts: a row left before the start is
-    that relay's proof that it ran, so a row stranded after it waits for the next /relay."""
+    """create-task relays what is pending as its worker starts, and a row stranded after that
+    run has finished waits for the next /relay. Its metrics say when the run is over: the rows
+    reaching the broker are not enough, as the run looks for pending rows once more after
+    publishing (outbox_relay.relay_pending) and would publish a row committed meanwhile."""
     run_command(database_url, commands.CreateTask(user_id="alice", title="left by a crash"))
     url = start_function("create_task", env)
-    wait_until(
-        lambda: all(
-            broker.events(catalogue.TASK_CREATED, topic)
-            for topic in (catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES)
-        ),
-        what="the start-up relay",
+    wait_until(lambda: relay_runs(url) == 1, what="the start-up relay to finish")
+    assert all(
+        broker.events(catalogue.TASK_CREATED, topic)
+        for topic in (catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES)
     )
     return url
+
+
+def relay_runs(url: str, outcome: str = "ok") -> float:
+    try:
+        return scrape(url)("taskflow_outbox_relays_total", outcome=outcome)
+    except requests.ConnectionError:
+        return 0  # its metrics port is not listening yet
+
+
+def test_a_relay_that_cannot_reach_the_broker_is_counted_for_the_operator(
+    start_function, function_env, database_url
+):
+    """The TaskFlowOutboxStuck alert reads these: with the broker gone, the start-up relay
+    fails, is counted as failed, and publishes nothing."""
+    run_command(database_url, commands.CreateTask(user_id="alice", title="waits for the broker"))
+    gone = f"http://127.0.0.1:{free_port()}"
+
+    url = start_function("create_task", {**function_env, "BROKER_URL": gone})
+
+    wait_until(lambda: relay_runs(url, "failed") == 1, what="the failed start-up relay")
+    assert relay_runs(url, "ok") == 0
+    assert scrape(url)("taskflow_outbox_published_total") == 0
 
 
 def stranded(broker) -> int:
