@@ -96,7 +96,7 @@ def _fast_check(type_: str, check_formats: bool) -> Callable[[Any], Any] | None:
     formats checked by jsonschema's own format checker. None if the schema uses a keyword
     outside _FAST_KEYWORDS."""
     type_schema = schema(type_)
-    inlined = _inline_refs(type_schema, type_schema["$id"])
+    inlined = _closed(_inline_refs(type_schema, type_schema["$id"]))
     if not _fast_compatible(inlined):
         return None
     checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -136,6 +136,39 @@ def _inline_refs(node: Any, base: str) -> Any:
         for key, value in node.items()
         if key not in ("$id", "$schema", "$defs")
     }
+
+
+# What a subschema of `allOf` may hold for `_closed` to know every property it evaluates.
+_PLAIN_OBJECT_KEYWORDS = frozenset({"type", "properties", "required", "title", "description"})
+
+
+def _closed(node: Any) -> Any:
+    """`node` with `"unevaluatedProperties": false` (the create and update commands' "no field
+    but these") said in draft 7's words where that means the same: when its properties and those
+    of its `allOf` subschemas (the inlined `$ref`) are all the properties anything evaluates,
+    it is `additionalProperties: false` over their union. Otherwise left as it is (and the
+    schema then stays with jsonschema)."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {
+        key: {name: _closed(sub) for name, sub in value.items()}
+        if key == "properties"
+        else _closed(value)
+        for key, value in node.items()
+    }
+    members = node.get("allOf", [])
+    if (
+        node.get("unevaluatedProperties") is False
+        and set(node) <= _PLAIN_OBJECT_KEYWORDS | {"allOf", "unevaluatedProperties"}
+        and all(isinstance(m, dict) and set(m) <= _PLAIN_OBJECT_KEYWORDS for m in members)
+    ):
+        evaluated = {name: {} for member in members for name in member.get("properties", {})}
+        node = {key: value for key, value in node.items() if key != "unevaluatedProperties"}
+        node["properties"] = {**evaluated, **node.get("properties", {})}
+        node["additionalProperties"] = False
+    return node
 
 
 def _fast_compatible(node: Any) -> bool:
