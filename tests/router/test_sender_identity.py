@@ -4,6 +4,10 @@ for its subscriber that the subscriber's door accepts."""
 
 from __future__ import annotations
 
+import time
+
+import jwt
+import pytest
 import requests
 from cloudevents.conversion import to_binary
 from router_harness import (
@@ -94,3 +98,32 @@ def test_the_local_dead_letter_sink_takes_only_the_routers_own_deliveries(
     router = start_router(broker_yaml("task-events"))
     assert post(f"{router.url}/dead-letter", {}).status_code == 401
     assert dead_letters(router.url) == []
+
+
+def test_a_door_that_accepted_a_token_refuses_it_once_expired_and_elsewhere() -> None:
+    # A door remembers the tokens it verified (a sender reuses one for half its life): that
+    # memory must end with the token's lifetime and never open another door.
+    key = KEYS["TASKFLOW_DELIVERY_KEY"]
+    audience = sender_identity.service_audience(NAMESPACE, "write-audit")
+    door = sender_identity.Door(audience, sender_identity.ROUTER, key)
+    # Expired a moment ago, still inside the tolerated clock skew: accepted until that ends.
+    expires = time.time() - sender_identity.LEEWAY_SECONDS + 1.5
+    claims = {"iss": sender_identity.ROUTER, "sub": "router", "aud": audience, "exp": expires}
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='HS256')}"}
+    assert door.check(headers)["aud"] == audience
+    assert door.check(headers)["aud"] == audience  # the remembered verdict
+
+    other = sender_identity.Door(
+        sender_identity.service_audience(NAMESPACE, "send-reminder"), sender_identity.ROUTER, key
+    )
+    with pytest.raises(sender_identity.Unauthorized):
+        other.check(headers)
+
+    def refused() -> bool:
+        try:
+            door.check(headers)
+        except sender_identity.Unauthorized:
+            return True
+        return False
+
+    wait_until(refused, what="the expired token to be refused", timeout=10)

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from taskflow.adapters import orm
 
+# Built once: building the statement per entry cost more than running it (issue 13).
+_INSERT = sa.insert(orm.audit_log)
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -31,7 +34,7 @@ class SqlAlchemyAuditLog:
 
     def add(self, entry: AuditEntry) -> None:
         """Append `entry`; a second entry for the same event fails at commit (unique event_id)."""
-        self.session.execute(sa.insert(orm.audit_log).values(**entry.__dict__))
+        self.session.execute(_INSERT, dict(entry.__dict__))
 
     def history(self, user_id: str, task_id: int) -> list[AuditEntry]:
         """One user's entries for one task, oldest first."""

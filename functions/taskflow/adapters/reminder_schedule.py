@@ -3,6 +3,7 @@ joined with their task, minus those already fired (reminder_deliveries)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -38,12 +39,9 @@ class SqlAlchemyReminderSchedule:
         self, *, due_by: datetime | None = None, task_id: int | None = None
     ) -> list[PendingReminder]:
         """Reminders not fired yet whose task exists and is not completed, earliest first."""
-        query = _pending_query()
-        if due_by is not None:
-            query = query.where(orm.task_reminders.c.remind_at <= due_by)
-        if task_id is not None:
-            query = query.where(orm.task_reminders.c.task_id == task_id)
-        return [_pending(row) for row in self.session.execute(query)]
+        query = _pending_statement(due_by is not None, task_id is not None)
+        rows = self.session.execute(query, {"due_by": due_by, "task_id": task_id})
+        return [_pending(row) for row in rows]
 
     def get_pending(self, key: ReminderKey) -> PendingReminder | None:
         """`key` if it is still pending: the task was not completed, deleted or rescheduled."""
@@ -70,6 +68,18 @@ class SqlAlchemyReminderSchedule:
                 fired_at=fired_at,
             )
         )
+
+
+@functools.cache
+def _pending_statement(by_due: bool, by_task: bool) -> sa.Select[tuple[object, ...]]:
+    """`pending`'s statement, built once per shape (send-reminder asks it on every task event:
+    building it cost more than running it, issue 13)."""
+    query = _pending_query()
+    if by_due:
+        query = query.where(orm.task_reminders.c.remind_at <= sa.bindparam("due_by"))
+    if by_task:
+        query = query.where(orm.task_reminders.c.task_id == sa.bindparam("task_id"))
+    return query
 
 
 def _pending_query() -> sa.Select[tuple[object, ...]]:

@@ -26,6 +26,29 @@ DEFAULT_TIMEZONE = "UTC"
 # How many of the newest task.created events show the highest task id ever given (SQLite).
 _RECENT_CREATIONS = 100
 
+# The statements every command and every delivery runs, built once with bind parameters:
+# building one (its clauses, then its cache key) costs several times what SQLite takes to run
+# it (issue 13: ~190 us built per call, ~45 us prebuilt; specs/benchmarks.md).
+_TIMEZONE = sa.select(orm.users.c.timezone).where(orm.users.c.id == sa.bindparam("user_id"))
+_INSERT_TASK = sa.insert(orm.tasks).returning(orm.tasks.c.id)
+_INSERT_TAGS = sa.insert(orm.task_tags)
+_INSERT_REMINDERS = sa.insert(orm.task_reminders)
+_INSERT_OUTBOX = sa.insert(orm.outbox)
+_SEEN = sa.select(orm.processed_events.c.result).where(
+    orm.processed_events.c.consumer == sa.bindparam("consumer"),
+    orm.processed_events.c.event_id == sa.bindparam("event_id"),
+)
+_RECORD = sa.insert(orm.processed_events)
+_newest_creations = (
+    sa.select(sa.func.json_extract(orm.outbox.c.payload, "$.data.task_id").label("id"))
+    .where(orm.outbox.c.type == catalogue.TASK_CREATED)
+    .order_by(orm.outbox.c.id.desc())
+    .limit(_RECENT_CREATIONS)
+    .subquery()
+)
+_HIGHEST_ID_GIVEN = sa.select(sa.func.max(_newest_creations.c.id))
+_HIGHEST_ID_IN_TABLE = sa.select(sa.func.max(orm.tasks.c.id))
+
 
 @dataclass(frozen=True)
 class User:
@@ -68,8 +91,8 @@ class SqlAlchemyUserRepository:
 
     def timezone(self, user_id: str) -> str:
         """The user's IANA zone name; UTC for a user without a row (external identity)."""
-        query = sa.select(orm.users.c.timezone).where(orm.users.c.id == user_id)
-        return self.session.execute(query).scalar_one_or_none() or DEFAULT_TIMEZONE
+        timezone = self.session.execute(_TIMEZONE, {"user_id": user_id}).scalar_one_or_none()
+        return timezone or DEFAULT_TIMEZONE
 
     def zone(self, user_id: str) -> ZoneInfo:
         """The user's zone: the one lookup every use case reads dates in."""
@@ -115,8 +138,7 @@ class SqlAlchemyTaskRepository:
             row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
         elif (reused := self._sqlite_id_floor()) is not None:
             row["id"] = reused
-        statement = sa.insert(orm.tasks).values(row).returning(orm.tasks.c.id)
-        task.id = self.session.execute(statement).scalar_one()
+        task.id = self.session.execute(_INSERT_TASK, row).scalar_one()
         self._write_children(task, zone)
         self._remember(task)
 
@@ -183,15 +205,8 @@ class SqlAlchemyTaskRepository:
         this."""
         if self.session.get_bind().dialect.name != "sqlite":
             return None
-        newest = (
-            sa.select(sa.func.json_extract(orm.outbox.c.payload, "$.data.task_id").label("id"))
-            .where(orm.outbox.c.type == catalogue.TASK_CREATED)
-            .order_by(orm.outbox.c.id.desc())
-            .limit(_RECENT_CREATIONS)
-            .subquery()
-        )
-        highest_given = int(self.session.execute(sa.select(sa.func.max(newest.c.id))).scalar() or 0)
-        in_table = self.session.execute(sa.select(sa.func.max(orm.tasks.c.id))).scalar() or 0
+        highest_given = int(self.session.execute(_HIGHEST_ID_GIVEN).scalar() or 0)
+        in_table = self.session.execute(_HIGHEST_ID_IN_TABLE).scalar() or 0
         return highest_given + 1 if in_table < highest_given else None
 
     def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None:
@@ -225,14 +240,14 @@ class SqlAlchemyTaskRepository:
     def _write_children(self, task: Task, zone: ZoneInfo) -> None:
         if task.tags:
             self.session.execute(
-                sa.insert(orm.task_tags),
+                _INSERT_TAGS,
                 [{"task_id": task.id, "user_id": task.user_id, "tag": tag} for tag in task.tags],
             )
         # A completed task has nothing left to remind of: the sweep need not even see it.
         schedule = [] if task.completed else reminder_times(task, zone)
         if schedule:
             self.session.execute(
-                sa.insert(orm.task_reminders),
+                _INSERT_REMINDERS,
                 [
                     {
                         "task_id": task.id,
@@ -330,7 +345,7 @@ class SqlAlchemyOutbox:
         payload = cloudevents_conversion.to_dict(event)
         now = datetime.now(UTC)
         self.session.execute(
-            sa.insert(orm.outbox),
+            _INSERT_OUTBOX,
             [
                 {
                     "event_id": event["id"],
@@ -372,11 +387,7 @@ class SqlAlchemyProcessedEvents:
 
     def seen(self, consumer: str, event_id: str) -> dict[str, Any] | None:
         """The stored result of a handled event ({} when none was kept), None if not handled."""
-        query = sa.select(orm.processed_events.c.result).where(
-            orm.processed_events.c.consumer == consumer,
-            orm.processed_events.c.event_id == event_id,
-        )
-        row = self.session.execute(query).first()
+        row = self.session.execute(_SEEN, {"consumer": consumer, "event_id": event_id}).first()
         if row is None:
             return None
         return row.result or {}
@@ -385,10 +396,11 @@ class SqlAlchemyProcessedEvents:
         """Mark the event handled. A concurrent duplicate fails at commit (primary key), which
         rolls its whole effect back."""
         self.session.execute(
-            sa.insert(orm.processed_events).values(
-                consumer=consumer,
-                event_id=event_id,
-                result=result if result is not None else {},
-                processed_at=datetime.now(UTC),
-            )
+            _RECORD,
+            {
+                "consumer": consumer,
+                "event_id": event_id,
+                "result": result if result is not None else {},
+                "processed_at": datetime.now(UTC),
+            },
         )

@@ -179,6 +179,15 @@ class ClusterIssuer:
         )
 
 
+# Shared-key tokens a door has verified, until they expire: a sender reuses its token for
+# REUSE_SECONDS, so a door sees the same one on hundreds of requests, and verifying it again
+# (decode, HMAC, claims) would give the same answer until `exp` + leeway (issue 13: every hop
+# of a command paid it). Keyed by the token and everything the check compared it with.
+_VERIFIED_MAX = 1024
+_verified: dict[tuple[str, str, str, str], tuple[float, dict[str, Any]]] = {}
+_verified_lock = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Door:
     """What one door accepts: tokens for `audience`, signed with `key` by `issuer`, or (in a
@@ -192,12 +201,16 @@ class Door:
     def check(self, headers: Mapping[str, str]) -> dict[str, Any]:
         """The verified claims; raise Unauthorized otherwise."""
         token = bearer(_header(headers, "Authorization"))
+        verified_key = (token, self.audience, self.issuer, self.key)
+        verified = _verified.get(verified_key)
+        if verified is not None and time.time() <= verified[0]:
+            return dict(verified[1])
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm == ALGORITHM:
                 if not self.key:
                     raise Unauthorized("this door has no key configured: it accepts nobody")
-                return jwt.decode(
+                claims = jwt.decode(
                     token,
                     self.key,
                     algorithms=[ALGORITHM],
@@ -206,6 +219,11 @@ class Door:
                     leeway=LEEWAY_SECONDS,
                     options={"require": ["exp", "iss", "aud"]},
                 )
+                with _verified_lock:
+                    if len(_verified) >= _VERIFIED_MAX:
+                        _verified.clear()
+                    _verified[verified_key] = (float(claims["exp"]) + LEEWAY_SECONDS, claims)
+                return dict(claims)
             if self.cluster is not None and algorithm in ("RS256", "ES256"):
                 return self.cluster.verify(token, self.audience, algorithm)
         except jwt.PyJWTError as error:
