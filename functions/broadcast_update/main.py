@@ -133,8 +133,8 @@ class LeanSocket(engineio.async_socket.AsyncSocket):
     engineio's own keeps, per idle socket: its connection's task, a writer task, a task reading
     the next message (asyncio.wait_for wraps it), a task waiting for the next outgoing packet (the
     writer's wait_for), and a task sleeping until the next ping; each with its coroutine frames,
-    futures, timer and context (~2.5 KB of the ~26 KB an idle socket costs). Here the connection's
-    task reads, the writer task writes, and both wait under `asyncio.timeout` (a timer, no task);
+    futures, timer and context (~3 KB of the ~26 KB an idle socket costs). Here the connection's
+    task reads under `asyncio.timeout` (a timer, no task), the writer task waits on the queue, and
     the ping is a timer that queues the PING packet. The protocol is engineio's: same packets,
     same timeouts, same closing."""
 
@@ -150,12 +150,13 @@ class LeanSocket(engineio.async_socket.AsyncSocket):
             self.queue.put_nowait(engineio.packet.Packet(engineio.packet.PING))
 
     async def poll(self) -> list[Any]:
-        """The packets waiting to be sent, at least one; [] once the socket is to close."""
+        """The packets waiting to be sent, at least one; [] once the socket is to close. No
+        timeout of its own (engineio's wait_for cost a task): the reader, which times out on a
+        silent client, always ends it with the None it queues."""
         try:
-            async with asyncio.timeout(self._silence_seconds()):
-                packets = [await self.queue.get()]
+            packets = [await self.queue.get()]
             self.queue.task_done()
-        except (TimeoutError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             raise engineio.exceptions.QueueEmpty from None
         if packets == [None]:
             return []
