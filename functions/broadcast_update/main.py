@@ -35,6 +35,7 @@ import engineio.exceptions
 import engineio.packet
 import functions_framework.aio
 import socketio
+import socketio.packet
 from aiohttp import web
 from multidict import CIMultiDict
 from starlette.requests import Request
@@ -231,6 +232,40 @@ class LeanEngineIO(engineio.AsyncServer):
         return await super()._trigger_event(event, *args, **kwargs)
 
 
+class RoomManager(socketio.AsyncManager):
+    """Socket.IO's in-process rooms, with an emit to a room that queues the one encoded packet on
+    each socket in turn. socketio's own starts a task per recipient and waits for them all; here
+    queueing never waits (`OutgoingQueue.put`), so a task per socket per event buys nothing."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is not None or skip_sid is not None or not isinstance(data, dict):
+            # Not how this function emits: socketio's general path.
+            await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
+            return
+        if namespace not in self.rooms:
+            return
+        encoded = self.server.packet_class(
+            socketio.packet.EVENT, namespace=namespace, data=[event, data]
+        ).encode()
+        if not isinstance(encoded, str):  # binary attachments: several packets
+            await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
+            return
+        message = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
+        for _, eio_sid in self.get_participants(namespace, room):
+            await self.server._send_eio_packet(eio_sid, message)
+
+
 class LiveSyncServer(socketio.AsyncServer):
     """A Socket.IO server that closes every Engine.IO session (one websocket) that has not
     joined a namespace `auth_timeout()` seconds after it opened: the session exists from the
@@ -297,6 +332,7 @@ _pending: set[asyncio.Future[Any]] = set()
 # the web page may be served from another port or host. A client sends only its connect packet
 # and pongs: a message over 64 KiB closes its socket (aiohttp's default would be 4 MiB).
 sio = LiveSyncServer(
+    client_manager=RoomManager(),
     async_mode="aiohttp",
     transports=["websocket"],
     cors_allowed_origins="*",
