@@ -394,8 +394,8 @@ class DeliveryDoor:
             return 503, str(error)
         if len(self._verified) >= self.MAX_REMEMBERED:
             self._verified.clear()
-        # jwt.decode required `exp`; a token is no better here than it was when verified.
-        self._verified[authorization] = float(claims["exp"])
+        # jwt.decode required `exp` and allowed LEEWAY_SECONDS past it: the same window here.
+        self._verified[authorization] = float(claims["exp"]) + sender_identity.LEEWAY_SECONDS
         return None
 
 
