@@ -26,7 +26,7 @@ import logging
 import resource
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import engineio
@@ -321,7 +321,7 @@ class LiveSyncServer(socketio.AsyncServer):
         # timeout (45 s) for a client that ignores the packet.
         await self.eio.disconnect(eio_sid)
         if session is not None:
-            # The writer stops at None and closes the websocket itself (engineio async_socket).
+            # The writer stops at None and closes the websocket itself (LeanSocket._write_to).
             await session.queue.put(None)
 
 
@@ -381,7 +381,8 @@ class DeliveryDoor:
         self._door = door
         self._verified: dict[str, float] = {}  # Authorization header -> expiry (epoch seconds)
 
-    async def refusal(self, headers: MutableMapping[str, str] | Any) -> tuple[int, str] | None:
+    async def refusal(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
+        """None when `headers` carry a delivery token this door accepts; else (status, reason)."""
         authorization = headers.get("authorization") or ""
         expires = self._verified.get(authorization)
         if expires is not None and time.time() < expires:
