@@ -153,7 +153,7 @@ def _cold_start(name: str, env: dict[str, str], workdir: Path) -> dict[str, floa
             raise RuntimeError(f"{name} answered {answer.status_code}: {answer.text[:300]}")
         seconds = time.perf_counter() - started
         worker = _children(process.pid)
-        # uvicorn (broadcast-update) serves in the process it started: no master, no worker.
+        # broadcast-update (aiohttp) serves in the process it started: no master, no worker.
         serving = worker or [process.pid]
         return {
             "seconds": seconds,

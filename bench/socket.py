@@ -43,6 +43,8 @@ GOAL_RSS_MB = 300.0
 EVENTS_PER_SECOND = 200.0
 SOCKETS_PER_USER = 10
 CLIENT_PROCESSES = 2
+# The goal's size, also in a quick run: the point is 10,000 sockets.
+USERS = 1000
 SECRET = "bench-socket-secret-of-at-least-32-bytes"
 # The event door accepts only deliveries the router signed (adapters/sender_identity.py): the
 # benchmark posts as the router does, with a key of its own given to the server.
@@ -63,7 +65,7 @@ class Sent:
 
 
 def run(context: Context) -> Result:
-    users = 1000  # the goal's size, also in a quick run: the point is 10,000 sockets
+    users = USERS
     seconds = context.scaled(60, 15)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -8,13 +8,16 @@ only their own user's room; a socket that has not done so within
 `settings.socket_auth_timeout_seconds` is closed. The broker delivers CloudEvents to `POST /` as
 with every other function.
 
-Served by uvicorn as `main:app` (deploy/Dockerfile, taskflow_dev.local.processes.function_command):
-functions-framework's ASGI mode builds the app of the `broadcast_update` target, but it routes
-HTTP only, so `app` puts Socket.IO in front of it at /socket.io/.
+Served by aiohttp as `python functions/broadcast_update/main.py --host H --port P`
+(deploy/Dockerfile, taskflow_dev.local.processes.function_command): aiohttp's websocket (its
+frame parser in C, one task per connection) costs about a quarter less memory per socket than
+uvicorn's wsproto (specs/benchmarks.md). functions-framework's ASGI app of the
+`broadcast_update` target still answers every path but /socket.io/, through `asgi_bridge`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import functools
@@ -22,21 +25,31 @@ import gc
 import logging
 import resource
 import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import engineio
+import engineio.async_socket
+import engineio.exceptions
+import engineio.packet
 import functions_framework.aio
 import socketio
+import socketio.packet
+from aiohttp import web
+from multidict import CIMultiDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from taskflow.adapters import tokens
+from taskflow.adapters import sender_identity, tokens
 from taskflow.config import Settings, load_settings, require_jwt_secret
-from taskflow.entrypoints import cloudevents_http, doors, observability
+from taskflow.entrypoints import cloudevents_http, observability
 from taskflow.service_layer import broadcast
 
 log = logging.getLogger(__name__)
 
 # The Socket.IO namespace clients join; its connect handler is the only way into a room.
 NAMESPACE = "/"
+MAX_CLIENT_MESSAGE_BYTES = 65536
 
 
 @functools.cache
@@ -53,6 +66,204 @@ def _user_of(token: str) -> str:
 # Checked while the server imports this module, so an instance without a usable secret refuses to
 # start instead of refusing every client later.
 require_jwt_secret(settings().jwt_secret)
+
+
+class OutgoingQueue:
+    """An Engine.IO socket's queue of packets to send, with the part of asyncio.Queue's interface
+    that engineio uses. asyncio.Queue allocates three deques and an Event per socket (~3 KB, a
+    tenth of an idle socket); this holds a list and at most one waiting future, since only the
+    socket's writer task ever waits to get."""
+
+    __slots__ = ("_getter", "_items", "_joiners", "_unfinished")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._getter: asyncio.Future[None] | None = None
+        self._unfinished = 0
+        self._joiners: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._unfinished += 1
+        if self._getter is not None and not self._getter.done():
+            self._getter.set_result(None)
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.pop(0)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        return self._items.pop(0)
+
+    def task_done(self) -> None:
+        if self._unfinished <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished -= 1
+        if not self._unfinished and self._joiners:
+            for joiner in self._joiners:
+                if not joiner.done():
+                    joiner.set_result(None)
+            self._joiners = None
+
+    async def join(self) -> None:
+        if self._unfinished:
+            joiner = asyncio.get_running_loop().create_future()
+            self._joiners = [*(self._joiners or []), joiner]
+            await joiner
+
+
+class LeanSocket(engineio.async_socket.AsyncSocket):
+    """An Engine.IO socket on the websocket transport with three asyncio tasks instead of six.
+
+    engineio's own keeps, per idle socket: its connection's task, a writer task, a task reading
+    the next message (asyncio.wait_for wraps it), a task waiting for the next outgoing packet (the
+    writer's wait_for), and a task sleeping until the next ping; each with its coroutine frames,
+    futures, timer and context (~3 KB of the ~26 KB an idle socket costs). Here the connection's
+    task reads under `asyncio.timeout` (a timer, no task), the writer task waits on the queue, and
+    the ping is a timer that queues the PING packet. The protocol is engineio's: same packets,
+    same timeouts, same closing."""
+
+    def schedule_ping(self) -> None:
+        # only schedule a new ping if the previous ping wait cycle completed (as engineio does)
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.queue.put_nowait(engineio.packet.Packet(engineio.packet.PING))
+
+    async def poll(self) -> list[Any]:
+        """The packets waiting to be sent, at least one; [] once the socket is to close. No
+        timeout of its own (engineio's wait_for cost a task): the reader, which times out on a
+        silent client, always ends it with the None it queues."""
+        try:
+            packets = [await self.queue.get()]
+            self.queue.task_done()
+        except asyncio.CancelledError:
+            raise engineio.exceptions.QueueEmpty from None
+        if packets == [None]:
+            return []
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+    def _silence_seconds(self) -> float:
+        return float(self.server.ping_interval + self.server.ping_timeout)
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        self.connected = True  # websocket from the start: there is no upgrade to go through
+        self.upgraded = True
+        writer = asyncio.ensure_future(self._write_to(ws))
+        while True:
+            try:
+                async with asyncio.timeout(self._silence_seconds()):
+                    data = await ws.wait()
+            except (Exception, asyncio.CancelledError):
+                break  # closed, silent too long, or the server is stopping
+            if data is None or len(data) > self.server.max_http_buffer_size:
+                break
+            try:
+                await self.receive(engineio.packet.Packet(encoded_packet=data))
+            except engineio.exceptions.UnknownPacketError:
+                pass
+            except engineio.exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                log.exception("Engine.IO socket %s: unexpected receive error", self.sid)
+        await self.queue.put(None)  # unlock the writer task so it can exit
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _write_to(self, ws: Any) -> None:
+        while True:
+            try:
+                packets = await self.poll()
+            except engineio.exceptions.QueueEmpty:
+                break
+            if not packets:
+                break  # the socket is closing
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
+
+
+class LeanEngineIO(engineio.AsyncServer):
+    """Engine.IO with `OutgoingQueue` as each socket's queue and `LeanSocket` as its sockets."""
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        return OutgoingQueue()
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "connect":
+            # engineio builds its own AsyncSocket (no hook for the class) and announces it here,
+            # before it serves the websocket or schedules a ping; LeanSocket adds no state.
+            socket = self.sockets.get(args[0])
+            if type(socket) is engineio.async_socket.AsyncSocket:
+                socket.__class__ = LeanSocket
+        return await super()._trigger_event(event, *args, **kwargs)
+
+
+class RoomManager(socketio.AsyncManager):
+    """Socket.IO's in-process rooms, with an emit to a room that queues the one encoded packet on
+    each socket in turn. socketio's own starts a task per recipient and waits for them all; here
+    queueing never waits (`OutgoingQueue.put`), so a task per socket per event buys nothing."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is not None or skip_sid is not None or not isinstance(data, dict):
+            # Not how this function emits: socketio's general path.
+            await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
+            return
+        if namespace not in self.rooms:
+            return
+        encoded = self.server.packet_class(
+            socketio.packet.EVENT, namespace=namespace, data=[event, data]
+        ).encode()
+        if not isinstance(encoded, str):  # binary attachments: several packets
+            await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
+            return
+        message = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
+        for _, eio_sid in self.get_participants(namespace, room):
+            await self.server._send_eio_packet(eio_sid, message)
 
 
 class LiveSyncServer(socketio.AsyncServer):
@@ -82,6 +293,9 @@ class LiveSyncServer(socketio.AsyncServer):
             if not self._connecting[eio_sid]:
                 del self._connecting[eio_sid]
 
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return LeanEngineIO
+
     def authenticated(self, eio_sid: str) -> bool:
         sid = self.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
         return sid is not None and self.manager.is_connected(sid, NAMESPACE)
@@ -107,7 +321,7 @@ class LiveSyncServer(socketio.AsyncServer):
         # timeout (45 s) for a client that ignores the packet.
         await self.eio.disconnect(eio_sid)
         if session is not None:
-            # The writer stops at None and closes the websocket itself (engineio async_socket).
+            # The writer stops at None and closes the websocket itself (LeanSocket._write_to).
             await session.queue.put(None)
 
 
@@ -115,8 +329,15 @@ class LiveSyncServer(socketio.AsyncServer):
 _pending: set[asyncio.Future[Any]] = set()
 
 # Tokens travel in the connect payload, never in cookies, so a foreign origin gains nothing and
-# the web page may be served from another port or host.
-sio = LiveSyncServer(async_mode="asgi", transports=["websocket"], cors_allowed_origins="*")
+# the web page may be served from another port or host. A client sends only its connect packet
+# and pongs: a message over 64 KiB closes its socket (aiohttp's default would be 4 MiB).
+sio = LiveSyncServer(
+    client_manager=RoomManager(),
+    async_mode="aiohttp",
+    transports=["websocket"],
+    cors_allowed_origins="*",
+    max_http_buffer_size=MAX_CLIENT_MESSAGE_BYTES,
+)
 recent_event_ids = broadcast.RecentEventIds()
 
 
@@ -130,6 +351,9 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
     except tokens.InvalidToken as error:
         raise socketio.exceptions.ConnectionRefusedError(f"invalid token: {error}") from None
     await sio.enter_room(sid, broadcast.user_room(user_id))
+    # The handshake's headers as a WSGI environ (~1 KB) are read by no one once the socket has
+    # joined its room; the dict itself stays, as Socket.IO's record of the session.
+    environ.clear()
 
 
 @functions_framework.aio.http
@@ -144,14 +368,55 @@ async def broadcast_update(request: Request) -> Response:
     return JSONResponse(cloudevents_http.error_document(reason, "path"), status_code=404)
 
 
+class DeliveryDoor:
+    """The event door's sender check (specs/eventing.md, adapters/sender_identity.py). The router
+    reuses a signed token for half its life, so nearly every delivery carries a token this door
+    has verified already: it is accepted by one dictionary look-up on the loop until it expires.
+    A token not seen yet is verified in a thread (a cluster's issuer may have to be asked for its
+    keys), which happens about once per sender every `REUSE_SECONDS`."""
+
+    MAX_REMEMBERED = 64
+
+    def __init__(self, door: Callable[[], sender_identity.Door]) -> None:
+        self._door = door
+        self._verified: dict[str, float] = {}  # Authorization header -> expiry (epoch seconds)
+
+    async def refusal(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
+        """None when `headers` carry a delivery token this door accepts; else (status, reason)."""
+        authorization = headers.get("authorization") or ""
+        expires = self._verified.get(authorization)
+        if expires is not None and time.time() < expires:
+            return None
+        try:
+            claims = await asyncio.to_thread(self._door().check, headers)
+        except sender_identity.Unauthorized as error:
+            return 401, str(error)
+        except sender_identity.IssuerUnavailable as error:
+            return 503, str(error)
+        if len(self._verified) >= self.MAX_REMEMBERED:
+            self._verified.clear()
+        # jwt.decode required `exp` and allowed LEEWAY_SECONDS past it: the same window here.
+        self._verified[authorization] = float(claims["exp"]) + sender_identity.LEEWAY_SECONDS
+        return None
+
+
+@functools.cache
+def _delivery_door() -> sender_identity.Door:
+    return sender_identity.delivery_door(settings(), "broadcast-update")
+
+
+delivery_door = DeliveryDoor(_delivery_door)
+
+
 async def push_event(request: Request) -> Response:
     # Only the broker may deliver (specs/eventing.md): refused before the body is read.
-    refused = await asyncio.to_thread(doors.broker_refusal, "broadcast-update", request.headers)
+    refused = await delivery_door.refusal(request.headers)
     if refused:
-        headers = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
-        field = "authorization" if refused.status == 401 else None
-        document = cloudevents_http.error_document(refused.reason, field)
-        return JSONResponse(document, status_code=refused.status, headers=headers)
+        status, reason = refused
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        field = "authorization" if status == 401 else None
+        document = cloudevents_http.error_document(reason, field)
+        return JSONResponse(document, status_code=status, headers=headers)
     try:
         body = await _body_within_limit(request)
         event = cloudevents_http.check_catalogued(
@@ -210,19 +475,111 @@ def make_full_collections_rare() -> None:
     gc.freeze()
 
 
-async def _start() -> None:
+async def _start(_: web.Application) -> None:
     observability.serve_metrics()  # the metrics-only port (never this public one)
     raise_open_files_limit()
-    make_full_collections_rare()
     await asyncio.to_thread(settings)  # a bad setting fails the start, not the first socket
+    make_full_collections_rare()
 
 
-# The whole process: Socket.IO at /socket.io/, every other path to functions-framework's ASGI app
-# of the target above (built from this module as it is, not imported a second time).
-app = socketio.ASGIApp(
-    sio,
-    other_asgi_app=functions_framework.aio.create_asgi_app_from_module(
+ASGIApp = Callable[
+    [
+        dict[str, Any],
+        Callable[[], Awaitable[dict[str, Any]]],
+        Callable[[dict[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
+
+
+def asgi_bridge(asgi_app: ASGIApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """An aiohttp handler that runs one HTTP request through `asgi_app` (ASGI 3): the body is
+    streamed to it in chunks (the function stops reading past its limit), its response is
+    gathered and sent whole (every answer of this function is a small document)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": f"{request.version.major}.{request.version.minor}",
+            "method": request.method,
+            "scheme": request.scheme,
+            "path": request.path,
+            "raw_path": request.rel_url.raw_path.encode(),
+            "query_string": request.rel_url.raw_query_string.encode(),
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "client": tuple(peer[:2]) if peer else None,
+            "server": None,
+        }
+        answered = asyncio.Event()
+        status = 500
+        headers: CIMultiDict[str] = CIMultiDict()
+        body: list[bytes] = []
+
+        body_sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_sent
+            if body_sent:
+                await answered.wait()  # what an ASGI server says once the exchange is over
+                return {"type": "http.disconnect"}
+            chunk = await request.content.read(65536)
+            body_sent = request.content.at_eof()
+            return {"type": "http.request", "body": chunk, "more_body": not body_sent}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() != b"content-length":  # aiohttp counts the body itself
+                        headers.add(name.decode("latin-1"), value.decode("latin-1"))
+            elif message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+
+        try:
+            await asgi_app(scope, receive, send)
+        finally:
+            answered.set()
+        return web.Response(status=status, headers=headers, body=b"".join(body))
+
+    return handle
+
+
+def make_app() -> web.Application:
+    """The whole process: Socket.IO at /socket.io/, every other path to functions-framework's ASGI
+    app of the target above (built from this module as it is, not imported a second time)."""
+    function_app = functions_framework.aio.create_asgi_app_from_module(
         "broadcast_update", __file__, "http", sys.modules[__name__], None
-    ),
-    on_startup=_start,
-)
+    )
+    app = web.Application()
+    sio.attach(app)
+    app.router.add_route("*", "/{path:.*}", asgi_bridge(function_app))
+    app.on_startup.append(_start)
+    return app
+
+
+# On SIGTERM: stop listening, give requests in flight this long, then close what is left (idle
+# websockets never end by themselves; their clients reconnect elsewhere).
+SHUTDOWN_SECONDS = 5.0
+
+
+def serve(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="broadcast-update: Socket.IO and its event door")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, required=True)
+    arguments = parser.parse_args(argv)
+    web.run_app(
+        make_app(),
+        host=arguments.host,
+        port=arguments.port,
+        access_log=None,  # one line per delivery and per websocket; errors still log
+        print=None,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    serve()

@@ -22,39 +22,24 @@ from taskflow.config import REPO_ROOT
 STOP_GRACE_SECONDS = 10.0
 
 
-# Functions served as an ASGI app by uvicorn rather than by the functions-framework CLI: their
-# main.py builds `app` around functions-framework's ASGI app of the target (broadcast-update
-# holds thousands of websockets on one event loop; the CLI's ASGI app routes HTTP only).
-ASGI_FUNCTIONS = frozenset({"broadcast_update"})
-# uvicorn's options for them, as deploy/Dockerfile gives them: warnings and errors only (its
-# INFO lines are one per delivery and one per websocket), websocket messages capped at 64 KiB
-# (a client sends only its connect packet and pongs; uvicorn's default is 16 MiB), and the
-# websocket protocol named (`auto` would switch to `websockets` wherever it is installed).
-ASGI_OPTIONS = (
-    "--log-level",
-    "warning",
-    "--no-access-log",
-    "--ws-max-size",
-    "65536",
-    "--ws",
-    "wsproto",
-)
+# Functions that serve themselves rather than through the functions-framework CLI: their main.py
+# runs an aiohttp server that answers Socket.IO and hands every other path to functions-framework's
+# ASGI app of the target (broadcast-update holds thousands of websockets on one event loop; the
+# CLI's ASGI app routes HTTP only).
+SELF_SERVED_FUNCTIONS = frozenset({"broadcast_update"})
 
 
 def function_command(name: str, port: int, host: str = "127.0.0.1") -> list[str]:
     """What deploy/Dockerfile's stage runs for functions/<name> (source main.py, target <name>),
     here from this interpreter's environment and on a local port."""
-    if name in ASGI_FUNCTIONS:
+    if name in SELF_SERVED_FUNCTIONS:
         return [
-            str(Path(sys.executable).parent / "uvicorn"),
-            "--app-dir",
-            str(REPO_ROOT / "functions" / name),
+            sys.executable,
+            str(REPO_ROOT / "functions" / name / "main.py"),
             "--host",
             host,
             "--port",
             str(port),
-            *ASGI_OPTIONS,
-            "main:app",
         ]
     return [
         str(Path(sys.executable).parent / "functions-framework"),
