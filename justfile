@@ -58,11 +58,11 @@ minikube-up:
 minikube-down:
     scripts/deploy/minikube-down.sh
 
-# A single-node Kubernetes 1.34 built here from source, in its own network namespace, with Dapr, Kafka and Knative Serving (first run builds it: ~36 min)
+# A single-node Kubernetes 1.34 built here from source, in its own network namespace, with Dapr, Kafka, Knative Serving and Traefik as its ingress (first run builds it: ~36 min)
 cluster-up:
     scripts/cluster/up.sh
 
-# Check the cluster-up cluster: node Ready, CoreDNS, a TaskFlow image from `just images` served as a pod, Dapr sidecars injected (mTLS, secrets, jobs), Kafka topics, a Knative revision to zero and back
+# Check the cluster-up cluster: node Ready, CoreDNS, a TaskFlow image from `just images` served as a pod, Dapr sidecars injected (mTLS, secrets, jobs), Kafka topics, Knative Services through the Traefik ingress (public, cluster-local) and a revision to zero and back
 cluster-smoke:
     scripts/cluster/smoke.sh
 

@@ -3,8 +3,10 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl from
 # infra/k8s-build (the one home of the Kubernetes and etcd versions), etcd from the same module,
 # CoreDNS from infra/coredns-build, and the Dapr control plane (operator, sidecar injector, sentry,
-# placement, scheduler) from infra/dapr-build, the release scripts/dapr.sh builds daprd from. Each binary is rebuilt only when its wrapper module or
-# link flags change (a stamp file per binary), so a rerun takes a second.
+# placement, scheduler) from infra/dapr-build, the release scripts/dapr.sh builds daprd from,
+# Knative Serving from infra/knative-build and Traefik (the KIngress) from infra/traefik-build.
+# Each binary is rebuilt only when its wrapper module or link flags change (a stamp file per
+# binary), so a rerun takes a second.
 #
 # One package and one thread at a time (the machine is shared): the first build takes about
 # 15 minutes; see .cache/cluster/build.log.
@@ -96,6 +98,14 @@ pinned_serving=$(sed -n 's/^KNATIVE_SERVING_MODULE=//p' deploy/versions.env)
 for component in controller webhook activator autoscaler queue; do
     build_one "$KNATIVE_MODULE" "knative-$component" "knative.dev/serving/cmd/$component" "-s -w"
 done
+
+# Traefik, the cluster's KIngress (its Knative provider; scripts/cluster/ingress.sh), from
+# infra/traefik-build, stamped with its version as Traefik's release build does.
+TRAEFIK_MODULE=infra/traefik-build
+traefik_version=$(module_version "$TRAEFIK_MODULE" github.com/traefik/traefik/v3)
+[ -n "$traefik_version" ] || fail "no Traefik version in $TRAEFIK_MODULE/go.mod"
+build_one "$TRAEFIK_MODULE" traefik github.com/traefik/traefik/v3/cmd/traefik \
+    "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${traefik_version}"
 
 # helm renders Dapr's chart at cluster-up (scripts/cluster/dapr.sh): the version of
 # deploy/versions.env, at the path tests/deploy's toolchain builds it to, so the two share it.

@@ -51,6 +51,15 @@ KNATIVE_REGISTRY=localhost/taskflow-cluster
 KNATIVE_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/serving \(v[0-9.]*\).*#\2#p' \
     infra/knative-build/go.mod | head -n 1)
 KNATIVE_NAMESPACE=knative-serving
+# The KIngress (scripts/cluster/ingress.sh): Traefik's Knative provider, the release of
+# infra/traefik-build, serving the Ingress objects of this class. Routes are named
+# <service>.<namespace>.$KNATIVE_DOMAIN (.test: a name reserved never to resolve anywhere).
+TRAEFIK_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}github.com/traefik/traefik/v3 \(v[0-9.]*\).*#\2#p' \
+    infra/traefik-build/go.mod | head -n 1)
+TRAEFIK_IMAGE=localhost/taskflow-cluster/traefik:$TRAEFIK_TAG
+INGRESS_NAMESPACE=traefik-system
+KNATIVE_INGRESS_CLASS=traefik.ingress.networking.knative.dev
+KNATIVE_DOMAIN=taskflow.test
 # Kafka (scripts/cluster/kafka.sh): `just images infra`'s image, named by taskflow_dev.local.images
 # (POSTGRES_IMAGE/KAFKA_IMAGE there), at the address the chart expects from Strimzi
 # (values kafka.strimzi: namespace kafka, cluster taskflow -> taskflow-kafka-bootstrap.kafka:9092).

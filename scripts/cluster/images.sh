@@ -4,6 +4,7 @@
 #   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
 #   coredns  the CoreDNS binary of scripts/cluster/build.sh
 #   knative-*  Knative Serving's controller, webhook, activator, autoscaler and queue-proxy
+#   traefik  the KIngress (scripts/cluster/ingress.sh)
 #   dapr, daprd  Dapr's control plane (scripts/cluster/build.sh) and sidecar (scripts/dapr.sh),
 #            made as `just images` makes TaskFlow's: scripts/podman.sh (this checkout's store),
 #            infra/containers/dapr.Containerfile, on the debootstrap Python base
@@ -72,6 +73,13 @@ for component in controller webhook activator autoscaler queue; do
     build_image "knative-$component" "$KNATIVE_REGISTRY/knative-$component:$KNATIVE_TAG" \
         "$work/knative-$component"
 done
+
+# Traefik, the KIngress: FROM scratch as well (it serves plain HTTP inside the node: no CA bundle).
+mkdir "$work/traefik"
+cp "$BIN/traefik" "$work/traefik/traefik"
+printf 'FROM scratch\nCOPY traefik /traefik\nUSER 65532:65532\nENTRYPOINT ["/traefik"]\n' \
+    >"$work/traefik/Containerfile"
+build_image traefik "$TRAEFIK_IMAGE" "$work/traefik"
 
 # Dapr: daprd from scripts/dapr.sh (its pin and its .cache/dapr; a no-op when built), the control
 # plane from scripts/cluster/build.sh; the base through taskflow_dev.local.images (imported from its

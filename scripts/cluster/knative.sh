@@ -4,8 +4,8 @@
 # the CRDs and config-network it takes from knative.dev/networking and knative.dev/caching at the
 # versions serving requires), each `ko://knative.dev/serving/cmd/<name>` image reference replaced
 # by the image scripts/cluster/images.sh built here.
-# No networking layer (KIngress) yet: Envoy has no binary here (Kourier, Istio, Contour are out).
-# Revisions run, scale to zero and wake through the activator; a Route stays IngressNotConfigured.
+# The networking layer (KIngress) is scripts/cluster/ingress.sh's Traefik: Envoy has no binary
+# here (Kourier, Istio, Contour are out).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -42,4 +42,4 @@ for workload in webhook controller activator autoscaler; do
     kube -n "$KNATIVE_NAMESPACE" rollout status "deployment/$workload" --timeout=300s >/dev/null ||
         fail "Knative's $workload did not become ready; see scripts/cluster/kubectl.sh -n $KNATIVE_NAMESPACE describe pods"
 done
-say "Knative Serving $KNATIVE_TAG ready in namespace $KNATIVE_NAMESPACE (no KIngress)"
+say "Knative Serving $KNATIVE_TAG ready in namespace $KNATIVE_NAMESPACE"

@@ -13,8 +13,9 @@
 #      scheduler), and sentry counts the certificates it signed;
 #   7. Kafka: the broker is ready, and a client pod in another namespace finds the chart's topics,
 #      writes a record and reads it back, all through the bootstrap Service;
-#   8. Knative Serving: a Knative Service's revision turns Ready with queue-proxy, scales to zero
-#      and wakes for a request through the activator (no KIngress yet: routes stay unready).
+#   8. Knative Serving with Traefik as KIngress: a public and a cluster-local Knative Service turn
+#      Ready, answer through the ingress (by Host header; by cluster name), the cluster-local one
+#      not publicly, and the public one scales to zero and wakes for a request through the ingress.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -310,18 +311,27 @@ check "the chart's topics exist: $topics"
 grep -qx "record $marker" <<<"$client_log" || fail "the record written was not read back: $client_log"
 check "a client pod in $NAMESPACE wrote a record to task-events and read it back through the Service"
 
-# Knative Serving (scripts/cluster/knative.sh): a Knative Service of the same image gets a
-# Revision with a queue-proxy beside the app, scales to zero with no traffic, and a request
-# through the activator (the headers an ingress would add: there is no KIngress yet) wakes it.
+# Knative Serving (scripts/cluster/knative.sh) with Traefik as its KIngress
+# (scripts/cluster/ingress.sh): two Knative Services of the same image, one public and one
+# cluster-local as the chart makes the functions. Both routes turn Ready (Traefik configured their
+# Ingress objects), the public one answers through Traefik's public Service by its Host header, the
+# cluster-local one by its cluster name (Knative's ExternalName Service -> Traefik's local entry
+# point) and not through the public entry point. Then the public revision scales to zero with no
+# traffic, and a request through the ingress wakes it (Traefik -> activator -> a new pod).
 for workload in webhook controller activator autoscaler; do
     kube -n "$KNATIVE_NAMESPACE" rollout status "deployment/$workload" --timeout=60s >/dev/null ||
         fail "Knative's $workload is not ready"
 done
-check "Knative Serving ready: webhook, controller, activator, autoscaler"
-kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+kube -n "$INGRESS_NAMESPACE" rollout status deployment/traefik --timeout=60s >/dev/null ||
+    fail "Traefik (the KIngress) is not ready"
+check "Knative Serving ready: webhook, controller, activator, autoscaler, and Traefik as KIngress"
+knative_service() { # knative_service NAME [LABEL]
+    cat <<EOF_KSVC
 apiVersion: serving.knative.dev/v1
 kind: Service
-metadata: {name: api}
+metadata:
+  name: $1
+  labels: {${2:-}}
 spec:
   template:
     metadata:
@@ -335,32 +345,71 @@ spec:
         ports: [{containerPort: 8080}]
         readinessProbe:
           httpGet: {path: /healthz}
-EOF_MANIFEST
-kube -n "$NAMESPACE" wait --for=condition=Ready revision/api-00001 --timeout=180s >/dev/null ||
-    { kube -n "$NAMESPACE" get revision api-00001 -o yaml >&2; fail "the Knative revision did not become Ready"; }
+---
+EOF_KSVC
+}
+{
+    knative_service api
+    # As the chart labels the functions (deploy/helm/taskflow/templates/services.yaml).
+    knative_service api-local 'networking.knative.dev/visibility: cluster-local'
+} | kube -n "$NAMESPACE" apply -f - >/dev/null
+for ksvc in api api-local; do
+    kube -n "$NAMESPACE" wait --for=condition=Ready "ksvc/$ksvc" --timeout=240s >/dev/null ||
+        { kube -n "$NAMESPACE" get "ksvc/$ksvc" -o yaml >&2
+          kube -n "$NAMESPACE" get ingresses.networking.internal.knative.dev -o yaml >&2
+          fail "the Knative Service $ksvc did not become Ready"; }
+done
+public_url=$(kube -n "$NAMESPACE" get ksvc api -o jsonpath='{.status.url}')
+local_url=$(kube -n "$NAMESPACE" get ksvc api-local -o jsonpath='{.status.url}')
+[ "$public_url" = "http://api.$NAMESPACE.$KNATIVE_DOMAIN" ] || fail "api's URL is $public_url"
+[ "$local_url" = "http://api-local.$NAMESPACE.svc.cluster.local" ] || fail "api-local's URL is $local_url"
 containers=$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 \
     -o jsonpath='{.items[0].spec.containers[*].name}')
 [[ " $containers " == *" queue-proxy "* ]] || fail "no queue-proxy beside the app ($containers)"
-check "Knative revision api-00001 Ready, its pod running the app beside queue-proxy"
+check "Knative Services api ($public_url) and api-local ($local_url) Ready: routes configured by Traefik, the app beside queue-proxy"
+
+# From inside the TaskFlow pod: what a browser (through the public entry point) and another
+# service of the chart (through the cluster-local name) would see.
+ingress_request() { # ingress_request URL HOST EXPECTED-STATUS: retried for 30 s until EXPECTED
+    kube -n "$NAMESPACE" exec taskflow-api -- python -c '
+import sys, time, urllib.error, urllib.request
+url, host, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
+headers = {"Host": host} if host else {}
+started = time.monotonic()
+while True:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError as error:
+        status = error
+    if status == expected or time.monotonic() - started > 30:
+        break
+    time.sleep(0.5)
+print(f"    GET {url}" + (f" (Host: {host})" if host else "") + f": {status} after {time.monotonic() - started:.1f} s")
+if status != expected:
+    raise SystemExit(f"expected {expected}")
+' "$1" "$2" "$3"
+}
+traefik_public=http://traefik.$INGRESS_NAMESPACE.svc.cluster.local/healthz
+ingress_request "$traefik_public" "api.$NAMESPACE.$KNATIVE_DOMAIN" 200
+check "the public route answers through Traefik's public Service by its Host header"
+ingress_request "$local_url/healthz" "" 200
+check "the cluster-local route answers at its cluster name (Knative's ExternalName Service -> Traefik's local entry point)"
+ingress_request "$traefik_public" "api-local.$NAMESPACE.svc.cluster.local" 404
+check "the cluster-local route is not served on the public entry point (404)"
+
 waited=$SECONDS
 until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ]; do
     [ $((SECONDS - waited)) -lt 240 ] || fail "the revision did not scale to zero within 240 s"
     sleep 2
 done
-check "scaled to zero $((SECONDS - waited)) s after it turned Ready, with no traffic"
-kube -n "$NAMESPACE" exec taskflow-api -- python -c '
-import time, urllib.request
-request = urllib.request.Request(
-    "http://api-00001.taskflow-smoke.svc.cluster.local/healthz",
-    headers={"Knative-Serving-Revision": "api-00001", "Knative-Serving-Namespace": "taskflow-smoke"})
-started = time.monotonic()
-with urllib.request.urlopen(request, timeout=120) as answer:
-    assert answer.status == 200, answer.status
-print(f"    GET /healthz through the activator while at zero: {answer.status} after {time.monotonic() - started:.1f} s")
-'
+check "api scaled to zero $((SECONDS - waited)) s after the last request"
+ingress_request "$traefik_public" "api.$NAMESPACE.$KNATIVE_DOMAIN" 200
 [ -n "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ] ||
     fail "no pod of the revision after the request"
-check "a request woke the revision from zero (activator), and its pod runs again"
+check "a request through the ingress woke the revision from zero (Traefik -> activator), and its pod runs again"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"

@@ -3,7 +3,8 @@
 # the network namespace $NETNS: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # containerd (Debian) with runc and the CNI bridge plugins, kubelet, kube-proxy, then CoreDNS as
 # a Deployment, the Dapr control plane (scripts/cluster/dapr.sh), Kafka (scripts/cluster/kafka.sh)
-# and Knative Serving (scripts/cluster/knative.sh). Undo everything with `just cluster-down`. kubectl against it:
+# and Knative Serving (scripts/cluster/knative.sh) with Traefik as its KIngress
+# (scripts/cluster/ingress.sh). Undo everything with `just cluster-down`. kubectl against it:
 #   scripts/cluster/kubectl.sh get nodes
 # What it changes on the host, and why the namespace: specs/deployment.md.
 set -euo pipefail
@@ -239,4 +240,5 @@ kube -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null 
 scripts/cluster/dapr.sh
 scripts/cluster/kafka.sh
 scripts/cluster/knative.sh
+scripts/cluster/ingress.sh
 say "cluster up in $((SECONDS - started))s: scripts/cluster/kubectl.sh get nodes"
