@@ -52,11 +52,21 @@ build_tools() { toolchain tools; }
 build_schemas() { toolchain schemas; }
 build_images() { scripts/kafka.sh jars && "$PYTHON" -m taskflow_dev.local.images; }
 
+# One build in the background, its log ending with how long it took (when it finished, not when
+# it was waited for).
+run_build() {
+    local status=0 start=$SECONDS
+    # Not under set -e here (a function called in a || list): each build_* is one command or an
+    # && chain, so its status is its first failure.
+    "build_$1" || status=$?
+    echo "prepare.sh: $1 took $((SECONDS - start)) s (exit $status)"
+    return "$status"
+}
+
 mkdir -p "$LOGS"
-declare -A pids started_at
+declare -A pids
 for name in dapr validators tools schemas images; do
-    started_at[$name]=$SECONDS
-    "build_$name" >"$LOGS/$name.log" 2>&1 &
+    run_build "$name" >"$LOGS/$name.log" 2>&1 &
     pids[$name]=$!
 done
 say "building ${!pids[*]} at once (logs: $LOGS/<name>.log)"
@@ -66,7 +76,7 @@ for name in dapr validators tools schemas images; do
     status=0
     wait "${pids[$name]}" || status=$?
     if [ "$status" -eq 0 ]; then
-        say "$name ready ($((SECONDS - started_at[$name])) s since the start)"
+        say "$(tail -n 1 "$LOGS/$name.log" | sed 's/^prepare.sh: //')"
     else
         failed+=("$name")
         say "$name FAILED (exit $status), the end of $LOGS/$name.log:"
