@@ -582,7 +582,14 @@ class Runner:
             for spec in list(waiting):
                 state = self.state(spec)
                 if state not in ("running", "created", "configured"):
-                    raise ContainersError(f"{spec.name} is {state} during start-up")
+                    # As kubelet restarts a pod that exits while starting (the router gives up
+                    # when Kafka does not answer in time on a loaded machine): once, as later.
+                    if self.restarts.get(spec.name, 0) >= 1:
+                        raise ContainersError(f"{spec.name} is {state} during start-up")
+                    log.warning("%s is %s during start-up: restarting it (once)", spec.name, state)
+                    self.restarts[spec.name] = 1
+                    podman("restart", "-t", str(STOP_GRACE_SECONDS), self.container(spec))
+                    continue
                 if self.passes(spec, spec.readiness):
                     waiting.remove(spec)
             if not waiting:
