@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Runs lint and the whole pytest suite. Starts the services the tests need (PostgreSQL, Kafka) and
-# stops them on exit (a cluster that was already running stays up). Extra arguments go to pytest.
+# Runs lint and the whole pytest suite. Prepares the machine first (scripts/prepare.sh), starts the
+# services the tests need (PostgreSQL, Kafka) and stops them on exit (a cluster that was already
+# running stays up). Extra arguments go to pytest; `--prepare-only` runs lint and the preparation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-# The browser tests drive Debian's chromium; install it once when missing.
-if [ ! -x /usr/bin/chromium ]; then
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-fi
-
-# tests/containers builds the images and runs them with podman and runc; its bases are made with
-# debootstrap (scripts/podman.sh explains the settings). Install them once when missing.
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq podman runc debootstrap >/dev/null
+# Debian's packages and every one-off build the tests use (daprd, the upstream validators, the
+# deploy tools and schemas, Kafka's jars, the images), the independent builds at the same time;
+# cached under .cache/, so a rerun takes seconds. `--prepare-only` (first argument) stops here:
+# an operator can prepare a machine, or time a cold preparation, without running the tests.
+scripts/prepare.sh
+if [ "${1:-}" = "--prepare-only" ]; then
+    exit 0
 fi
 
 # PostgreSQL, and Kafka for tests/kafka and tests/infra; each is stopped on exit only if started
@@ -36,14 +35,6 @@ for script in postgres.sh kafka.sh; do
 done
 eval "$(scripts/postgres.sh env)"
 eval "$(scripts/kafka.sh env)"
-
-# daprd and the Dapr scheduler for tests/infra and tests/dapr, built from the pinned release
-# (cached under .cache/dapr: a rerun skips it; a first build takes many minutes). A CI machine is
-# ours alone: build with both cores there.
-if [ "${CI:-}" = "true" ]; then
-    export TASKFLOW_GO_BUILD_JOBS="${TASKFLOW_GO_BUILD_JOBS:-2}" GOMAXPROCS="${GOMAXPROCS:-2}"
-fi
-scripts/dapr.sh build
 
 # The marker selection lives here, not in pyproject's addopts: every test by default (infra,
 # kafka and dapr included); TASKFLOW_TEST_MARKERS narrows it, e.g. 'not dapr'. An -m among the

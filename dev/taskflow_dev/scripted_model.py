@@ -1,5 +1,5 @@
 """A scripted OpenAI-compatible server: `POST /v1/chat/completions` answered by a Python
-function, on a free loopback port.
+function, on a free port (of loopback unless told otherwise).
 
 It stands in for the model where the model must not count: the online agent's tests (the tool
 calling loop end to end with the real openai client) and the chat benchmark (a turn's cost
@@ -23,9 +23,12 @@ Script = Callable[[dict[str, Any]], dict[str, Any]]
 
 class ScriptedModel:
     """Answers each completion request with `script(request_body)` (an assistant message);
-    every request body is kept in `requests`."""
+    every request body is kept in `requests`. `host` is the address it listens on: loopback for a
+    product on this machine; containers reach the host through their network's gateway
+    (host.containers.internal), which exists only once their network does, so their model
+    listens on every address (0.0.0.0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[dict[str, Any]] = []
         self.script: Script = lambda body: text_reply("unscripted")
         app = flask.Flask("scripted-model")
@@ -38,8 +41,9 @@ class ScriptedModel:
                 return flask.Response(status=401)
             return flask.jsonify(_completion(self.script(body)))
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        self._server = make_server(host, 0, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -53,15 +57,23 @@ def text_reply(content: str) -> dict[str, Any]:
 
 
 def tool_call_reply(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    reply = tool_calls_reply([(name, arguments)])
+    reply["tool_calls"][0]["id"] = call_id
+    return reply
+
+
+def tool_calls_reply(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """An assistant message asking for several tools at once (ids call_0, call_1, ...)."""
     return {
         "role": "assistant",
         "content": None,
         "tool_calls": [
             {
-                "id": call_id,
+                "id": f"call_{index}",
                 "type": "function",
                 "function": {"name": name, "arguments": json.dumps(arguments)},
             }
+            for index, (name, arguments) in enumerate(calls)
         ],
     }
 

@@ -176,6 +176,12 @@ def _positive_seconds(name: str, text: str) -> float:
     return seconds
 
 
+# The chat model's settings (Settings.openai_*), by variable name. `just up`'s processes inherit
+# them from the developer's shell; `just up --containers` hands the ones set there to every
+# container whose chart entry names them (taskflow_dev.local.containers), e.g. to point the chat
+# at the tests' scripted OpenAI-compatible server.
+MODEL_SETTINGS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
+
 # Each sender's shared key (adapters/sender_identity.py): its variable or secret name, and its
 # Settings field.
 SENDER_KEYS = {

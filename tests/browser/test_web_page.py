@@ -118,7 +118,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, live_proxy: SwitchableProx
     """The whole product on free ports; yields the web page's URL. Browsers reach live sync
     through `live_proxy`."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/prepare.sh does)")
     data_dir = tmp_path_factory.mktemp("product")
     ports = {name: free_port() for name in asdict(Ports())}
     ports["broadcast_update"] = live_proxy.target_port

@@ -1,5 +1,5 @@
 """The session's `just up --containers` (containers_product.py), shared by every module here."""
 
-from containers_product import product
+from containers_product import model, product
 
-__all__ = ["product"]
+__all__ = ["model", "product"]

@@ -8,7 +8,9 @@
   deploy/versions.env. Nothing fetched is committed.
 
 Everything is keyed by the pinned versions, so a rerun finds it all in place in seconds. A file
-lock keeps two test sessions from building at the same time (the machines are small).
+lock per artifact keeps two test sessions from building the same thing at the same time.
+scripts/prepare.sh builds them all before the tests, at the same time as its other builds:
+`python tests/deploy/deploy_toolchain.py tools|schemas|validators`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,9 +67,11 @@ def versions() -> dict[str, str]:
 
 
 @contextmanager
-def build_lock() -> Iterator[None]:
-    CACHE.mkdir(exist_ok=True)
-    with open(CACHE / "deploy-tools.lock", "w") as lock:
+def build_lock(name: str) -> Iterator[None]:
+    """One lock per artifact: a second session waits for the build it would repeat, while
+    scripts/prepare.sh builds different artifacts at the same time."""
+    (CACHE / "locks").mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "locks" / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -83,7 +88,7 @@ def go_tool(name: str, package: str, version: str) -> Path:
     binary = TOOLS_BIN / f"{name}-{version}"
     if binary.exists():
         return binary
-    with build_lock():
+    with build_lock(name):
         if not binary.exists():
             build_dir = CACHE / "tools" / "build" / name
             environment = {**os.environ, "GOBIN": str(build_dir), "CGO_ENABLED": "0"}
@@ -114,7 +119,7 @@ def helm() -> Path:
 def shellcheck() -> Path:
     found = shutil.which("shellcheck")
     if found is None:
-        with build_lock():
+        with build_lock("shellcheck"):
             if shutil.which("shellcheck") is None:
                 # A fresh machine's package lists may be empty: refresh them first.
                 run(["apt-get", "update", "-q"])
@@ -193,7 +198,7 @@ def schema_dir() -> Path:
     done = directory / ".complete"
     if done.exists():
         return directory
-    with build_lock():
+    with build_lock("schemas"):
         if not done.exists():
             shutil.rmtree(directory, ignore_errors=True)
             pinned = versions()
@@ -232,7 +237,7 @@ def upstream_validator(name: str) -> Path:
     binary = CACHE / "validate" / f"{name}-{key.hexdigest()[:16]}.test"
     if binary.exists():
         return binary
-    with build_lock():
+    with build_lock(f"validate-{name}"):
         if not binary.exists():
             binary.parent.mkdir(parents=True, exist_ok=True)
             partial = binary.with_suffix(".partial")
@@ -248,3 +253,26 @@ def upstream_validator(name: str) -> Path:
                 if stale != binary:
                     stale.unlink()
     return binary
+
+
+def main(argv: list[str]) -> int:
+    """Build ahead of the tests (scripts/prepare.sh): `tools`, `schemas` or `validators`."""
+    builds = {
+        "tools": lambda: [kubeconform(), actionlint(), helm(), shellcheck()],
+        "schemas": lambda: [schema_dir()],
+        "validators": lambda: [upstream_validator(n) for n in ("knative", "dapr", "kubernetes")],
+    }
+    if len(argv) != 1 or argv[0] not in builds:
+        print(f"usage: deploy_toolchain.py {'|'.join(builds)}", file=sys.stderr)
+        return 2
+    try:
+        for path in builds[argv[0]]():
+            print(path)
+    except ToolUnavailable as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

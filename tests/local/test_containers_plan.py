@@ -90,3 +90,19 @@ def test_each_service_serves_metrics_on_the_metrics_port_only(plan: containers.P
     assert by_name["create-task"].env["TASKFLOW_METRICS_PORT"] == "9095"
     assert by_name["create-task"].env["PORT"] == "8080"
     assert "TASKFLOW_METRICS_PORT" not in by_name["mcp"].env
+
+
+def test_the_chat_model_settings_of_the_shell_reach_the_containers() -> None:
+    """As `just up`'s processes inherit them: how tests/containers points the chat at its
+    scripted model on the host. A setting not in the shell keeps the chart's value."""
+    model = {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": f"http://{containers.HOST_FROM_CONTAINERS}:12345/v1",
+    }
+    plan = containers.make_plan(Ports(web=31490, mcp=31496), model)
+    by_name = {spec.name: spec for spec in plan.services}
+    for name in ("api", "mcp"):
+        assert {key: by_name[name].env[key] for key in model} == model
+        assert by_name[name].env["OPENAI_MODEL"] == "gpt-4o-mini"  # the chart's
+    router = next(spec for spec in plan.edge if spec.name == containers.ROUTER)
+    assert "OPENAI_API_KEY" not in router.env and "OPENAI_BASE_URL" not in router.env

@@ -19,6 +19,10 @@ here. What differs from a cluster:
 Names resolve through /etc/hosts entries (--add-host) on a network with fixed addresses: Debian's
 podman 4.3 uses CNI here, whose bridge has no DNS without an extra plugin.
 
+The chat model's settings (config.MODEL_SETTINGS: OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL)
+set in this process's environment replace the chart's values, as they reach `just up`'s processes;
+a model server of the host is reached as http://host.containers.internal:<port>.
+
 Secrets: DATABASE_URL points at the PostgreSQL container; any other key of the chart's Secret
 (JWT_SECRET, OPENAI_API_KEY, and any key added later, such as a delivery-signing key shared by
 the router and the functions) is taken from this process's environment when set there; else
@@ -47,7 +51,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import yaml
-from taskflow.config import REPO_ROOT, SENDER_KEYS, Ports
+from taskflow.config import MODEL_SETTINGS, REPO_ROOT, SENDER_KEYS, Ports
 
 log = logging.getLogger("taskflow.containers")
 
@@ -64,6 +68,9 @@ CLUSTER_IDENTITY_SETTINGS = (
     "TASKFLOW_OIDC_JWKS_URL",
     "TASKFLOW_PUBLISH_TOKEN_DIR",
 )
+# podman's name of the host inside every container (its network's gateway): how a container
+# reaches a server of the host, such as the tests' scripted model (the host's firewall permitting).
+HOST_FROM_CONTAINERS = "host.containers.internal"
 GATEWAY = "gateway"
 TIMERS = "timers"
 POSTGRES = "postgres"
@@ -225,9 +232,13 @@ def _probe(probe: dict[str, Any]) -> Probe:
 
 
 def service_containers(
-    manifests: Sequence[dict[str, Any]], secret_values: SecretValues, overrides: Mapping[str, str]
+    manifests: Sequence[dict[str, Any]],
+    secret_values: SecretValues,
+    overrides: Mapping[str, str],
+    model: Mapping[str, str],
 ) -> list[ContainerSpec]:
-    """One ContainerSpec per Knative Service of the chart."""
+    """One ContainerSpec per Knative Service of the chart. `model`: the chat model's settings
+    of this run (config.MODEL_SETTINGS), given to each container whose chart entry names them."""
     maps = config_maps(manifests)
     knative = of_kind(manifests, "serving.knative.dev", "Service")
     names = [service["metadata"]["name"] for service in knative]
@@ -248,6 +259,7 @@ def service_containers(
         env = {key: value for key, value in env.items() if key not in CLUSTER_IDENTITY_SETTINGS}
         env |= {name: secret_values[name] for name in SENDER_KEYS}
         env = {key: address_here(value, names) for key, value in env.items()}
+        env |= {key: value for key, value in model.items() if key in env}
         # What Knative sets in every revision's container, then this run's own settings.
         env |= {"PORT": str(container["ports"][0]["containerPort"]), "K_SERVICE": name}
         env |= overrides
@@ -349,7 +361,10 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
     )
     # The page opens live sync on its own origin: the gateway routes /socket.io/.
     services = service_containers(
-        manifests, secret_values, {"TASKFLOW_PUBLIC_SOCKET_URL": f"http://localhost:{ports.web}"}
+        manifests,
+        secret_values,
+        {"TASKFLOW_PUBLIC_SOCKET_URL": f"http://localhost:{ports.web}"},
+        {key: environ[key] for key in MODEL_SETTINGS if key in environ},
     )
     by_name = {spec.name: spec for spec in services}
     api = by_name["api"]
@@ -567,7 +582,14 @@ class Runner:
             for spec in list(waiting):
                 state = self.state(spec)
                 if state not in ("running", "created", "configured"):
-                    raise ContainersError(f"{spec.name} is {state} during start-up")
+                    # As kubelet restarts a pod that exits while starting (the router gives up
+                    # when Kafka does not answer in time on a loaded machine): once, as later.
+                    if self.restarts.get(spec.name, 0) >= 1:
+                        raise ContainersError(f"{spec.name} is {state} during start-up")
+                    log.warning("%s is %s during start-up: restarting it (once)", spec.name, state)
+                    self.restarts[spec.name] = 1
+                    podman("restart", "-t", str(STOP_GRACE_SECONDS), self.container(spec))
+                    continue
                 if self.passes(spec, spec.readiness):
                     waiting.remove(spec)
             if not waiting:

@@ -151,13 +151,14 @@ class LaunchedRunner:
         wait_until(ready, what="the runner to start", timeout=timeout)
         self.children = descendants(self.process.pid)
 
-    def stop(self) -> int:
-        """Ctrl-C, then whatever is left is killed; the runner's exit code."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """Ctrl-C, then whatever is left after `timeout` seconds is killed; the runner's exit
+        code."""
         self.children |= descendants(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         code = self.process.wait()
