@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build the Knative Kafka broker's data plane (Java, the receiver and the dispatcher) for the
-# single-node cluster, into .cache/kafka-data-plane/jars/{receiver,dispatcher}.jar.
+# single-node cluster: the jars into .cache/kafka-data-plane/jars/{receiver,dispatcher}.jar, and
+# their images ($KAFKA_RECEIVER_IMAGE and $KAFKA_DISPATCHER_IMAGE of common.sh, from
+# infra/containers/kafka-data-plane.Containerfile) saved as
+# .cache/cluster/images/kafka-{receiver,dispatcher}.tar for the node.
 #
 # The sources are `data-plane/` of the knative.dev/eventing-kafka-broker module that
 # deploy/versions.env pins (KNATIVE_KAFKA_MODULE; the module zip ships them). The release builds
@@ -18,26 +21,67 @@
 # Each step is stamped, so a rerun takes a second. Maven runs under nice -n 19, offline once its
 # repository (.cache/kafka-data-plane/m2) has everything, and resolves from Maven Central only.
 set -euo pipefail
-# shellcheck source=../lib/process.sh
-source "$(dirname "$0")/../lib/process.sh"
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 
 ROOT=$PWD/.cache/kafka-data-plane
 JDK_ROOT=$PWD/.cache/jdk21
 APT_ROOT=$PWD/.cache/jdk21-apt
 JAVA_HOME_21=$JDK_ROOT/usr/lib/jvm/java-21-openjdk-amd64
 # The Debian 13 packages the JDK and its loader need; the JDK's other dependencies (NSS, lcms,
-# libjpeg, PC/SC, the certificates) are optional at run time or already on Debian 12.
-JDK_PACKAGES="openjdk-21-jre-headless openjdk-21-jdk-headless libc6 libstdc++6 libgcc-s1 zlib1g"
+# libjpeg, PC/SC, the certificates) are optional at run time or already on Debian 12. The images
+# take the runtime ones only (no javac, no jmods).
+RUNTIME_PACKAGES="openjdk-21-jre-headless libc6 libstdc++6 libgcc-s1 zlib1g"
+JDK_PACKAGES="openjdk-21-jdk-headless $RUNTIME_PACKAGES"
 JDK_SUITE=trixie
 # Modules the release images are built from (and, through -am, contract, core, receiver and
 # dispatcher); their shaded jars are what the images run.
 MODULES=receiver-loom,dispatcher-loom
 
-version=$(sed -n 's/^KNATIVE_KAFKA_MODULE=//p' deploy/versions.env)
+version=$KAFKA_BROKER_TAG
 [ -n "$version" ] || fail "no KNATIVE_KAFKA_MODULE in deploy/versions.env"
 
-# jdk21: unpack Debian 13's JDK 21 and the libraries it needs into $JDK_ROOT.
+# unpack_java DEST PACKAGE...: unpack the downloaded Debian 13 packages into DEST and make its
+# java (and javac, when unpacked) run on Debian 12.
+unpack_java() {
+    local dest=$1 package deb
+    shift
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    for package in "$@"; do
+        deb=$(find "$APT_ROOT/debs" -name "${package}_*.deb" | head -n 1)
+        [ -n "$deb" ] || fail "no $package in $APT_ROOT/debs"
+        dpkg -x "$deb" "$dest"
+    done
+    # Debian's JDK keeps its configuration in /etc/java-21-openjdk (absolute links), which is
+    # not installed here: copy the unpacked files in place of the links (relocatable, and the
+    # images copy the tree). cacerts keeps pointing at /etc/ssl/certs/java/cacerts (Debian 12's
+    # ca-certificates-java).
+    local link target
+    while IFS= read -r link; do
+        target=$(readlink "$link")
+        cp --remove-destination "$dest$target" "$link"
+    done < <(find "$dest" -type l -lname '/etc/java-21-openjdk/*')
+    # bin/java and bin/javac through Debian 13's loader (glibc 2.41). The launcher finds its
+    # home from libjli.so's path when /proc/self/exe is the loader, so java.home stays the JDK.
+    local home=$dest/usr/lib/jvm/java-21-openjdk-amd64 tool
+    for tool in java javac; do
+        [ -x "$home/bin/$tool" ] || continue
+        mv "$home/bin/$tool" "$home/bin/$tool.bin"
+        cat >"$home/bin/$tool" <<EOF
+#!/bin/sh
+# Debian 13's $tool on Debian 12: through Debian 13's loader and libraries (scripts/cluster/data-plane.sh).
+root=\$(cd "\$(dirname "\$0")/../../../../.." && pwd)
+exec "\$root/usr/lib64/ld-linux-x86-64.so.2" \\
+    --library-path "\$root/usr/lib/x86_64-linux-gnu:\$root/usr/lib/jvm/java-21-openjdk-amd64/lib" \\
+    "\$root/usr/lib/jvm/java-21-openjdk-amd64/bin/$tool.bin" "\$@"
+EOF
+        chmod +x "$home/bin/$tool"
+    done
+    "$home/bin/java" -version 2>&1 | head -n 1 | grep -q '"21\.' ||
+        fail "the unpacked Java does not run: $("$home/bin/java" -version 2>&1 | head -n 3)"
+}
+
+# jdk21: fetch Debian 13's JDK 21 and the libraries it needs and unpack them into $JDK_ROOT.
 jdk21() {
     local stamp
     stamp="$JDK_ROOT/.done-$(echo "$JDK_SUITE $JDK_PACKAGES" | sha256sum | cut -c1-16)"
@@ -52,7 +96,7 @@ jdk21() {
     [ -n "$uri" ] || uri=$(sed -n 's/^deb[[:space:]]\+\(http[^ ]*\).*/\1/p' /etc/apt/sources.list |
         head -n 1)
     [ -n "$uri" ] || fail "no Debian archive in the machine's apt sources"
-    rm -rf "$APT_ROOT" "$JDK_ROOT"
+    rm -rf "$APT_ROOT" "$JDK_ROOT" "$ROOT/image"
     mkdir -p "$APT_ROOT"/etc/{apt.conf.d,preferences.d,sources.list.d} \
         "$APT_ROOT"/state/lists/partial "$APT_ROOT"/cache/archives/partial "$APT_ROOT/debs"
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $JDK_SUITE main" \
@@ -69,37 +113,8 @@ jdk21() {
     # shellcheck disable=SC2086  # the package list splits on purpose
     (cd "$APT_ROOT/debs" && apt-get -q "${apt_options[@]}" download $JDK_PACKAGES) \
         >>"$APT_ROOT/apt.log" 2>&1 || fail "apt-get download failed, see $APT_ROOT/apt.log"
-    mkdir -p "$JDK_ROOT"
-    local deb
-    for deb in "$APT_ROOT"/debs/*.deb; do
-        dpkg -x "$deb" "$JDK_ROOT"
-    done
-    # Debian's JDK keeps its configuration in /etc/java-21-openjdk (absolute links), which is
-    # not installed here: copy the unpacked files in place of the links (relocatable, and the
-    # images copy the tree). cacerts keeps pointing at /etc/ssl/certs/java/cacerts (Debian 12's
-    # ca-certificates-java).
-    local link target
-    while IFS= read -r link; do
-        target=$(readlink "$link")
-        cp --remove-destination "$JDK_ROOT$target" "$link"
-    done < <(find "$JDK_ROOT" -type l -lname '/etc/java-21-openjdk/*')
-    # bin/java and bin/javac through Debian 13's loader (glibc 2.41). The launcher finds its
-    # home from libjli.so's path when /proc/self/exe is the loader, so java.home stays the JDK.
-    local tool
-    for tool in java javac; do
-        mv "$JAVA_HOME_21/bin/$tool" "$JAVA_HOME_21/bin/$tool.bin"
-        cat >"$JAVA_HOME_21/bin/$tool" <<EOF
-#!/bin/sh
-# Debian 13's $tool on Debian 12: through Debian 13's loader and libraries (scripts/cluster/data-plane.sh).
-root=\$(cd "\$(dirname "\$0")/../../../../.." && pwd)
-exec "\$root/usr/lib64/ld-linux-x86-64.so.2" \\
-    --library-path "\$root/usr/lib/x86_64-linux-gnu:\$root/usr/lib/jvm/java-21-openjdk-amd64/lib" \\
-    "\$root/usr/lib/jvm/java-21-openjdk-amd64/bin/$tool.bin" "\$@"
-EOF
-        chmod +x "$JAVA_HOME_21/bin/$tool"
-    done
-    "$JAVA_HOME_21/bin/java" -version 2>&1 | head -n 1 | grep -q '"21\.' ||
-        fail "the unpacked JDK does not run: $("$JAVA_HOME_21/bin/java" -version 2>&1 | head -n 3)"
+    # shellcheck disable=SC2086  # the package list splits on purpose
+    unpack_java "$JDK_ROOT" $JDK_PACKAGES
     touch "$stamp"
 }
 
@@ -169,7 +184,47 @@ build() {
     touch "$stamp"
 }
 
+# images: the receiver and dispatcher images on the infra base (imported from its archive, or made
+# with debootstrap the first time), saved for the node; remade when the jars, the runtime, the
+# Containerfile or the base change.
+images() {
+    local context=$ROOT/image stamp base
+    [ -x .venv/bin/python ] || fail "no .venv: run scripts/bootstrap.sh"
+    base=$(.venv/bin/python -c \
+        'from taskflow_dev.local.images import INFRA_BASE, ensure_base; print(ensure_base(INFRA_BASE))')
+    stamp=$({ cat infra/containers/kafka-data-plane.Containerfile
+        ls -a "$ROOT/jars" "$JDK_ROOT"
+        echo "$base $KAFKA_RECEIVER_IMAGE $KAFKA_DISPATCHER_IMAGE"; } | sha256sum | cut -c1-16)
+    if [ -f "$IMAGES/kafka-receiver.tar" ] && [ -f "$IMAGES/kafka-dispatcher.tar" ] &&
+        [ -f "$IMAGES/.kafka-data-plane-$stamp" ]; then
+        return
+    fi
+    local started=$SECONDS
+    rm -f "$IMAGES/.kafka-data-plane-"*
+    mkdir -p "$IMAGES" "$context"
+    if [ ! -x "$context/jre21/usr/lib/jvm/java-21-openjdk-amd64/bin/java" ]; then
+        # shellcheck disable=SC2086  # the package list splits on purpose
+        unpack_java "$context/jre21" $RUNTIME_PACKAGES
+    fi
+    cp infra/containers/kafka-data-plane.Containerfile "$context/Containerfile"
+    ln -f "$ROOT/jars/receiver.jar" "$ROOT/jars/dispatcher.jar" "$context/"
+    local name image
+    for name in receiver dispatcher; do
+        image=$KAFKA_RECEIVER_IMAGE
+        [ "$name" = dispatcher ] && image=$KAFKA_DISPATCHER_IMAGE
+        say "building image $image"
+        nice -n 19 scripts/podman.sh build -q -t "$image" --build-arg "BASE=$base" \
+            --target "$name" "$context" >/dev/null
+        rm -f "$IMAGES/kafka-$name.tar"
+        nice -n 19 scripts/podman.sh save -q --format docker-archive \
+            -o "$IMAGES/kafka-$name.tar" "$image" >/dev/null
+    done
+    touch "$IMAGES/.kafka-data-plane-$stamp"
+    say "built and saved the data plane's images in $((SECONDS - started))s"
+}
+
 jdk21
 sources
 settings
 build
+images
