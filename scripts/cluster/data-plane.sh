@@ -193,7 +193,7 @@ images() {
     base=$(.venv/bin/python -c \
         'from taskflow_dev.local.images import INFRA_BASE, ensure_base; print(ensure_base(INFRA_BASE))')
     stamp=$({ cat infra/containers/kafka-data-plane.Containerfile
-        ls -a "$ROOT/jars" "$JDK_ROOT"
+        sha256sum "$ROOT/jars/receiver.jar" "$ROOT/jars/dispatcher.jar"; ls -a "$JDK_ROOT"
         echo "$base $KAFKA_RECEIVER_IMAGE $KAFKA_DISPATCHER_IMAGE"; } | sha256sum | cut -c1-16)
     if [ -f "$IMAGES/kafka-receiver.tar" ] && [ -f "$IMAGES/kafka-dispatcher.tar" ] &&
         [ -f "$IMAGES/.kafka-data-plane-$stamp" ]; then
