@@ -66,6 +66,11 @@ KNATIVE_DOMAIN=taskflow.test
 KAFKA_IMAGE=localhost/taskflow-local/kafka:dev
 KAFKA_NAMESPACE=kafka
 KAFKA_BOOTSTRAP=taskflow-kafka-bootstrap.$KAFKA_NAMESPACE.svc.cluster.local:9092
+# The Kafka broker's data plane (scripts/cluster/data-plane.sh): the images the release names
+# knative-kafka-broker-{receiver,dispatcher}-loom, tagged with the module deploy/versions.env pins.
+KAFKA_BROKER_TAG=$(sed -n 's/^KNATIVE_KAFKA_MODULE=//p' deploy/versions.env)
+KAFKA_RECEIVER_IMAGE=localhost/taskflow-cluster/knative-kafka-broker-receiver-loom:$KAFKA_BROKER_TAG
+KAFKA_DISPATCHER_IMAGE=localhost/taskflow-cluster/knative-kafka-broker-dispatcher-loom:$KAFKA_BROKER_TAG
 
 # The host-wide (not per-namespace) kernel settings kubelet writes at start
 # (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables); cluster-up saves them and
