@@ -23,7 +23,6 @@ import asyncio
 import functools
 import logging
 import sys
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -169,33 +168,24 @@ async def broadcast_update(request: Request) -> Response:
 
 class DeliveryDoor:
     """The event door's sender check (specs/eventing.md, adapters/sender_identity.py). The router
-    reuses a signed token for half its life, so nearly every delivery carries a token this door
-    has verified already: it is accepted by one dictionary look-up on the loop until it expires.
-    A token not seen yet is verified in a thread (a cluster's issuer may have to be asked for its
-    keys), which happens about once per sender every `REUSE_SECONDS`."""
-
-    MAX_REMEMBERED = 64
+    reuses a signed token for half its life, so nearly every delivery carries a token the door
+    has verified already: `Door.remembered` accepts it on the loop. A token not seen yet is
+    verified in a thread (a cluster's issuer may have to be asked for its keys), which happens
+    about once per sender every `REUSE_SECONDS`."""
 
     def __init__(self, door: Callable[[], sender_identity.Door]) -> None:
         self._door = door
-        self._verified: dict[str, float] = {}  # Authorization header -> expiry (epoch seconds)
 
     async def refusal(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
         """None when `headers` carry a delivery token this door accepts; else (status, reason)."""
-        authorization = headers.get("authorization") or ""
-        expires = self._verified.get(authorization)
-        if expires is not None and time.time() < expires:
+        if self._door().remembered(headers) is not None:
             return None
         try:
-            claims = await asyncio.to_thread(self._door().check, headers)
+            await asyncio.to_thread(self._door().check, headers)
         except sender_identity.Unauthorized as error:
             return 401, str(error)
         except sender_identity.IssuerUnavailable as error:
             return 503, str(error)
-        if len(self._verified) >= self.MAX_REMEMBERED:
-            self._verified.clear()
-        # jwt.decode required `exp` and allowed LEEWAY_SECONDS past it: the same window here.
-        self._verified[authorization] = float(claims["exp"]) + sender_identity.LEEWAY_SECONDS
         return None
 
 
