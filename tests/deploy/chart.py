@@ -19,9 +19,9 @@ VALUE_SETS = {
 }
 # What CD adds on a cloud (.github/workflows/cd.yml): the cloud values leave the image unset.
 CD_SETTINGS = [
-    "image.repository=ghcr.io/example/taskflow",
+    "image.repository=registry.example/example/taskflow",
     "image.tag=0123456789abcdef0123456789abcdef01234567",
-    "image.pullSecrets={ghcr-pull}",
+    "image.pullSecrets={registry-pull}",
 ]
 
 

@@ -136,6 +136,9 @@ def test_cd_runs_only_after_ci_passed_on_the_same_commit() -> None:
     text = (REPO_ROOT / ".github" / "workflows" / "cd.yml").read_text()
     assert "github.event.workflow_run.head_sha" in text
     assert ":latest" not in text
+    # The operator names the registry (variable IMAGE_REGISTRY); CD hard-codes none.
+    login = next(step for step in jobs["images"]["steps"] if "login-action" in step.get("uses", ""))
+    assert login["with"]["registry"] == "${{ vars.IMAGE_REGISTRY }}"
 
 
 @pytest.mark.parametrize("value_set", [name for name in VALUE_SETS if name != "minikube"])
@@ -144,7 +147,7 @@ def test_cloud_pods_pull_with_the_configured_secrets(
 ) -> None:
     specs = pod_specs(documents(rendered, value_set))
     assert specs
-    assert all(spec.get("imagePullSecrets") == [{"name": "ghcr-pull"}] for spec in specs)
+    assert all(spec.get("imagePullSecrets") == [{"name": "registry-pull"}] for spec in specs)
 
 
 @pytest.mark.parametrize("value_set", [name for name in VALUE_SETS if name != "minikube"])

@@ -7,7 +7,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version | replace "+" "_" }}
 
 {{/* The image of one service: <repository>/<service>:<tag>. */}}
 {{- define "taskflow.image" -}}
-{{ required "image.repository is required (e.g. --set image.repository=ghcr.io/<owner>/taskflow)" .root.Values.image.repository }}/{{ .name }}:{{ required "image.tag is required (e.g. --set image.tag=<commit sha>)" .root.Values.image.tag }}
+{{ required "image.repository is required (e.g. --set image.repository=<registry>/<owner>/taskflow)" .root.Values.image.repository }}/{{ .name }}:{{ required "image.tag is required (e.g. --set image.tag=<commit sha>)" .root.Values.image.tag }}
 {{- end -}}
 
 {{/* Where the API sends commands. Always through Knative (create-task's cluster-local address:
