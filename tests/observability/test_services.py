@@ -371,3 +371,31 @@ def test_a_reminder_fired_late_records_its_lateness(
     sample = scrape(base_url)
     assert sample("taskflow_reminder_lateness_seconds_count") == 1
     assert sample("taskflow_reminder_lateness_seconds_sum") >= late_by.total_seconds()
+
+
+def test_timer_ticks_keep_out_of_the_log_unless_refused(
+    start_function: FunctionProcesses, function_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`just up`'s timers tick every few seconds (a PingSource every minute): a tick answered
+    well adds no line to the operator's log, its count is in the metrics; a refused one is
+    logged like any other request."""
+    base_url = start_function("send_reminder", function_env)
+    sweep_url = f"{base_url}/sweep"
+    for _ in range(3):
+        tick = requests.post(sweep_url, headers=headers_for(sweep_url), timeout=30)
+        assert tick.status_code == 202
+    assert requests.post(sweep_url, timeout=30).status_code == 401
+
+    counted = scrape(base_url)
+    assert counted("taskflow_http_requests_total", route="/sweep", status="202") == 3
+    wait_until(
+        lambda: any(
+            line["message"] == "POST /sweep 401"
+            for line in json_lines(function_log(tmp_path, "send_reminder", base_url))
+        ),
+        what="the refused tick's log line",
+    )
+    lines = json_lines(function_log(tmp_path, "send_reminder", base_url))
+    assert [line["message"] for line in lines if line["message"].startswith("POST /sweep")] == [
+        "POST /sweep 401"
+    ]

@@ -16,7 +16,7 @@ import flask
 
 from taskflow import bootstrap
 from taskflow.adapters import sender_identity
-from taskflow.entrypoints import cloudevents_http
+from taskflow.entrypoints import cloudevents_http, observability
 
 Handler = Callable[[flask.Request], flask.Response]
 
@@ -93,4 +93,10 @@ def from_api(handler: Handler) -> Handler:
 def from_timer(service: str, handler: Handler) -> Handler:
     """`handler` runs only for a timer of the platform: a ping signed like a delivery for
     `service`, or a call from the Dapr sidecar carrying its app API token."""
-    return _guarded(lambda: _timer_door(service), handler)
+
+    @functools.wraps(handler)
+    def tick(request: flask.Request) -> flask.Response:
+        observability.mark_timer_tick()
+        return handler(request)
+
+    return _guarded(lambda: _timer_door(service), tick)

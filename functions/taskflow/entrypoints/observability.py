@@ -39,6 +39,17 @@ from taskflow.metrics import serve_metrics
 log = logging.getLogger(__name__)
 
 _request_fields: ContextVar[dict[str, str] | None] = ContextVar("taskflow_request", default=None)
+# Set by a timer's door for the request it lets in (entrypoints/doors.from_timer).
+_timer_tick: ContextVar[bool] = ContextVar("taskflow_timer_tick", default=False)
+
+
+def mark_timer_tick() -> None:
+    """This request is a platform timer's tick (relay, sweep, a Dapr job): answered well, its
+    line is logged at DEBUG. Ticks come every few seconds from `just up`'s timers and every
+    minute from a PingSource; what a tick did shows in the lines of the deliveries it caused,
+    its count in the metrics, and a failing tick still logs at INFO."""
+    _timer_tick.set(True)
+
 
 UNTRACED_PATHS = frozenset({"/healthz"})
 
@@ -153,7 +164,8 @@ def record(
     if status >= 500:
         span.set_status(trace.StatusCode.ERROR)
     # The route, never the path or the query: user ids and tokens stay out of the logs.
-    log.info(
+    log.log(
+        logging.DEBUG if status < 400 and _timer_tick.get() else logging.INFO,
         "%s %s %s",
         request.method,
         route,
@@ -202,6 +214,7 @@ def observed(service: str) -> Callable[[Handler], Handler]:
             serve_metrics()
             started = time.perf_counter()
             fields = _request_fields.set(request_fields(request.headers))
+            tick = _timer_tick.set(False)
             attributes = _span_attributes(request.method, request.headers)
             try:
                 with _span(service, request, attributes) as span:
@@ -210,6 +223,7 @@ def observed(service: str) -> Callable[[Handler], Handler]:
                     elapsed = time.perf_counter() - started
                     record(service, request, route, response.status_code, elapsed, span)
             finally:
+                _timer_tick.reset(tick)
                 _request_fields.reset(fields)
             return response
 
