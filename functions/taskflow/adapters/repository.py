@@ -22,6 +22,10 @@ from taskflow.adapters import orm
 from taskflow.domain.model import Priority, Recurrence, Reminder, Task
 from taskflow.domain.reminders import reminder_times
 
+# Where a repository runs its statements: the units of work give it a Core Connection (the hot
+# command and consumer paths), the API's reads an ORM Session; both execute Core statements alike.
+Database = Session | sa.Connection
+
 DEFAULT_TIMEZONE = "UTC"
 # How many of the newest task.created events show the highest task id ever given (SQLite).
 _RECENT_CREATIONS = 100
@@ -65,16 +69,16 @@ def normalise_email(email: str) -> str:
 
 
 class SqlAlchemyUserRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def get(self, user_id: str) -> User | None:
-        row = self.session.execute(sa.select(orm.users).where(orm.users.c.id == user_id)).first()
+        row = self.db.execute(sa.select(orm.users).where(orm.users.c.id == user_id)).first()
         return User(**row._mapping) if row else None
 
     def get_by_email(self, email: str) -> User | None:
         query = sa.select(orm.users).where(orm.users.c.email == normalise_email(email))
-        row = self.session.execute(query).first()
+        row = self.db.execute(query).first()
         return User(**row._mapping) if row else None
 
     def add(self, user: User) -> None:
@@ -87,11 +91,11 @@ class SqlAlchemyUserRepository:
             "webhook_url": user.webhook_url,
             "created_at": user.created_at or datetime.now(UTC),
         }
-        self.session.execute(sa.insert(orm.users).values(values))
+        self.db.execute(sa.insert(orm.users).values(values))
 
     def timezone(self, user_id: str) -> str:
         """The user's IANA zone name; UTC for a user without a row (external identity)."""
-        timezone = self.session.execute(_TIMEZONE, {"user_id": user_id}).scalar_one_or_none()
+        timezone = self.db.execute(_TIMEZONE, {"user_id": user_id}).scalar_one_or_none()
         return timezone or DEFAULT_TIMEZONE
 
     def zone(self, user_id: str) -> ZoneInfo:
@@ -102,28 +106,28 @@ class SqlAlchemyUserRepository:
         """Change the zone, and move the sort moment of the user's all-day tasks with it (an
         all-day task ends at midnight local time, see due_sort_moment)."""
         zone = ZoneInfo(timezone)
-        self.session.execute(
+        self.db.execute(
             sa.update(orm.users).where(orm.users.c.id == user_id).values(timezone=timezone)
         )
         all_day = sa.select(orm.tasks.c.id, orm.tasks.c.due_date).where(
             orm.tasks.c.user_id == user_id, orm.tasks.c.due_date.is_not(None)
         )
-        for task_id, due_date in self.session.execute(all_day).all():
-            self.session.execute(
+        for task_id, due_date in self.db.execute(all_day).all():
+            self.db.execute(
                 sa.update(orm.tasks)
                 .where(orm.tasks.c.id == task_id)
                 .values(due_sort_at=end_of_day(due_date, zone))
             )
 
     def set_webhook_url(self, user_id: str, webhook_url: str | None) -> None:
-        self.session.execute(
+        self.db.execute(
             sa.update(orm.users).where(orm.users.c.id == user_id).values(webhook_url=webhook_url)
         )
 
 
 class SqlAlchemyTaskRepository:
-    def __init__(self, session: Session, users: SqlAlchemyUserRepository) -> None:
-        self.session = session
+    def __init__(self, db: Database, users: SqlAlchemyUserRepository) -> None:
+        self.db = db
         self.users = users
         self.seen: list[Task] = []
         self.deleted: list[Task] = []
@@ -138,7 +142,7 @@ class SqlAlchemyTaskRepository:
             row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
         elif (reused := self._sqlite_id_floor()) is not None:
             row["id"] = reused
-        task.id = self.session.execute(_INSERT_TASK, row).scalar_one()
+        task.id = self.db.execute(_INSERT_TASK, row).scalar_one()
         self._write_children(task, zone)
         self._remember(task)
 
@@ -151,7 +155,7 @@ class SqlAlchemyTaskRepository:
         query = sa.select(orm.tasks).where(
             orm.tasks.c.id == task_id, orm.tasks.c.user_id == user_id
         )
-        row = self.session.execute(query).mappings().first()
+        row = self.db.execute(query).mappings().first()
         if row is None:
             return None
         task = task_from_row(row)
@@ -164,7 +168,7 @@ class SqlAlchemyTaskRepository:
             orm.tasks.c.series_id == series_id,
             orm.tasks.c.occurrence == occurrence,
         )
-        task_id = self.session.execute(query).scalar_one_or_none()
+        task_id = self.db.execute(query).scalar_one_or_none()
         return self.get(user_id, task_id) if task_id is not None else None
 
     def save(self, task: Task) -> None:
@@ -172,18 +176,18 @@ class SqlAlchemyTaskRepository:
         assert task.id is not None, "save() is for tasks that were added"
         zone = self._zone(task.user_id)
         row = task_to_row(task, zone)
-        self.session.execute(
+        self.db.execute(
             sa.update(orm.tasks)
             .where(orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id)
             .values(row)
         )
         for table in (orm.task_tags, orm.task_reminders):
-            self.session.execute(sa.delete(table).where(table.c.task_id == task.id))
+            self.db.execute(sa.delete(table).where(table.c.task_id == task.id))
         self._write_children(task, zone)
 
     def delete(self, task: Task) -> None:
         """Remove the task; its tag and reminder rows go with it (ON DELETE CASCADE)."""
-        self.session.execute(
+        self.db.execute(
             sa.delete(orm.tasks).where(
                 orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id
             )
@@ -203,18 +207,18 @@ class SqlAlchemyTaskRepository:
         ones are read (a window: a hundred restores in a row, with no task added between, is
         beyond any user). PostgreSQL's sequence never repeats a number, so it needs none of
         this."""
-        if self.session.get_bind().dialect.name != "sqlite":
+        if dialect_name(self.db) != "sqlite":
             return None
-        highest_given = int(self.session.execute(_HIGHEST_ID_GIVEN).scalar() or 0)
-        in_table = self.session.execute(_HIGHEST_ID_IN_TABLE).scalar() or 0
+        highest_given = int(self.db.execute(_HIGHEST_ID_GIVEN).scalar() or 0)
+        in_table = self.db.execute(_HIGHEST_ID_IN_TABLE).scalar() or 0
         return highest_given + 1 if in_table < highest_given else None
 
     def deleted_snapshot(self, user_id: str, task_id: int) -> dict[str, Any] | None:
         """The task as it was when this user deleted it: the newest task.deleted event's
         task_data in the outbox (kept after publishing), or None if the user never deleted it."""
-        if self.session.execute(sa.select(orm.tasks.c.id).where(orm.tasks.c.id == task_id)).first():
+        if self.db.execute(sa.select(orm.tasks.c.id).where(orm.tasks.c.id == task_id)).first():
             return None  # the id is in use again: it is not a deleted task
-        rows = self.session.execute(
+        rows = self.db.execute(
             sa.select(orm.outbox.c.payload)
             .where(orm.outbox.c.user_id == user_id, orm.outbox.c.type == catalogue.TASK_DELETED)
             .order_by(orm.outbox.c.id.desc())
@@ -239,14 +243,14 @@ class SqlAlchemyTaskRepository:
 
     def _write_children(self, task: Task, zone: ZoneInfo) -> None:
         if task.tags:
-            self.session.execute(
+            self.db.execute(
                 _INSERT_TAGS,
                 [{"task_id": task.id, "user_id": task.user_id, "tag": tag} for tag in task.tags],
             )
         # A completed task has nothing left to remind of: the sweep need not even see it.
         schedule = [] if task.completed else reminder_times(task, zone)
         if schedule:
-            self.session.execute(
+            self.db.execute(
                 _INSERT_REMINDERS,
                 [
                     {
@@ -258,6 +262,10 @@ class SqlAlchemyTaskRepository:
                     for reminder, moment in schedule
                 ],
             )
+
+
+def dialect_name(db: Database) -> str:
+    return db.dialect.name if isinstance(db, sa.Connection) else db.get_bind().dialect.name
 
 
 def end_of_day(day: date, zone: ZoneInfo) -> datetime:
@@ -334,8 +342,8 @@ class OutboxMessage:
 
 
 class SqlAlchemyOutbox:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def add(self, event: CloudEvent) -> None:
         """Store `event` once for each topic its type travels on (catalogue.CATALOGUE)."""
@@ -344,7 +352,7 @@ class SqlAlchemyOutbox:
             return
         payload = cloudevents_conversion.to_dict(event)
         now = datetime.now(UTC)
-        self.session.execute(
+        self.db.execute(
             _INSERT_OUTBOX,
             [
                 {
@@ -368,11 +376,11 @@ class SqlAlchemyOutbox:
             .order_by(orm.outbox.c.id)
             .limit(limit)
         )
-        return [OutboxMessage(*row) for row in self.session.execute(query).all()]
+        return [OutboxMessage(*row) for row in self.db.execute(query).all()]
 
     def mark_published(self, ids: list[int]) -> None:
         if ids:
-            self.session.execute(
+            self.db.execute(
                 sa.update(orm.outbox)
                 .where(orm.outbox.c.id.in_(ids))
                 .values(published_at=datetime.now(UTC))
@@ -382,12 +390,12 @@ class SqlAlchemyOutbox:
 class SqlAlchemyProcessedEvents:
     """Which CloudEvents each consumer has handled, with the answer it gave."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def seen(self, consumer: str, event_id: str) -> dict[str, Any] | None:
         """The stored result of a handled event ({} when none was kept), None if not handled."""
-        row = self.session.execute(_SEEN, {"consumer": consumer, "event_id": event_id}).first()
+        row = self.db.execute(_SEEN, {"consumer": consumer, "event_id": event_id}).first()
         if row is None:
             return None
         return row.result or {}
@@ -395,7 +403,7 @@ class SqlAlchemyProcessedEvents:
     def record(self, consumer: str, event_id: str, result: dict[str, Any] | None = None) -> None:
         """Mark the event handled. A concurrent duplicate fails at commit (primary key), which
         rolls its whole effect back."""
-        self.session.execute(
+        self.db.execute(
             _RECORD,
             {
                 "consumer": consumer,
