@@ -35,6 +35,16 @@ _RECENT_CREATIONS = 100
 # it (issue 13: ~190 us built per call, ~45 us prebuilt; specs/benchmarks.md).
 _TIMEZONE = sa.select(orm.users.c.timezone).where(orm.users.c.id == sa.bindparam("user_id"))
 _INSERT_TASK = sa.insert(orm.tasks).returning(orm.tasks.c.id)
+# The SET clause comes from the parameters' keys (the task's row); the key names differ from
+# every column so that the WHERE's parameters cannot be taken for new values.
+_UPDATE_TASK = sa.update(orm.tasks).where(
+    orm.tasks.c.id == sa.bindparam("where_task_id"),
+    orm.tasks.c.user_id == sa.bindparam("where_user_id"),
+)
+_DELETE_CHILDREN = [
+    sa.delete(table).where(table.c.task_id == sa.bindparam("task_id"))
+    for table in (orm.task_tags, orm.task_reminders)
+]
 _INSERT_TAGS = sa.insert(orm.task_tags)
 _INSERT_REMINDERS = sa.insert(orm.task_reminders)
 _INSERT_OUTBOX = sa.insert(orm.outbox)
@@ -71,6 +81,9 @@ def normalise_email(email: str) -> str:
 class SqlAlchemyUserRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Each user's zone, read once per transaction: a create needs it for the command, the
+        # task's row and its reminder schedule.
+        self._zones: dict[str, ZoneInfo] = {}
 
     def get(self, user_id: str) -> User | None:
         row = self.db.execute(sa.select(orm.users).where(orm.users.c.id == user_id)).first()
@@ -100,12 +113,16 @@ class SqlAlchemyUserRepository:
 
     def zone(self, user_id: str) -> ZoneInfo:
         """The user's zone: the one lookup every use case reads dates in."""
-        return ZoneInfo(self.timezone(user_id))
+        zone = self._zones.get(user_id)
+        if zone is None:
+            zone = self._zones[user_id] = ZoneInfo(self.timezone(user_id))
+        return zone
 
     def set_timezone(self, user_id: str, timezone: str) -> None:
         """Change the zone, and move the sort moment of the user's all-day tasks with it (an
         all-day task ends at midnight local time, see due_sort_moment)."""
         zone = ZoneInfo(timezone)
+        self._zones.pop(user_id, None)
         self.db.execute(
             sa.update(orm.users).where(orm.users.c.id == user_id).values(timezone=timezone)
         )
@@ -133,17 +150,24 @@ class SqlAlchemyTaskRepository:
         self.deleted: list[Task] = []
         # One object per task per unit of work, so two loads never diverge.
         self._identity: dict[int, Task] = {}
+        # The row each task was last written with in this transaction (its tags and reminder
+        # rows follow from it and the zone): saving an unchanged task writes nothing. A create
+        # adds the task, then records its event, and commit saved it again, all over: 18% of
+        # create-task's CPU (specs/benchmarks.md, round 3).
+        self._written: dict[int, dict[str, Any]] = {}
 
     def add(self, task: Task) -> None:
         """Insert the task and give it its id (needed by the events it records next)."""
         zone = self._zone(task.user_id)
-        row = task_to_row(task, zone)
+        written = task_to_row(task, zone)
+        row = dict(written)
         if task.id is not None:
             row["id"] = task.id  # a restored task keeps the id it had (deleted_snapshot)
         elif (reused := self._sqlite_id_floor()) is not None:
             row["id"] = reused
         task.id = self.db.execute(_INSERT_TASK, row).scalar_one()
         self._write_children(task, zone)
+        self._written[task.id] = written
         self._remember(task)
 
     def get(self, user_id: str, task_id: int) -> Task | None:
@@ -176,14 +200,15 @@ class SqlAlchemyTaskRepository:
         assert task.id is not None, "save() is for tasks that were added"
         zone = self._zone(task.user_id)
         row = task_to_row(task, zone)
+        if self._written.get(task.id) == row:
+            return
         self.db.execute(
-            sa.update(orm.tasks)
-            .where(orm.tasks.c.id == task.id, orm.tasks.c.user_id == task.user_id)
-            .values(row)
+            _UPDATE_TASK, {**row, "where_task_id": task.id, "where_user_id": task.user_id}
         )
-        for table in (orm.task_tags, orm.task_reminders):
-            self.db.execute(sa.delete(table).where(table.c.task_id == task.id))
+        for delete in _DELETE_CHILDREN:
+            self.db.execute(delete, {"task_id": task.id})
         self._write_children(task, zone)
+        self._written[task.id] = row
 
     def delete(self, task: Task) -> None:
         """Remove the task; its tag and reminder rows go with it (ON DELETE CASCADE)."""
