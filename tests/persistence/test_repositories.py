@@ -98,6 +98,27 @@ def test_tags_and_reminder_schedule_follow_the_task(engine):
     assert table(engine, orm.task_tags) == []
 
 
+def test_a_task_changed_after_it_was_added_is_stored_as_changed(engine):
+    """The repository skips writing a task unchanged since it wrote it; a change made in the
+    same unit of work after `add` must still reach the row, the tags and the reminders."""
+    task = new_task(
+        tags=["home"],
+        due_date=date(2026, 3, 12),
+        reminders=[Reminder(id="r1", before=timedelta(days=1))],
+    )
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.tasks.add(task)
+        task.mark_created()
+        task.update({"title": "Renamed", "tags": ["errands"]}, now=NOW)
+        task.complete(now=NOW)
+        uow.commit()
+
+    [row] = table(engine, orm.tasks)
+    assert (row["title"], row["completed"], row["tags"]) == ("Renamed", True, ["errands"])
+    assert [r["tag"] for r in table(engine, orm.task_tags)] == ["errands"]
+    assert table(engine, orm.task_reminders) == []  # completed: nothing to remind
+
+
 def test_all_day_tasks_end_at_midnight_in_the_users_zone(engine):
     with SqlAlchemyUnitOfWork(engine) as uow:
         uow.users.add(
