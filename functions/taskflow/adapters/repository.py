@@ -53,6 +53,18 @@ _SEEN = sa.select(orm.processed_events.c.result).where(
     orm.processed_events.c.event_id == sa.bindparam("event_id"),
 )
 _RECORD = sa.insert(orm.processed_events)
+# The outbox relay's three statements, run after every write (specs/benchmarks.md, round 3).
+_PENDING = (
+    sa.select(orm.outbox.c.id, orm.outbox.c.topic, orm.outbox.c.payload)
+    .where(orm.outbox.c.published_at.is_(None))
+    .order_by(orm.outbox.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_MARK_PUBLISHED = (
+    sa.update(orm.outbox)
+    .where(orm.outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(published_at=sa.bindparam("published_at"))
+)
 _newest_creations = (
     sa.select(sa.func.json_extract(orm.outbox.c.payload, "$.data.task_id").label("id"))
     .where(orm.outbox.c.type == catalogue.TASK_CREATED)
@@ -395,21 +407,12 @@ class SqlAlchemyOutbox:
     def pending(self, limit: int = 100) -> list[OutboxMessage]:
         """The oldest unpublished rows, oldest first. Nothing is locked: the relay publishes them
         after this transaction ends and one relay runs at a time (service_layer/outbox_relay)."""
-        query = (
-            sa.select(orm.outbox.c.id, orm.outbox.c.topic, orm.outbox.c.payload)
-            .where(orm.outbox.c.published_at.is_(None))
-            .order_by(orm.outbox.c.id)
-            .limit(limit)
-        )
-        return [OutboxMessage(*row) for row in self.db.execute(query).all()]
+        rows = self.db.execute(_PENDING, {"limit": limit}).all()
+        return [OutboxMessage(*row) for row in rows]
 
     def mark_published(self, ids: list[int]) -> None:
         if ids:
-            self.db.execute(
-                sa.update(orm.outbox)
-                .where(orm.outbox.c.id.in_(ids))
-                .values(published_at=datetime.now(UTC))
-            )
+            self.db.execute(_MARK_PUBLISHED, {"ids": ids, "published_at": datetime.now(UTC)})
 
 
 class SqlAlchemyProcessedEvents:
