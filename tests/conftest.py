@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sender_keys import KEYS as SENDER_KEYS
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine, make_url
 from taskflow.adapters.database import make_engine, migrate
 
 # Every process a test starts holds the sender keys, as `just up` gives them to its processes;
@@ -138,7 +137,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on `database_url`: what the units of work take (`engine.connect()` to read)."""
     engine = make_engine(database_url)
-    yield sessionmaker(bind=engine)
+    yield engine
     engine.dispose()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from cloudevents.http import CloudEvent
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
 
 from taskflow import metrics
 from taskflow.adapters import (
@@ -68,23 +68,23 @@ def settings() -> Settings:
 
 
 @once_per_process
-def session_factory() -> sessionmaker[Session]:
+def engine() -> Engine:
     # Every function migrates before its first query, so any one of them may start first on an
     # empty database (database.migrate is safe when several run at once).
     database.migrate(settings().database_url)
-    return sessionmaker(bind=database.make_engine(settings().database_url))
+    return database.make_engine(settings().database_url)
 
 
 def unit_of_work() -> SqlAlchemyUnitOfWork:
-    return SqlAlchemyUnitOfWork(session_factory())
+    return SqlAlchemyUnitOfWork(engine())
 
 
 def audit_unit_of_work() -> audit.AuditUnitOfWork:
-    return audit.AuditUnitOfWork(session_factory())
+    return audit.AuditUnitOfWork(engine())
 
 
 def reminder_unit_of_work() -> reminders.ReminderUnitOfWork:
-    return reminders.ReminderUnitOfWork(session_factory())
+    return reminders.ReminderUnitOfWork(engine())
 
 
 @once_per_process

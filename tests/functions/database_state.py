@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from cloudevents.conversion import from_dict
 from cloudevents.http import CloudEvent
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.engine import Engine
 from taskflow.adapters import orm
 from taskflow.adapters.audit_log import AuditEntry, SqlAlchemyAuditLog
 from taskflow.adapters.database import make_engine
@@ -22,20 +22,20 @@ from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 
 @contextmanager
-def _engine(database_url: str) -> Iterator[sessionmaker]:
+def _engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     try:
-        yield sessionmaker(bind=engine)
+        yield engine
     finally:
         engine.dispose()
 
 
 def run_command(database_url: str, command: commands.Command) -> dict[str, Any]:
     """Handle `command` as create-task would (its events land in the outbox); the task dict."""
-    with _engine(database_url) as session_factory:
+    with _engine(database_url) as engine:
         result = task_commands.handle(
             command,
-            SqlAlchemyUnitOfWork(session_factory),
+            SqlAlchemyUnitOfWork(engine),
             command_id=str(uuid.uuid4()),
             source="tests",
         )
@@ -44,19 +44,19 @@ def run_command(database_url: str, command: commands.Command) -> dict[str, Any]:
 
 def add_user(database_url: str, user_id: str, *, webhook_url: str | None = None) -> None:
     user = User(id=user_id, email=f"{user_id}@example.com", password_hash="-")
-    with _engine(database_url) as session_factory, SqlAlchemyUnitOfWork(session_factory) as uow:
+    with _engine(database_url) as engine, SqlAlchemyUnitOfWork(engine) as uow:
         uow.users.add(user)
         uow.users.set_webhook_url(user_id, webhook_url)
         uow.commit()
 
 
 def audit_history(database_url: str, user_id: str, task_id: int) -> list[AuditEntry]:
-    with _engine(database_url) as session_factory, session_factory() as session:
+    with _engine(database_url) as engine, engine.connect() as session:
         return SqlAlchemyAuditLog(session).history(user_id, task_id)
 
 
 def count_rows(database_url: str, table: sa.Table) -> int:
-    with _engine(database_url) as session_factory, session_factory() as session:
+    with _engine(database_url) as engine, engine.connect() as session:
         return session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
@@ -71,6 +71,6 @@ def tasks(database_url: str) -> int:
 def outbox_events(database_url: str, topic: str) -> list[CloudEvent]:
     """Every event the outbox holds for `topic`, oldest first (published or not)."""
     query = sa.select(orm.outbox.c.payload).where(orm.outbox.c.topic == topic)
-    with _engine(database_url) as session_factory, session_factory() as session:
+    with _engine(database_url) as engine, engine.connect() as session:
         payloads = session.execute(query.order_by(orm.outbox.c.id)).scalars().all()
     return [from_dict(CloudEvent, payload) for payload in payloads]

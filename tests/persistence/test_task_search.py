@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from taskflow.adapters import orm
 from taskflow.adapters.database import make_engine
 from taskflow.adapters.repository import User
@@ -39,7 +40,7 @@ GROCERIES, RENT, REPORT, MOM, DENTIST = (
 )
 
 
-def send(factory: sessionmaker[Session], command: commands.Command, now: datetime) -> int:
+def send(factory: Engine, command: commands.Command, now: datetime) -> int:
     result = task_commands.handle(
         command, SqlAlchemyUnitOfWork(factory), command_id=str(uuid.uuid4()), source="/t", now=now
     )
@@ -47,12 +48,11 @@ def send(factory: sessionmaker[Session], command: commands.Command, now: datetim
 
 
 @pytest.fixture(scope="module")
-def tasks(module_database_url: str) -> Iterator[sessionmaker[Session]]:
+def tasks(module_database_url: str) -> Iterator[Engine]:
     """Ann (in Berlin) has five tasks, created an hour apart in this order; Bob has one.
     Shared by the module's tests, which only read."""
     engine = make_engine(module_database_url)
-    session_factory = sessionmaker(bind=engine)
-    with SqlAlchemyUnitOfWork(session_factory) as uow:
+    with SqlAlchemyUnitOfWork(engine) as uow:
         uow.users.add(
             User(id="ann", email="ann@example.com", password_hash="x", timezone="Europe/Berlin")
         )
@@ -79,22 +79,22 @@ def tasks(module_database_url: str) -> Iterator[sessionmaker[Session]]:
     ids = {}
     for number, spec in enumerate(specs):
         ids[spec["title"]] = send(
-            session_factory,
+            engine,
             commands.CreateTask(user_id="ann", **spec),
             created + timedelta(hours=number),
         )
-    send(session_factory, commands.CompleteTask(user_id="ann", task_id=ids[DENTIST]), NOW)
+    send(engine, commands.CompleteTask(user_id="ann", task_id=ids[DENTIST]), NOW)
     send(
-        session_factory,
+        engine,
         commands.CreateTask(user_id="bob", title="Buy groceries for bob", tags=["home"]),
         created,
     )
-    yield session_factory
+    yield engine
     engine.dispose()
 
 
-def titles(factory: sessionmaker[Session], user_id: str = "ann", **params: str) -> list[str]:
-    with factory() as session:
+def titles(factory: Engine, user_id: str = "ann", **params: str) -> list[str]:
+    with factory.connect() as session:
         query = TaskQuery.from_params(params, BERLIN, NOW)
         return [item["title"] for item in list_tasks(session, user_id, query, BERLIN, NOW).items]
 
@@ -165,7 +165,7 @@ def test_default_is_every_task_by_due(tasks):
 
 
 def test_pages_are_stable_and_counted(tasks):
-    with tasks() as session:
+    with tasks.connect() as session:
         pages = [
             list_tasks(
                 session,
@@ -188,8 +188,8 @@ def test_pages_are_stable_and_counted(tasks):
     assert {page.total for page in pages} == {5}
 
 
-def page_of(factory: sessionmaker[Session], **params: str) -> Page:
-    with factory() as session:
+def page_of(factory: Engine, **params: str) -> Page:
+    with factory.connect() as session:
         query = TaskQuery.from_params(params, BERLIN, NOW)
         return list_tasks(session, "ann", query, BERLIN, NOW)
 
@@ -312,14 +312,14 @@ def test_a_user_sees_only_their_own_tasks(tasks):
     assert titles(tasks, user_id="bob", search="groceries") == ["Buy groceries for bob"]
     assert titles(tasks, user_id="bob", tags="home") == ["Buy groceries for bob"]
     assert titles(tasks, user_id="carol") == []
-    with tasks() as session:
+    with tasks.connect() as session:
         ann_task = list_tasks(session, "ann", TaskQuery(), BERLIN, NOW).items[0]
         assert get_task(session, "ann", ann_task["id"]) == ann_task
         assert get_task(session, "bob", ann_task["id"]) is None
 
 
 def test_items_are_the_full_task(tasks):
-    with tasks() as session:
+    with tasks.connect() as session:
         [item] = list_tasks(session, "ann", TaskQuery(search="mom"), BERLIN, NOW).items
     assert item["due_date"] == "2026-03-10"
     assert item["recurrence"]["rule"] == "FREQ=WEEKLY"
@@ -381,7 +381,7 @@ def test_audit_history_is_the_users_own_oldest_first(tasks):
             "after": {"title": "b"},
         }
 
-    with tasks() as session:
+    with tasks.connect() as session:
         session.execute(
             orm.audit_log.insert(),
             [entry("e2", "ann", 2), entry("e1", "ann", 1), entry("e3", "bob", 3)],

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from router_harness import Delivery, Subscribers
 from sender_keys import as_outbox_relay
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
 from taskflow import catalogue
 from taskflow.adapters.publisher import HttpPublisher, PublishError
 from taskflow.domain import commands
@@ -27,7 +27,7 @@ NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TOPICS_OF_A_TASK_EVENT = [catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES]
 
 
-def create_task(factory: sessionmaker[Session], user: str, title: str) -> None:
+def create_task(factory: Engine, user: str, title: str) -> None:
     """A committed write whose relay never ran (as if the process died right after commit)."""
     task_commands.handle(
         commands.CreateTask(user_id=user, title=title),
@@ -38,7 +38,7 @@ def create_task(factory: sessionmaker[Session], user: str, title: str) -> None:
     )
 
 
-def pending(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+def pending(factory: Engine) -> list[tuple[str, str]]:
     with SqlAlchemyUnitOfWork(factory) as uow:
         return [(m.topic, m.event["id"]) for m in uow.outbox.pending(1000)]
 
@@ -98,15 +98,15 @@ class Ingress:
 
 
 def test_pending_events_are_published_in_commit_order_once(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
+    engine: Engine, subscribers: Subscribers
 ) -> None:
     for user, title in [("ann", "one"), ("bob", "two"), ("ann", "three")]:
-        create_task(session_factory, user, title)
-    waiting = pending(session_factory)
+        create_task(engine, user, title)
+    waiting = pending(engine)
     assert [topic for topic, _ in waiting] == TOPICS_OF_A_TASK_EVENT * 3
     ingress = Ingress(subscribers)
 
-    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 6
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher) == 6
     assert by_topic(published(ingress)) == by_topic(waiting)
     ann_titles = [
         d.event.data["task_data"]["title"]
@@ -116,21 +116,21 @@ def test_pending_events_are_published_in_commit_order_once(
     assert ann_titles == ["one", "three"]
     assert all(d.headers["ce-specversion"] == "1.0" for d in ingress.accepted())  # binary mode
 
-    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 0
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher) == 0
     assert len(ingress.accepted()) == 6
-    assert pending(session_factory) == []
+    assert pending(engine) == []
 
 
 def test_a_relay_inside_a_request_publishes_one_batch_and_hands_over_the_rest(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
+    engine: Engine, subscribers: Subscribers
 ) -> None:
     for title in ["one", "two", "three"]:
-        create_task(session_factory, "ann", title)
-    waiting = pending(session_factory)
+        create_task(engine, "ann", title)
+    waiting = pending(engine)
     ingress = Ingress(subscribers)
     handed_over: list[bool] = []
 
-    uow_factory = functools.partial(SqlAlchemyUnitOfWork, session_factory)
+    uow_factory = functools.partial(SqlAlchemyUnitOfWork, engine)
     assert (
         relay_pending(
             uow_factory, ingress.publisher, limit=2, hand_over=lambda: handed_over.append(True)
@@ -138,7 +138,7 @@ def test_a_relay_inside_a_request_publishes_one_batch_and_hands_over_the_rest(
         == 2
     )
     assert handed_over == [True]
-    assert len(pending(session_factory)) == 4
+    assert len(pending(engine)) == 4
 
     assert relay_pending(uow_factory, ingress.publisher, limit=2) == 4
     assert by_topic(published(ingress)) == by_topic(waiting)
@@ -147,57 +147,55 @@ def test_a_relay_inside_a_request_publishes_one_batch_and_hands_over_the_rest(
 
 
 def test_a_broker_outage_between_commit_and_publish_loses_nothing(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
+    engine: Engine, subscribers: Subscribers
 ) -> None:
-    create_task(session_factory, "ann", "survives the outage")
-    waiting = pending(session_factory)
+    create_task(engine, "ann", "survives the outage")
+    waiting = pending(engine)
     down = HttpPublisher(
         "http://127.0.0.1:9/taskflow", as_outbox_relay
     )  # nothing listens on the discard port
 
     with pytest.raises(PublishError, match="unreachable"):
-        relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), down)
-    assert pending(session_factory) == waiting
+        relay_pending(lambda: SqlAlchemyUnitOfWork(engine), down)
+    assert pending(engine) == waiting
 
     ingress = Ingress(subscribers)
-    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 2
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher) == 2
     assert by_topic(published(ingress)) == by_topic(waiting)
-    assert pending(session_factory) == []
+    assert pending(engine) == []
 
 
 def test_a_refused_publish_stops_the_run_and_the_next_run_resumes_there(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
+    engine: Engine, subscribers: Subscribers
 ) -> None:
     for title in ["first", "second"]:
-        create_task(session_factory, "ann", title)
-    waiting = pending(session_factory)
+        create_task(engine, "ann", title)
+    waiting = pending(engine)
     events, updates = catalogue.TOPIC_TASK_EVENTS, catalogue.TOPIC_TASK_UPDATES
     first, second = by_topic(waiting)[events]
     ingress = Ingress(subscribers, statuses={events: [503]})
 
     with pytest.raises(PublishError, match="503"):
-        relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher)
+        relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher)
     # The refused row and the one after it on its topic stay pending, so nothing of ann's
     # overtakes the refused event there; the other topic's stream went on.
     assert by_topic(published(ingress)) == {updates: by_topic(waiting)[updates]}
-    assert pending(session_factory) == [(events, first), (events, second)]
+    assert pending(engine) == [(events, first), (events, second)]
 
-    assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 2
+    assert relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher) == 2
     assert by_topic(published(ingress)) == by_topic(waiting)
 
 
-def test_two_relays_at_once_publish_every_event(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
-) -> None:
+def test_two_relays_at_once_publish_every_event(engine: Engine, subscribers: Subscribers) -> None:
     for n in range(10):
-        create_task(session_factory, f"user-{n % 3}", f"task {n}")
-    waiting = pending(session_factory)
+        create_task(engine, f"user-{n % 3}", f"task {n}")
+    waiting = pending(engine)
     ingress = Ingress(subscribers)
     errors: list[BaseException] = []
 
     def relay() -> None:
         try:
-            relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher, limit=4)
+            relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher, limit=4)
         except BaseException as error:  # surfaced below: a thread's exception is otherwise lost
             errors.append(error)
 
@@ -209,30 +207,30 @@ def test_two_relays_at_once_publish_every_event(
 
     assert errors == []
     assert set(published(ingress)) == set(waiting)
-    assert pending(session_factory) == []
+    assert pending(engine) == []
 
 
 def test_a_hanging_broker_blocks_neither_writes_nor_other_relays(
-    session_factory: sessionmaker[Session], subscribers: Subscribers
+    engine: Engine, subscribers: Subscribers
 ) -> None:
-    create_task(session_factory, "ann", "published first")
+    create_task(engine, "ann", "published first")
     ingress = Ingress(subscribers, hang=True)
     relayed: list[int] = []
     relay = threading.Thread(
         target=lambda: relayed.append(
-            relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher)
+            relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher)
         )
     )
     relay.start()
     try:
         assert ingress.entered.wait(timeout=10), "the relay never called the broker"
         # On SQLite a relay that kept its transaction open would hold the one write lock here.
-        create_task(session_factory, "bob", "written while the broker hangs")
+        create_task(engine, "bob", "written while the broker hangs")
         assert relay.is_alive(), "the write should not have waited for the broker"
         # A second relay finds the first one running and leaves the rows to it.
-        assert relay_pending(lambda: SqlAlchemyUnitOfWork(session_factory), ingress.publisher) == 0
+        assert relay_pending(lambda: SqlAlchemyUnitOfWork(engine), ingress.publisher) == 0
         assert relay.is_alive()
-        waiting = pending(session_factory)
+        waiting = pending(engine)
     finally:
         ingress.release.set()
         relay.join()
@@ -245,4 +243,4 @@ def test_a_hanging_broker_blocks_neither_writes_nor_other_relays(
         for d in ingress.accepted()
         if d.path.endswith(catalogue.TOPIC_TASK_EVENTS)
     ] == ["published first", "written while the broker hangs"]
-    assert pending(session_factory) == []
+    assert pending(engine) == []

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from taskflow.adapters import orm
+from taskflow.adapters.repository import Database
 
 # Built once: building the statement per entry cost more than running it (issue 13).
 _INSERT = sa.insert(orm.audit_log)
@@ -29,12 +29,12 @@ class AuditEntry:
 
 
 class SqlAlchemyAuditLog:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def add(self, entry: AuditEntry) -> None:
         """Append `entry`; a second entry for the same event fails at commit (unique event_id)."""
-        self.session.execute(_INSERT, dict(entry.__dict__))
+        self.db.execute(_INSERT, dict(entry.__dict__))
 
     def history(self, user_id: str, task_id: int) -> list[AuditEntry]:
         """One user's entries for one task, oldest first."""
@@ -44,4 +44,4 @@ class SqlAlchemyAuditLog:
             .where(table.c.user_id == user_id, table.c.task_id == task_id)
             .order_by(table.c.at, table.c.id)
         )
-        return [AuditEntry(**row._mapping) for row in self.session.execute(query)]
+        return [AuditEntry(**row._mapping) for row in self.db.execute(query)]

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,11 +39,6 @@ def make_engine(url: str, **options: Any) -> Engine:
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_immediately)
     return engine
-
-
-def make_session_factory(url: str) -> sessionmaker[Session]:
-    """Sessions for units of work; one factory (one engine, one pool) per process."""
-    return sessionmaker(bind=make_engine(url))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from taskflow.adapters import orm
+from taskflow.adapters.repository import Database
 
 
 @dataclass(frozen=True, order=True)
@@ -32,15 +32,15 @@ class PendingReminder:
 
 
 class SqlAlchemyReminderSchedule:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def pending(
         self, *, due_by: datetime | None = None, task_id: int | None = None
     ) -> list[PendingReminder]:
         """Reminders not fired yet whose task exists and is not completed, earliest first."""
         query = _pending_statement(due_by is not None, task_id is not None)
-        rows = self.session.execute(query, {"due_by": due_by, "task_id": task_id})
+        rows = self.db.execute(query, {"due_by": due_by, "task_id": task_id})
         return [_pending(row) for row in rows]
 
     def get_pending(self, key: ReminderKey) -> PendingReminder | None:
@@ -50,7 +50,7 @@ class SqlAlchemyReminderSchedule:
             orm.task_reminders.c.reminder_id == key.reminder_id,
             orm.task_reminders.c.remind_at == key.remind_at,
         )
-        row = self.session.execute(query).first()
+        row = self.db.execute(query).first()
         return _pending(row) if row else None
 
     def record_delivery(
@@ -58,7 +58,7 @@ class SqlAlchemyReminderSchedule:
     ) -> None:
         """Mark `reminder` fired. Its primary key (task, reminder, moment) makes a concurrent
         second firing fail at commit, taking its outbox row down with it."""
-        self.session.execute(
+        self.db.execute(
             sa.insert(orm.reminder_deliveries).values(
                 task_id=reminder.key.task_id,
                 reminder_id=reminder.key.reminder_id,

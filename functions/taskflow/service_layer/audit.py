@@ -28,7 +28,7 @@ class AuditUnitOfWork(SqlAlchemyUnitOfWork):
 
     def __enter__(self) -> Self:
         super().__enter__()
-        self.audit_log = SqlAlchemyAuditLog(self.session)
+        self.audit_log = SqlAlchemyAuditLog(self.connection)
         return self
 
 

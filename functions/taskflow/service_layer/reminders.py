@@ -54,7 +54,7 @@ class ReminderUnitOfWork(SqlAlchemyUnitOfWork):
 
     def __enter__(self) -> Self:
         super().__enter__()
-        self.reminders = SqlAlchemyReminderSchedule(self.session)
+        self.reminders = SqlAlchemyReminderSchedule(self.connection)
         return self
 
 
