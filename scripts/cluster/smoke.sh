@@ -15,7 +15,10 @@
 #      writes a record and reads it back, all through the bootstrap Service;
 #   8. Knative Serving with Traefik as KIngress: a public and a cluster-local Knative Service turn
 #      Ready, answer through the ingress (by Host header; by cluster name), the cluster-local one
-#      not publicly, and the public one scales to zero and wakes for a request through the ingress.
+#      not publicly, and the public one scales to zero and wakes for a request through the ingress;
+#   9. Knative Eventing with the Kafka broker: a Kafka-class Broker and a Trigger to TaskFlow's
+#      dead-letter function (OIDC on, as the chart runs); an event sent to the Broker's ingress
+#      wakes the zero-scaled function and reaches it, which verifies the broker's token and logs it.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -49,6 +52,14 @@ fi
 "${podman[@]}" save -q --format docker-archive "$image" |
     ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import - >/dev/null
 check "imported $image into the node's containerd"
+# Knative Services name their images dev.local/taskflow/<name> (as values-minikube does): a
+# registry Knative never resolves tags at (scripts/cluster/knative.sh says why).
+knative_name() { # knative_name IMAGE: the dev.local name of a localhost/taskflow/<name>:<tag> image
+    local name=${1##*/}
+    echo "dev.local/taskflow/${name%%:*}:dev"
+}
+knative_image=$(knative_name "$image")
+ctr --address "$CONTAINERD_SOCKET" -n k8s.io images tag --force "$image" "$knative_image" >/dev/null
 
 kube delete namespace "$NAMESPACE" --ignore-not-found --wait=true >/dev/null
 kube create namespace "$NAMESPACE" >/dev/null
@@ -340,7 +351,7 @@ spec:
         autoscaling.knative.dev/window: 6s
     spec:
       containers:
-      - image: $image
+      - image: $knative_image
         envFrom: [{secretRef: {name: taskflow-jwt}}]
         ports: [{containerPort: 8080}]
         readinessProbe:
@@ -410,6 +421,138 @@ ingress_request "$traefik_public" "api.$NAMESPACE.$KNATIVE_DOMAIN" 200
 [ -n "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ] ||
     fail "no pod of the revision after the request"
 check "a request through the ingress woke the revision from zero (Traefik -> activator), and its pod runs again"
+
+# Knative Eventing with the Kafka broker (scripts/cluster/eventing.sh), as the chart uses it:
+# a Broker of class Kafka on the repository's kafka-broker-config, and a Trigger to TaskFlow's
+# dead-letter function (a Knative Service of its image from `just images`, cluster-local as the
+# chart makes it), with the Trigger's subscriber audience and OIDC on (authentication-oidc, as
+# scripts/deploy/deploy.sh sets it). The function's door verifies the broker's token against the
+# cluster's issuer and JWKS (the chart's senderIdentity values), then logs the event. A CloudEvent
+# sent to the Broker's ingress without a token is refused (401); with a service-account token
+# for the Broker's audience it is taken (202), and the dispatcher delivers it to the function,
+# whose revision has scaled to zero first: the delivery wakes it (through the activator).
+for workload in eventing-webhook eventing-controller kafka-webhook-eventing kafka-controller \
+    kafka-broker-receiver; do
+    kube -n "$EVENTING_NAMESPACE" rollout status "deployment/$workload" --timeout=60s >/dev/null ||
+        fail "$workload is not ready"
+done
+check "Knative Eventing ready: eventing-webhook, eventing-controller; the Kafka broker's kafka-webhook-eventing, kafka-controller, kafka-broker-receiver"
+function_image=$("${podman[@]}" images --format '{{.Repository}}:{{.Tag}}' \
+    --filter reference=localhost/taskflow/dead-letter | head -n 1)
+[ -n "$function_image" ] ||
+    fail "no dead-letter image in podman's store: run \`just images dead-letter\` first"
+"${podman[@]}" save -q --format docker-archive "$function_image" |
+    ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import - >/dev/null
+function_knative_image=$(knative_name "$function_image")
+ctr --address "$CONTAINERD_SOCKET" -n k8s.io images tag --force "$function_image" \
+    "$function_knative_image" >/dev/null
+read -r oidc_issuer oidc_jwks_url < <(.venv/bin/python -c '
+import yaml
+identity = yaml.safe_load(open("deploy/helm/taskflow/values.yaml"))["senderIdentity"]
+print(identity["issuer"], identity["jwksUrl"])')
+kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: dead-letter
+  labels: {networking.knative.dev/visibility: cluster-local}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/window: 6s}
+    spec:
+      containers:
+      - image: $function_knative_image
+        envFrom: [{secretRef: {name: taskflow-jwt}}]
+        env:
+        - {name: TASKFLOW_NAMESPACE, value: $NAMESPACE}
+        - {name: TASKFLOW_OIDC_ISSUER, value: "$oidc_issuer"}
+        - {name: TASKFLOW_OIDC_JWKS_URL, value: "$oidc_jwks_url"}
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz}
+        # The chart's (deploy/helm/taskflow/templates/services.yaml).
+        securityContext:
+          runAsNonRoot: true
+          runAsUser: 10001
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+          seccompProfile: {type: RuntimeDefault}
+        volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {}}]
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: smoke
+  annotations: {eventing.knative.dev/broker.class: Kafka}
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: $EVENTING_NAMESPACE}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: smoke-dead-letter
+spec:
+  broker: smoke
+  filters:
+  - exact: {type: com.taskflow.smoke.delivered}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+    audience: serving.knative.dev/service/$NAMESPACE/dead-letter
+EOF_MANIFEST
+for resource in ksvc/dead-letter broker/smoke trigger/smoke-dead-letter; do
+    kube -n "$NAMESPACE" wait --for=condition=Ready "$resource" --timeout=300s >/dev/null ||
+        { kube -n "$NAMESPACE" get "$resource" -o yaml >&2; fail "$resource did not become Ready"; }
+done
+broker_url=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.url}')
+broker_audience=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.audience}')
+check "Broker smoke (class Kafka) Ready at $broker_url (audience $broker_audience), Trigger smoke-dead-letter Ready"
+
+waited=$SECONDS
+until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/service=dead-letter -o name)" ]; do
+    [ $((SECONDS - waited)) -lt 240 ] || fail "dead-letter did not scale to zero within 240 s"
+    sleep 2
+done
+check "the dead-letter function scaled to zero"
+
+event_id=smoke-$RANDOM$RANDOM
+send_event() { # send_event TOKEN EXPECTED-STATUS: POST a binary-mode CloudEvent to the Broker
+    kube -n "$NAMESPACE" exec taskflow-api -- python -c '
+import json, sys, urllib.error, urllib.request
+url, event_id, token, expected = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+headers = {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": event_id,
+           "ce-type": "com.taskflow.smoke.delivered", "ce-source": "/taskflow/cluster-smoke"}
+if token:
+    headers["Authorization"] = f"Bearer {token}"
+request = urllib.request.Request(url, data=json.dumps({"smoke": event_id}).encode(),
+                                 headers=headers, method="POST")
+try:
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        status = answer.status
+except urllib.error.HTTPError as error:
+    status = error.code
+print(f"    POST {url} (ce-id {event_id}" + (", with a token" if token else ", no token")
+      + f"): {status}")
+if status != expected:
+    raise SystemExit(f"expected {expected}")
+' "$broker_url" "$event_id" "$1" "$2"
+}
+send_event "" 401
+check "the Broker's ingress refuses an event without a token (OIDC on)"
+token=$(kube -n "$NAMESPACE" create token default --audience "$broker_audience" --duration 10m)
+sent=$SECONDS
+send_event "$token" 202
+check "the Broker's ingress took the event with the namespace's service-account token"
+until kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container \
+    --tail=-1 2>/dev/null | grep -q "\"cloudevent_id\": *\"$event_id\""; do
+    [ $((SECONDS - sent)) -lt 180 ] ||
+        { kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container >&2
+          fail "the event did not reach the dead-letter function within 180 s"; }
+    sleep 2
+done
+check "the dispatcher woke dead-letter from zero and delivered the event $((SECONDS - sent)) s after it was sent; the function verified the broker's OIDC token and logged ce-id $event_id"
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"
