@@ -6,7 +6,7 @@
 # placement, scheduler) from infra/dapr-build, the release scripts/dapr.sh builds daprd from,
 # Knative Serving from infra/knative-build, Traefik (the KIngress) from infra/traefik-build,
 # Knative Eventing's controller and webhook from infra/knative-eventing-build and the Kafka
-# broker's control plane from infra/knative-kafka-build.
+# broker's control plane from infra/knative-kafka-build, and the func CLI from infra/func-build.
 # Each binary is rebuilt only when its wrapper module or link flags change (a stamp file per
 # binary), so a rerun takes a second.
 #
@@ -133,6 +133,21 @@ traefik_version=$(module_version "$TRAEFIK_MODULE" github.com/traefik/traefik/v3
 [ -n "$traefik_version" ] || fail "no Traefik version in $TRAEFIK_MODULE/go.mod"
 build_one "$TRAEFIK_MODULE" traefik github.com/traefik/traefik/v3/cmd/traefik \
     "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${traefik_version}"
+
+# Knative's func CLI (`func deploy --build=false` in scripts/cluster/smoke.sh) from
+# infra/func-build (KNATIVE_FUNC_MODULE), stamped with its version as its Makefile does. Its
+# module carries func's replace line and two more for modules the proxy does not serve (see its
+# go.mod); the stamp covers the stand-in module's files too.
+FUNC_MODULE=infra/func-build
+func_version=$(module_version "$FUNC_MODULE" knative.dev/func)
+pinned_func=$(sed -n 's/^KNATIVE_FUNC_MODULE=//p' deploy/versions.env)
+func_release=$(sed -n 's/^KNATIVE_FUNC_VERSION=//p' deploy/versions.env)
+[ "$func_version" = "$pinned_func" ] ||
+    fail "$FUNC_MODULE requires knative.dev/func $func_version, deploy/versions.env pins $pinned_func"
+stand_in=$(cat "$FUNC_MODULE"/func-operator-absent/go.mod "$FUNC_MODULE"/func-operator-absent/api/v1alpha1/*.go |
+    sha256sum | cut -c1-16)
+build_one "$FUNC_MODULE" func knative.dev/func/cmd/func \
+    "-s -w -X knative.dev/func/pkg/version.Vers=$func_version -X knative.dev/func/pkg/version.Kver=knative-v$func_release -X knative.dev/func/pkg/version.Hash=$stand_in"
 
 # helm renders Dapr's chart at cluster-up (scripts/cluster/dapr.sh): the version of
 # deploy/versions.env, at the path tests/deploy's toolchain builds it to, so the two share it.

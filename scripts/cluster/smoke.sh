@@ -18,7 +18,8 @@
 #      not publicly, and the public one scales to zero and wakes for a request through the ingress;
 #   9. Knative Eventing with the Kafka broker: a Kafka-class Broker and a Trigger to TaskFlow's
 #      dead-letter function (OIDC on, as the chart runs); an event sent to the Broker's ingress
-#      wakes the zero-scaled function and reaches it, which verifies the broker's token and logs it.
+#      wakes the zero-scaled function and reaches it, which verifies the broker's token and logs it;
+#  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -553,6 +554,45 @@ until kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c us
     sleep 2
 done
 check "the dispatcher woke dead-letter from zero and delivered the event $((SECONDS - sent)) s after it was sent; the function verified the broker's OIDC token and logged ce-id $event_id"
+
+# func (stage 5 groundwork): `func deploy --build=false` of TaskFlow's dead-letter function from
+# its own knative/func/dead-letter/func.yaml (generated from the chart), into the namespace
+# taskflow it names, with the image of `just images` (dev.local/..., imported above). What the
+# func.yaml refers to comes first: the chart's ConfigMap taskflow-config and Dapr Configuration
+# taskflow (helm template of values-minikube), and the two Secrets with values made for this run
+# (the function reads no database). func then makes the Knative Service: it turns Ready with the
+# func.yaml's Dapr annotations (a daprd sidecar injected) and answers /healthz at its cluster name.
+FUNC_NAMESPACE=taskflow
+helm=.cache/tools/bin/helm-$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)
+kube delete namespace "$FUNC_NAMESPACE" --ignore-not-found --wait=true >/dev/null
+kube create namespace "$FUNC_NAMESPACE" >/dev/null
+"$helm" template taskflow deploy/helm/taskflow --namespace "$FUNC_NAMESPACE" \
+    -f deploy/helm/taskflow/values-minikube.yaml \
+    --show-only templates/configmap.yaml --show-only templates/dapr-configuration.yaml |
+    kube -n "$FUNC_NAMESPACE" apply -f - >/dev/null
+kube -n "$FUNC_NAMESPACE" create secret generic taskflow-secrets \
+    --from-literal=JWT_SECRET="$jwt_secret" --from-literal=OPENAI_API_KEY= \
+    --from-literal=DATABASE_URL=postgresql://unused.invalid/taskflow >/dev/null
+kube -n "$FUNC_NAMESPACE" create secret generic taskflow-dapr-app-token \
+    --from-literal=token="$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')" >/dev/null
+func_work=$(mktemp -d)
+trap 'rm -rf "$func_work"' EXIT
+mkdir "$func_work/dead-letter" "$func_work/config"
+cp knative/func/dead-letter/func.yaml "$func_work/dead-letter/"
+deployed=$SECONDS
+in_node env KUBECONFIG="$PKI/admin.kubeconfig" XDG_CONFIG_HOME="$func_work/config" \
+    "$BIN/func" deploy --path "$func_work/dead-letter" --build=false --push=false \
+    --image "$function_knative_image" --namespace "$FUNC_NAMESPACE" 2>&1 | sed 's/^/    func: /'
+kube -n "$FUNC_NAMESPACE" wait --for=condition=Ready ksvc/dead-letter --timeout=240s >/dev/null ||
+    { kube -n "$FUNC_NAMESPACE" get ksvc/dead-letter -o yaml >&2
+      kube -n "$FUNC_NAMESPACE" describe pods >&2; fail "func's dead-letter did not become Ready"; }
+containers=$(kube -n "$FUNC_NAMESPACE" get pod -l serving.knative.dev/service=dead-letter \
+    -o jsonpath='{.items[0].spec.containers[*].name}')
+[[ " $containers " == *" daprd "* ]] || fail "no daprd beside func's dead-letter ($containers)"
+check "func deploy --build=false made the Knative Service dead-letter in $FUNC_NAMESPACE from its func.yaml: Ready in $((SECONDS - deployed)) s, containers: $containers"
+ingress_request "http://dead-letter.$FUNC_NAMESPACE.svc.cluster.local/healthz" "" 200
+check "func's dead-letter answers /healthz at its cluster name"
+kube delete namespace "$FUNC_NAMESPACE" --wait=false >/dev/null
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"
