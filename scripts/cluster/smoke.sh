@@ -16,9 +16,10 @@
 #   8. Knative Serving with Traefik as KIngress: a public and a cluster-local Knative Service turn
 #      Ready, answer through the ingress (by Host header; by cluster name), the cluster-local one
 #      not publicly, and the public one scales to zero and wakes for a request through the ingress;
-#   9. Knative Eventing with the Kafka broker: a Kafka-class Broker and a Trigger to TaskFlow's
-#      dead-letter function (OIDC on, as the chart runs); an event sent to the Broker's ingress
-#      wakes the zero-scaled function and reaches it, which verifies the broker's token and logs it;
+#   9. Knative Eventing with the Kafka broker: a Kafka-class Broker (on the topic task-events) and
+#      a Trigger to TaskFlow's dead-letter function (OIDC on, as the chart runs); an event sent to
+#      the Broker's ingress wakes the zero-scaled function and reaches it, which verifies the
+#      broker's token and logs it; an event its subscriber refuses reaches the dead-letter sink;
 #  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready.
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
@@ -487,7 +488,10 @@ apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata:
   name: smoke
-  annotations: {eventing.knative.dev/broker.class: Kafka}
+  # Bound to the chart's existing topic, as eventing/*.yaml binds every Broker.
+  annotations:
+    eventing.knative.dev/broker.class: Kafka
+    kafka.eventing.knative.dev/external.topic: task-events
 spec:
   config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: $EVENTING_NAMESPACE}
 ---
@@ -502,14 +506,36 @@ spec:
   subscriber:
     ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
     audience: serving.knative.dev/service/$NAMESPACE/dead-letter
+---
+# A delivery that fails: the API takes no POST there (405: its frontend route answers GET only),
+# so after one retry the dispatcher sends the event to the Trigger's dead-letter sink, the
+# dead-letter function, as eventing/*.yaml configures every Trigger.
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: smoke-refused
+spec:
+  broker: smoke
+  filters:
+  - exact: {type: com.taskflow.smoke.refused}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: api-local}
+    uri: /no-such-door
+  delivery:
+    retry: 1
+    backoffPolicy: linear
+    backoffDelay: PT0.2S
+    deadLetterSink:
+      ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+      audience: serving.knative.dev/service/$NAMESPACE/dead-letter
 EOF_MANIFEST
-for resource in ksvc/dead-letter broker/smoke trigger/smoke-dead-letter; do
+for resource in ksvc/dead-letter broker/smoke trigger/smoke-dead-letter trigger/smoke-refused; do
     kube -n "$NAMESPACE" wait --for=condition=Ready "$resource" --timeout=300s >/dev/null ||
         { kube -n "$NAMESPACE" get "$resource" -o yaml >&2; fail "$resource did not become Ready"; }
 done
 broker_url=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.url}')
 broker_audience=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.audience}')
-check "Broker smoke (class Kafka) Ready at $broker_url (audience $broker_audience), Trigger smoke-dead-letter Ready"
+check "Broker smoke (class Kafka, bound to the topic task-events) Ready at $broker_url (audience $broker_audience), Triggers smoke-dead-letter and smoke-refused Ready"
 
 waited=$SECONDS
 until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/service=dead-letter -o name)" ]; do
@@ -519,12 +545,13 @@ done
 check "the dead-letter function scaled to zero"
 
 event_id=smoke-$RANDOM$RANDOM
-send_event() { # send_event TOKEN EXPECTED-STATUS: POST a binary-mode CloudEvent to the Broker
+send_event() { # send_event ID TYPE TOKEN EXPECTED-STATUS: POST a binary-mode CloudEvent to the Broker
     kube -n "$NAMESPACE" exec taskflow-api -- python -c '
 import json, sys, urllib.error, urllib.request
-url, event_id, token, expected = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+url, event_id, event_type, token = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+expected = int(sys.argv[5])
 headers = {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": event_id,
-           "ce-type": "com.taskflow.smoke.delivered", "ce-source": "/taskflow/cluster-smoke"}
+           "ce-type": event_type, "ce-source": "/taskflow/cluster-smoke"}
 if token:
     headers["Authorization"] = f"Bearer {token}"
 request = urllib.request.Request(url, data=json.dumps({"smoke": event_id}).encode(),
@@ -538,22 +565,39 @@ print(f"    POST {url} (ce-id {event_id}" + (", with a token" if token else ", n
       + f"): {status}")
 if status != expected:
     raise SystemExit(f"expected {expected}")
-' "$broker_url" "$event_id" "$1" "$2"
+' "$broker_url" "$@"
 }
-send_event "" 401
+dead_letter_logged() { # dead_letter_logged ID: the dead-letter function's log line of event ID
+    kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container \
+        --tail=-1 2>/dev/null | grep "\"cloudevent_id\": *\"$1\""
+}
+send_event "$event_id" com.taskflow.smoke.delivered "" 401
 check "the Broker's ingress refuses an event without a token (OIDC on)"
 token=$(kube -n "$NAMESPACE" create token default --audience "$broker_audience" --duration 10m)
 sent=$SECONDS
-send_event "$token" 202
+send_event "$event_id" com.taskflow.smoke.delivered "$token" 202
 check "the Broker's ingress took the event with the namespace's service-account token"
-until kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container \
-    --tail=-1 2>/dev/null | grep -q "\"cloudevent_id\": *\"$event_id\""; do
+until dead_letter_logged "$event_id" >/dev/null; do
     [ $((SECONDS - sent)) -lt 180 ] ||
         { kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container >&2
           fail "the event did not reach the dead-letter function within 180 s"; }
     sleep 2
 done
 check "the dispatcher woke dead-letter from zero and delivered the event $((SECONDS - sent)) s after it was sent; the function verified the broker's OIDC token and logged ce-id $event_id"
+
+refused_id=smoke-refused-$RANDOM$RANDOM
+sent=$SECONDS
+send_event "$refused_id" com.taskflow.smoke.refused "$token" 202
+until line=$(dead_letter_logged "$refused_id"); do
+    [ $((SECONDS - sent)) -lt 180 ] ||
+        { kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container >&2
+          fail "the refused event did not reach the dead-letter sink within 180 s"; }
+    sleep 2
+done
+grep -q '"error_code": *"405"' <<<"$line" || fail "the dead letter does not name the 405: $line"
+grep -q "\"destination\": *\"[^\"]*api-local[^\"]*/no-such-door\"" <<<"$line" ||
+    fail "the dead letter does not name the failed destination: $line"
+check "an event the subscriber refused (405) reached the Trigger's dead-letter sink $((SECONDS - sent)) s after it was sent, with knativeerrorcode 405 and the failed destination"
 
 # func (stage 5 groundwork): `func deploy --build=false` of TaskFlow's dead-letter function from
 # its own knative/func/dead-letter/func.yaml (generated from the chart), into the namespace
