@@ -20,7 +20,8 @@
 #      a Trigger to TaskFlow's dead-letter function (OIDC on, as the chart runs); an event sent to
 #      the Broker's ingress wakes the zero-scaled function and reaches it, which verifies the
 #      broker's token and logs it; an event its subscriber refuses reaches the dead-letter sink;
-#  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready.
+#  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready;
+#  11. the chart's objects (but Strimzi's) and the Brokers and Triggers pass admission (dry run).
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -638,6 +639,39 @@ containers=$(kube -n "$FUNC_NAMESPACE" get pod -l serving.knative.dev/service=de
 check "func deploy --build=false made the Knative Service dead-letter in $FUNC_NAMESPACE from its func.yaml: Ready in $((SECONDS - deployed)) s, containers: $containers"
 ingress_request "http://dead-letter.$FUNC_NAMESPACE.svc.cluster.local/healthz" "" 200
 check "func's dead-letter answers /healthz at its cluster name"
+
+# The chart (stage 5 groundwork): every object of `helm template` with values-minikube but
+# Strimzi's (its operator and CRDs are not on this cluster: Kafka runs without them), and the
+# Brokers and Triggers of eventing/*.yaml, pass the cluster's own admission in a server-side dry
+# run: the API server's validation, Knative Serving's webhook (which dry-runs each Service's pod),
+# Eventing's and the Kafka broker's webhooks, Dapr's CRD schemas. The service accounts are made
+# for real first (the pods' dry run looks them up).
+"$helm" template taskflow deploy/helm/taskflow --namespace "$FUNC_NAMESPACE" \
+    -f deploy/helm/taskflow/values-minikube.yaml --set "secrets.values.JWT_SECRET=$jwt_secret" \
+    --set secrets.values.TASKFLOW_COMMAND_KEY=smoke --set secrets.values.APP_API_TOKEN=smoke \
+    >"$func_work/chart.yaml"
+.venv/bin/python - "$func_work" <<'EOF_PY'
+import sys, yaml
+folder = sys.argv[1]
+documents = [d for d in yaml.safe_load_all(open(f"{folder}/chart.yaml")) if d]
+accounts = [d for d in documents if d["kind"] == "ServiceAccount"]
+rest = [d for d in documents
+        if d["kind"] != "ServiceAccount" and not d["apiVersion"].startswith("kafka.strimzi.io/")]
+yaml.safe_dump_all(accounts, open(f"{folder}/accounts.yaml", "w"))
+yaml.safe_dump_all(rest, open(f"{folder}/chart-rest.yaml", "w"))
+EOF_PY
+for broker in eventing/task-events.yaml eventing/reminders.yaml eventing/task-updates.yaml; do
+    printf -- '---\n'
+    cat "$broker"
+done >"$func_work/brokers.yaml"
+kube apply -f "$func_work/accounts.yaml" >/dev/null
+admitted=0
+for file in chart-rest brokers; do
+    kube apply --dry-run=server -f "$func_work/$file.yaml" >"$func_work/$file.out" 2>&1 ||
+        { cat "$func_work/$file.out" >&2; fail "the cluster refused some of $file.yaml (above)"; }
+    admitted=$((admitted + $(grep -c '(server dry run)$' "$func_work/$file.out")))
+done
+check "the chart's objects (values-minikube, all but Strimzi's) and eventing/*.yaml's Brokers and Triggers pass the cluster's admission in a server-side dry run: $admitted objects"
 kube delete namespace "$FUNC_NAMESPACE" --wait=false >/dev/null
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
