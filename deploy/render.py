@@ -87,6 +87,13 @@ def func_yaml(service: dict[str, Any]) -> dict[str, Any]:
         "metric": "concurrency",
         "target": int(annotations.pop("autoscaling.knative.dev/target")),
     }
+    # func puts deploy.annotations on the Service's metadata as well as on its revision template
+    # (knative.dev/func pkg/knative/deployer.go), and Serving's webhook refuses an autoscaling
+    # annotation there ("autoscaling annotations must be put under
+    # spec.template.metadata.annotations": `func deploy` on `just cluster-up` failed so). What
+    # options.scale cannot say (the scale-to-zero retention period) is left to the chart.
+    for key in [key for key in annotations if key.startswith("autoscaling.knative.dev/")]:
+        del annotations[key]
     envs: list[dict[str, str]] = [
         {"value": f"{{{{ configMap:{source['configMapRef']['name']} }}}}"}
         for source in container.get("envFrom", [])

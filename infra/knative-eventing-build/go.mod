@@ -1,5 +1,6 @@
-// Builds Knative Eventing's commands (controller, webhook, mtping, jobsink, requestreply) for the
-// single-node cluster (scripts/cluster/build.sh): the release deploy/versions.env pins as
+// Builds Knative Eventing's commands for the single-node cluster (scripts/cluster/build.sh builds
+// controller and webhook, all the Kafka broker needs; tools.go also pins mtping, jobsink and
+// requestreply, every `ko://` image of config/core): the release deploy/versions.env pins as
 // KNATIVE_EVENTING_MODULE. Its go.mod has no replace lines, so this module only requires it.
 // Apart from infra/knative-build so that a change here does not rebuild Serving, and from the
 // Kafka broker: knative.dev/eventing-kafka-broker v0.50.1 requires

@@ -4,7 +4,9 @@
 # infra/k8s-build (the one home of the Kubernetes and etcd versions), etcd from the same module,
 # CoreDNS from infra/coredns-build, and the Dapr control plane (operator, sidecar injector, sentry,
 # placement, scheduler) from infra/dapr-build, the release scripts/dapr.sh builds daprd from,
-# Knative Serving from infra/knative-build and Traefik (the KIngress) from infra/traefik-build.
+# Knative Serving from infra/knative-build, Traefik (the KIngress) from infra/traefik-build,
+# Knative Eventing's controller and webhook from infra/knative-eventing-build and the Kafka
+# broker's control plane from infra/knative-kafka-build, and the func CLI from infra/func-build.
 # Each binary is rebuilt only when its wrapper module or link flags change (a stamp file per
 # binary), so a rerun takes a second.
 #
@@ -99,6 +101,31 @@ for component in controller webhook activator autoscaler queue; do
     build_one "$KNATIVE_MODULE" "knative-$component" "knative.dev/serving/cmd/$component" "-s -w"
 done
 
+# Knative Eventing's core commands from infra/knative-eventing-build (the release deploy/versions.env
+# pins as KNATIVE_EVENTING_MODULE): the controller and the webhook, all the Kafka broker needs of
+# it (mtping, jobsink and requestreply serve PingSource, JobSink and RequestReply, none of which
+# the cluster runs).
+EVENTING_MODULE=infra/knative-eventing-build
+eventing_version=$(module_version "$EVENTING_MODULE" knative.dev/eventing)
+pinned_eventing=$(sed -n 's/^KNATIVE_EVENTING_MODULE=//p' deploy/versions.env)
+[ "$eventing_version" = "$pinned_eventing" ] ||
+    fail "$EVENTING_MODULE requires knative.dev/eventing $eventing_version, deploy/versions.env pins $pinned_eventing"
+for component in controller webhook; do
+    build_one "$EVENTING_MODULE" "eventing-$component" "knative.dev/eventing/cmd/$component" "-s -w"
+done
+
+# The Kafka broker's control plane from infra/knative-kafka-build (KNATIVE_KAFKA_MODULE), a module
+# of its own: see its go.mod for why it cannot share Eventing's.
+KAFKA_BROKER_MODULE=infra/knative-kafka-build
+kafka_broker_version=$(module_version "$KAFKA_BROKER_MODULE" knative.dev/eventing-kafka-broker)
+pinned_kafka_broker=$(sed -n 's/^KNATIVE_KAFKA_MODULE=//p' deploy/versions.env)
+[ "$kafka_broker_version" = "$pinned_kafka_broker" ] ||
+    fail "$KAFKA_BROKER_MODULE requires knative.dev/eventing-kafka-broker $kafka_broker_version, deploy/versions.env pins $pinned_kafka_broker"
+for component in kafka-controller webhook-kafka; do
+    build_one "$KAFKA_BROKER_MODULE" "$component" \
+        "knative.dev/eventing-kafka-broker/control-plane/cmd/$component" "-s -w"
+done
+
 # Traefik, the cluster's KIngress (its Knative provider; scripts/cluster/ingress.sh), from
 # infra/traefik-build, stamped with its version as Traefik's release build does.
 TRAEFIK_MODULE=infra/traefik-build
@@ -106,6 +133,21 @@ traefik_version=$(module_version "$TRAEFIK_MODULE" github.com/traefik/traefik/v3
 [ -n "$traefik_version" ] || fail "no Traefik version in $TRAEFIK_MODULE/go.mod"
 build_one "$TRAEFIK_MODULE" traefik github.com/traefik/traefik/v3/cmd/traefik \
     "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${traefik_version}"
+
+# Knative's func CLI (`func deploy --build=false` in scripts/cluster/smoke.sh) from
+# infra/func-build (KNATIVE_FUNC_MODULE), stamped with its version as its Makefile does. Its
+# module carries func's replace line and two more for modules the proxy does not serve (see its
+# go.mod); the stamp covers the stand-in module's files too.
+FUNC_MODULE=infra/func-build
+func_version=$(module_version "$FUNC_MODULE" knative.dev/func)
+pinned_func=$(sed -n 's/^KNATIVE_FUNC_MODULE=//p' deploy/versions.env)
+func_release=$(sed -n 's/^KNATIVE_FUNC_VERSION=//p' deploy/versions.env)
+[ "$func_version" = "$pinned_func" ] ||
+    fail "$FUNC_MODULE requires knative.dev/func $func_version, deploy/versions.env pins $pinned_func"
+stand_in=$(cat "$FUNC_MODULE"/func-operator-absent/go.mod "$FUNC_MODULE"/func-operator-absent/api/v1alpha1/*.go |
+    sha256sum | cut -c1-16)
+build_one "$FUNC_MODULE" func knative.dev/func/cmd/func \
+    "-s -w -X knative.dev/func/pkg/version.Vers=$func_version -X knative.dev/func/pkg/version.Kver=knative-v$func_release -X knative.dev/func/pkg/version.Hash=$stand_in"
 
 # helm renders Dapr's chart at cluster-up (scripts/cluster/dapr.sh): the version of
 # deploy/versions.env, at the path tests/deploy's toolchain builds it to, so the two share it.

@@ -51,6 +51,14 @@ KNATIVE_REGISTRY=localhost/taskflow-cluster
 KNATIVE_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/serving \(v[0-9.]*\).*#\2#p' \
     infra/knative-build/go.mod | head -n 1)
 KNATIVE_NAMESPACE=knative-serving
+# Knative Eventing (scripts/cluster/eventing.sh): $EVENTING_REGISTRY/knative-eventing-<command>:
+# $EVENTING_TAG, the release of infra/knative-eventing-build, and the Kafka broker's control plane:
+# $KAFKA_BROKER_REGISTRY/knative-<command>:$KAFKA_BROKER_TAG (infra/knative-kafka-build).
+EVENTING_REGISTRY=localhost/taskflow-cluster
+EVENTING_TAG=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}knative.dev/eventing \(v[0-9.]*\).*#\2#p' \
+    infra/knative-eventing-build/go.mod | head -n 1)
+EVENTING_NAMESPACE=knative-eventing
+KAFKA_BROKER_REGISTRY=localhost/taskflow-cluster
 # The KIngress (scripts/cluster/ingress.sh): Traefik's Knative provider, the release of
 # infra/traefik-build, serving the Ingress objects of this class. Routes are named
 # <service>.<namespace>.$KNATIVE_DOMAIN (.test: a name reserved never to resolve anywhere).

@@ -4,6 +4,9 @@
 #   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
 #   coredns  the CoreDNS binary of scripts/cluster/build.sh
 #   knative-*  Knative Serving's controller, webhook, activator, autoscaler and queue-proxy
+#   eventing-*  Knative Eventing's controller and webhook
+#   kafka-controller, webhook-kafka  the Kafka broker's control plane (its data plane's images
+#            come from scripts/cluster/data-plane.sh)
 #   traefik  the KIngress (scripts/cluster/ingress.sh)
 #   dapr, daprd  Dapr's control plane (scripts/cluster/build.sh) and sidecar (scripts/dapr.sh),
 #            made as `just images` makes TaskFlow's: scripts/podman.sh (this checkout's store),
@@ -72,6 +75,25 @@ for component in controller webhook activator autoscaler queue; do
         "$component" "$component" "$component" >"$work/knative-$component/Containerfile"
     build_image "knative-$component" "$KNATIVE_REGISTRY/knative-$component:$KNATIVE_TAG" \
         "$work/knative-$component"
+done
+
+# Knative Eventing's controller and webhook, and the Kafka broker's control plane, the same way
+# (their deployments demand runAsNonRoot as well).
+for component in controller webhook; do
+    mkdir "$work/eventing-$component"
+    cp "$BIN/eventing-$component" "$work/eventing-$component/$component"
+    printf 'FROM scratch\nCOPY %s /ko-app/%s\nUSER 65532:65532\nENTRYPOINT ["/ko-app/%s"]\n' \
+        "$component" "$component" "$component" >"$work/eventing-$component/Containerfile"
+    build_image "eventing-$component" "$EVENTING_REGISTRY/knative-eventing-$component:$EVENTING_TAG" \
+        "$work/eventing-$component"
+done
+for component in kafka-controller webhook-kafka; do
+    mkdir "$work/$component"
+    cp "$BIN/$component" "$work/$component/$component"
+    printf 'FROM scratch\nCOPY %s /ko-app/%s\nUSER 65532:65532\nENTRYPOINT ["/ko-app/%s"]\n' \
+        "$component" "$component" "$component" >"$work/$component/Containerfile"
+    build_image "$component" "$KAFKA_BROKER_REGISTRY/knative-$component:$KAFKA_BROKER_TAG" \
+        "$work/$component"
 done
 
 # Traefik, the KIngress: FROM scratch as well (it serves plain HTTP inside the node: no CA bundle).

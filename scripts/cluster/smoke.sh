@@ -15,7 +15,13 @@
 #      writes a record and reads it back, all through the bootstrap Service;
 #   8. Knative Serving with Traefik as KIngress: a public and a cluster-local Knative Service turn
 #      Ready, answer through the ingress (by Host header; by cluster name), the cluster-local one
-#      not publicly, and the public one scales to zero and wakes for a request through the ingress.
+#      not publicly, and the public one scales to zero and wakes for a request through the ingress;
+#   9. Knative Eventing with the Kafka broker: a Kafka-class Broker (on the topic task-events) and
+#      a Trigger to TaskFlow's dead-letter function (OIDC on, as the chart runs); an event sent to
+#      the Broker's ingress wakes the zero-scaled function and reaches it, which verifies the
+#      broker's token and logs it; an event its subscriber refuses reaches the dead-letter sink;
+#  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready;
+#  11. the chart's objects (but Strimzi's) and the Brokers and Triggers pass admission (dry run).
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -49,6 +55,14 @@ fi
 "${podman[@]}" save -q --format docker-archive "$image" |
     ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import - >/dev/null
 check "imported $image into the node's containerd"
+# Knative Services name their images dev.local/taskflow/<name> (as values-minikube does): a
+# registry Knative never resolves tags at (scripts/cluster/knative.sh says why).
+knative_name() { # knative_name IMAGE: the dev.local name of a localhost/taskflow/<name>:<tag> image
+    local name=${1##*/}
+    echo "dev.local/taskflow/${name%%:*}:dev"
+}
+knative_image=$(knative_name "$image")
+ctr --address "$CONTAINERD_SOCKET" -n k8s.io images tag --force "$image" "$knative_image" >/dev/null
 
 kube delete namespace "$NAMESPACE" --ignore-not-found --wait=true >/dev/null
 kube create namespace "$NAMESPACE" >/dev/null
@@ -340,7 +354,7 @@ spec:
         autoscaling.knative.dev/window: 6s
     spec:
       containers:
-      - image: $image
+      - image: $knative_image
         envFrom: [{secretRef: {name: taskflow-jwt}}]
         ports: [{containerPort: 8080}]
         readinessProbe:
@@ -410,6 +424,255 @@ ingress_request "$traefik_public" "api.$NAMESPACE.$KNATIVE_DOMAIN" 200
 [ -n "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/revision=api-00001 -o name)" ] ||
     fail "no pod of the revision after the request"
 check "a request through the ingress woke the revision from zero (Traefik -> activator), and its pod runs again"
+
+# Knative Eventing with the Kafka broker (scripts/cluster/eventing.sh), as the chart uses it:
+# a Broker of class Kafka on the repository's kafka-broker-config, and a Trigger to TaskFlow's
+# dead-letter function (a Knative Service of its image from `just images`, cluster-local as the
+# chart makes it), with the Trigger's subscriber audience and OIDC on (authentication-oidc, as
+# scripts/deploy/deploy.sh sets it). The function's door verifies the broker's token against the
+# cluster's issuer and JWKS (the chart's senderIdentity values), then logs the event. A CloudEvent
+# sent to the Broker's ingress without a token is refused (401); with a service-account token
+# for the Broker's audience it is taken (202), and the dispatcher delivers it to the function,
+# whose revision has scaled to zero first: the delivery wakes it (through the activator).
+for workload in eventing-webhook eventing-controller kafka-webhook-eventing kafka-controller \
+    kafka-broker-receiver; do
+    kube -n "$EVENTING_NAMESPACE" rollout status "deployment/$workload" --timeout=60s >/dev/null ||
+        fail "$workload is not ready"
+done
+check "Knative Eventing ready: eventing-webhook, eventing-controller; the Kafka broker's kafka-webhook-eventing, kafka-controller, kafka-broker-receiver"
+function_image=$("${podman[@]}" images --format '{{.Repository}}:{{.Tag}}' \
+    --filter reference=localhost/taskflow/dead-letter | head -n 1)
+[ -n "$function_image" ] ||
+    fail "no dead-letter image in podman's store: run \`just images dead-letter\` first"
+"${podman[@]}" save -q --format docker-archive "$function_image" |
+    ctr --address "$CONTAINERD_SOCKET" -n k8s.io images import - >/dev/null
+function_knative_image=$(knative_name "$function_image")
+ctr --address "$CONTAINERD_SOCKET" -n k8s.io images tag --force "$function_image" \
+    "$function_knative_image" >/dev/null
+read -r oidc_issuer oidc_jwks_url < <(.venv/bin/python -c '
+import yaml
+identity = yaml.safe_load(open("deploy/helm/taskflow/values.yaml"))["senderIdentity"]
+print(identity["issuer"], identity["jwksUrl"])')
+kube -n "$NAMESPACE" apply -f - >/dev/null <<EOF_MANIFEST
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: dead-letter
+  labels: {networking.knative.dev/visibility: cluster-local}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/window: 6s}
+    spec:
+      containers:
+      - image: $function_knative_image
+        envFrom: [{secretRef: {name: taskflow-jwt}}]
+        env:
+        - {name: TASKFLOW_NAMESPACE, value: $NAMESPACE}
+        - {name: TASKFLOW_OIDC_ISSUER, value: "$oidc_issuer"}
+        - {name: TASKFLOW_OIDC_JWKS_URL, value: "$oidc_jwks_url"}
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz}
+        # The chart's (deploy/helm/taskflow/templates/services.yaml).
+        securityContext:
+          runAsNonRoot: true
+          runAsUser: 10001
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+          seccompProfile: {type: RuntimeDefault}
+        volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {}}]
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: smoke
+  # Bound to the chart's existing topic, as eventing/*.yaml binds every Broker.
+  annotations:
+    eventing.knative.dev/broker.class: Kafka
+    kafka.eventing.knative.dev/external.topic: task-events
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: kafka-broker-config, namespace: $EVENTING_NAMESPACE}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: smoke-dead-letter
+spec:
+  broker: smoke
+  filters:
+  - exact: {type: com.taskflow.smoke.delivered}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+    audience: serving.knative.dev/service/$NAMESPACE/dead-letter
+---
+# A delivery that fails: the API takes no POST there (405: its frontend route answers GET only),
+# so after one retry the dispatcher sends the event to the Trigger's dead-letter sink, the
+# dead-letter function, as eventing/*.yaml configures every Trigger.
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: smoke-refused
+spec:
+  broker: smoke
+  filters:
+  - exact: {type: com.taskflow.smoke.refused}
+  subscriber:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: api-local}
+    uri: /no-such-door
+  delivery:
+    retry: 1
+    backoffPolicy: linear
+    backoffDelay: PT0.2S
+    deadLetterSink:
+      ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+      audience: serving.knative.dev/service/$NAMESPACE/dead-letter
+EOF_MANIFEST
+for resource in ksvc/dead-letter broker/smoke trigger/smoke-dead-letter trigger/smoke-refused; do
+    kube -n "$NAMESPACE" wait --for=condition=Ready "$resource" --timeout=300s >/dev/null ||
+        { kube -n "$NAMESPACE" get "$resource" -o yaml >&2; fail "$resource did not become Ready"; }
+done
+broker_url=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.url}')
+broker_audience=$(kube -n "$NAMESPACE" get broker smoke -o jsonpath='{.status.address.audience}')
+check "Broker smoke (class Kafka, bound to the topic task-events) Ready at $broker_url (audience $broker_audience), Triggers smoke-dead-letter and smoke-refused Ready"
+
+waited=$SECONDS
+until [ -z "$(kube -n "$NAMESPACE" get pod -l serving.knative.dev/service=dead-letter -o name)" ]; do
+    [ $((SECONDS - waited)) -lt 240 ] || fail "dead-letter did not scale to zero within 240 s"
+    sleep 2
+done
+check "the dead-letter function scaled to zero"
+
+event_id=smoke-$RANDOM$RANDOM
+send_event() { # send_event ID TYPE TOKEN EXPECTED-STATUS: POST a binary-mode CloudEvent to the Broker
+    kube -n "$NAMESPACE" exec taskflow-api -- python -c '
+import json, sys, urllib.error, urllib.request
+url, event_id, event_type, token = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+expected = int(sys.argv[5])
+headers = {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": event_id,
+           "ce-type": event_type, "ce-source": "/taskflow/cluster-smoke"}
+if token:
+    headers["Authorization"] = f"Bearer {token}"
+request = urllib.request.Request(url, data=json.dumps({"smoke": event_id}).encode(),
+                                 headers=headers, method="POST")
+try:
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        status = answer.status
+except urllib.error.HTTPError as error:
+    status = error.code
+print(f"    POST {url} (ce-id {event_id}" + (", with a token" if token else ", no token")
+      + f"): {status}")
+if status != expected:
+    raise SystemExit(f"expected {expected}")
+' "$broker_url" "$@"
+}
+dead_letter_logged() { # dead_letter_logged ID: the dead-letter function's log line of event ID
+    kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container \
+        --tail=-1 2>/dev/null | grep "\"cloudevent_id\": *\"$1\""
+}
+send_event "$event_id" com.taskflow.smoke.delivered "" 401
+check "the Broker's ingress refuses an event without a token (OIDC on)"
+token=$(kube -n "$NAMESPACE" create token default --audience "$broker_audience" --duration 10m)
+sent=$SECONDS
+send_event "$event_id" com.taskflow.smoke.delivered "$token" 202
+check "the Broker's ingress took the event with the namespace's service-account token"
+until dead_letter_logged "$event_id" >/dev/null; do
+    [ $((SECONDS - sent)) -lt 180 ] ||
+        { kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container >&2
+          fail "the event did not reach the dead-letter function within 180 s"; }
+    sleep 2
+done
+check "the dispatcher woke dead-letter from zero and delivered the event $((SECONDS - sent)) s after it was sent; the function verified the broker's OIDC token and logged ce-id $event_id"
+
+refused_id=smoke-refused-$RANDOM$RANDOM
+sent=$SECONDS
+send_event "$refused_id" com.taskflow.smoke.refused "$token" 202
+until line=$(dead_letter_logged "$refused_id"); do
+    [ $((SECONDS - sent)) -lt 180 ] ||
+        { kube -n "$NAMESPACE" logs -l serving.knative.dev/service=dead-letter -c user-container >&2
+          fail "the refused event did not reach the dead-letter sink within 180 s"; }
+    sleep 2
+done
+# 405 with the API image (another TASKFLOW_CLUSTER_SMOKE_IMAGE may refuse with another 4xx).
+error_code=$(sed -n 's/.*"error_code": *"\(4[0-9][0-9]\)".*/\1/p' <<<"$line")
+[ -n "$error_code" ] || fail "the dead letter does not name the subscriber's refusal: $line"
+grep -q "\"destination\": *\"[^\"]*api-local[^\"]*/no-such-door\"" <<<"$line" ||
+    fail "the dead letter does not name the failed destination: $line"
+check "an event the subscriber refused ($error_code) reached the Trigger's dead-letter sink $((SECONDS - sent)) s after it was sent, with knativeerrorcode $error_code and the failed destination"
+
+# func (stage 5 groundwork): `func deploy --build=false` of TaskFlow's dead-letter function from
+# its own knative/func/dead-letter/func.yaml (generated from the chart), into the namespace
+# taskflow it names, with the image of `just images` (dev.local/..., imported above). What the
+# func.yaml refers to comes first: the chart's ConfigMap taskflow-config and Dapr Configuration
+# taskflow (helm template of values-minikube), and the two Secrets with values made for this run
+# (the function reads no database). func then makes the Knative Service: it turns Ready with the
+# func.yaml's Dapr annotations (a daprd sidecar injected) and answers /healthz at its cluster name.
+FUNC_NAMESPACE=taskflow
+helm=.cache/tools/bin/helm-$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)
+kube delete namespace "$FUNC_NAMESPACE" --ignore-not-found --wait=true >/dev/null
+kube create namespace "$FUNC_NAMESPACE" >/dev/null
+"$helm" template taskflow deploy/helm/taskflow --namespace "$FUNC_NAMESPACE" \
+    -f deploy/helm/taskflow/values-minikube.yaml \
+    --show-only templates/configmap.yaml --show-only templates/dapr-configuration.yaml |
+    kube -n "$FUNC_NAMESPACE" apply -f - >/dev/null
+kube -n "$FUNC_NAMESPACE" create secret generic taskflow-secrets \
+    --from-literal=JWT_SECRET="$jwt_secret" --from-literal=OPENAI_API_KEY= \
+    --from-literal=DATABASE_URL=postgresql://unused.invalid/taskflow >/dev/null
+kube -n "$FUNC_NAMESPACE" create secret generic taskflow-dapr-app-token \
+    --from-literal=token="$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=')" >/dev/null
+func_work=$(mktemp -d)
+trap 'rm -rf "$func_work"' EXIT
+mkdir "$func_work/dead-letter" "$func_work/config"
+cp knative/func/dead-letter/func.yaml "$func_work/dead-letter/"
+deployed=$SECONDS
+in_node env KUBECONFIG="$PKI/admin.kubeconfig" XDG_CONFIG_HOME="$func_work/config" \
+    "$BIN/func" deploy --path "$func_work/dead-letter" --build=false --push=false \
+    --image "$function_knative_image" --namespace "$FUNC_NAMESPACE" 2>&1 | sed 's/^/    func: /'
+kube -n "$FUNC_NAMESPACE" wait --for=condition=Ready ksvc/dead-letter --timeout=240s >/dev/null ||
+    { kube -n "$FUNC_NAMESPACE" get ksvc/dead-letter -o yaml >&2
+      kube -n "$FUNC_NAMESPACE" describe pods >&2; fail "func's dead-letter did not become Ready"; }
+containers=$(kube -n "$FUNC_NAMESPACE" get pod -l serving.knative.dev/service=dead-letter \
+    -o jsonpath='{.items[0].spec.containers[*].name}')
+[[ " $containers " == *" daprd "* ]] || fail "no daprd beside func's dead-letter ($containers)"
+check "func deploy --build=false made the Knative Service dead-letter in $FUNC_NAMESPACE from its func.yaml: Ready in $((SECONDS - deployed)) s, containers: $containers"
+ingress_request "http://dead-letter.$FUNC_NAMESPACE.svc.cluster.local/healthz" "" 200
+check "func's dead-letter answers /healthz at its cluster name"
+
+# The chart (stage 5 groundwork): every object of `helm template` with values-minikube but
+# Strimzi's (its operator and CRDs are not on this cluster: Kafka runs without them), and the
+# Brokers and Triggers of eventing/*.yaml, pass the cluster's own admission in a server-side dry
+# run: the API server's validation, Knative Serving's webhook (which dry-runs each Service's pod),
+# Eventing's and the Kafka broker's webhooks, Dapr's CRD schemas. The service accounts are made
+# for real first (the pods' dry run looks them up).
+"$helm" template taskflow deploy/helm/taskflow --namespace "$FUNC_NAMESPACE" \
+    -f deploy/helm/taskflow/values-minikube.yaml --set "secrets.values.JWT_SECRET=$jwt_secret" \
+    --set secrets.values.TASKFLOW_COMMAND_KEY=smoke --set secrets.values.APP_API_TOKEN=smoke \
+    >"$func_work/chart.yaml"
+.venv/bin/python - "$func_work" <<'EOF_PY'
+import sys, yaml
+folder = sys.argv[1]
+documents = [d for d in yaml.safe_load_all(open(f"{folder}/chart.yaml")) if d]
+accounts = [d for d in documents if d["kind"] == "ServiceAccount"]
+rest = [d for d in documents
+        if d["kind"] != "ServiceAccount" and not d["apiVersion"].startswith("kafka.strimzi.io/")]
+yaml.safe_dump_all(accounts, open(f"{folder}/accounts.yaml", "w"))
+yaml.safe_dump_all(rest, open(f"{folder}/chart-rest.yaml", "w"))
+EOF_PY
+for broker in eventing/task-events.yaml eventing/reminders.yaml eventing/task-updates.yaml; do
+    printf -- '---\n'
+    cat "$broker"
+done >"$func_work/brokers.yaml"
+kube apply -f "$func_work/accounts.yaml" >/dev/null
+admitted=0
+for file in chart-rest brokers; do
+    kube apply --dry-run=server -f "$func_work/$file.yaml" >"$func_work/$file.out" 2>&1 ||
+        { cat "$func_work/$file.out" >&2; fail "the cluster refused some of $file.yaml (above)"; }
+    admitted=$((admitted + $(grep -c '(server dry run)$' "$func_work/$file.out")))
+done
+check "the chart's objects (values-minikube, all but Strimzi's) and eventing/*.yaml's Brokers and Triggers pass the cluster's admission in a server-side dry run: $admitted objects"
+kube delete namespace "$FUNC_NAMESPACE" --wait=false >/dev/null
 
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
 say "smoke passed in $((SECONDS - started))s"

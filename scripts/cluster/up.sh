@@ -2,9 +2,11 @@
 # `just cluster-up`: a single-node Kubernetes built here (scripts/cluster/build.sh), all of it in
 # the network namespace $NETNS: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # containerd (Debian) with runc and the CNI bridge plugins, kubelet, kube-proxy, then CoreDNS as
-# a Deployment, the Dapr control plane (scripts/cluster/dapr.sh), Kafka (scripts/cluster/kafka.sh)
-# and Knative Serving (scripts/cluster/knative.sh) with Traefik as its KIngress
-# (scripts/cluster/ingress.sh). Undo everything with `just cluster-down`. kubectl against it:
+# a Deployment, the Dapr control plane (scripts/cluster/dapr.sh), Kafka (scripts/cluster/kafka.sh),
+# Knative Serving (scripts/cluster/knative.sh) with Traefik as its KIngress
+# (scripts/cluster/ingress.sh), and Knative Eventing with the Kafka broker
+# (scripts/cluster/eventing.sh; its data plane from scripts/cluster/data-plane.sh). Undo everything
+# with `just cluster-down`. kubectl against it:
 #   scripts/cluster/kubectl.sh get nodes
 # What it changes on the host, and why the namespace: specs/deployment.md.
 set -euo pipefail
@@ -19,6 +21,8 @@ done
 started=$SECONDS
 scripts/cluster/build.sh
 scripts/cluster/images.sh
+# The Kafka broker's data plane: its jars and images (.cache/cluster/images/kafka-*.tar).
+scripts/cluster/data-plane.sh
 scripts/cluster/pki.sh
 
 if ip netns list | grep -qw "$NETNS"; then
@@ -241,4 +245,5 @@ scripts/cluster/dapr.sh
 scripts/cluster/kafka.sh
 scripts/cluster/knative.sh
 scripts/cluster/ingress.sh
+scripts/cluster/eventing.sh
 say "cluster up in $((SECONDS - started))s: scripts/cluster/kubectl.sh get nodes"

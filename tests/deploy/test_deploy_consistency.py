@@ -124,6 +124,10 @@ def test_service_func_yaml_dapr_and_chart_agree(name: str) -> None:
     scale = function["deploy"]["options"]["scale"]
     assert (scale["min"], scale["max"]) == (entry["minScale"], entry["maxScale"])
     assert function["deploy"]["annotations"]["dapr.io/app-id"] == name
+    # func copies these onto the Service itself, where Knative Serving refuses autoscaling keys.
+    annotations_of_func = function["deploy"]["annotations"]
+    autoscaling = [key for key in annotations_of_func if key.startswith("autoscaling.")]
+    assert not autoscaling, f"func deploy would be refused for {autoscaling}"
     probes = function["deploy"]["healthEndpoints"]
     assert container["readinessProbe"]["httpGet"]["path"] == probes["readiness"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == probes["liveness"] == "/healthz"
