@@ -258,6 +258,13 @@ def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
 
     assert [call["name"] for call in undone["tool_calls"]] == ["uncomplete_task"]
     assert series_of(client, alice, "water the ferns") == [(1, False)]
+    # The reply says what the list shows: the next occurrence went away with the completion.
+    assert undone["response"].startswith(
+        f'Marked task #{task["task_id"]} "water the ferns" as not done again. The next '
+        f'occurrence that completing it had scheduled, task #{successor["id"]} "water the '
+        'ferns" (due '
+    ), undone["response"]
+    assert undone["response"].endswith("), is withdrawn."), undone["response"]
 
     def withdrawal_published() -> bool:
         # What write-audit (the activity panel) and broadcast-update (live sync) consume.
@@ -271,13 +278,39 @@ def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
     assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
 
 
+def test_undo_keeps_a_next_occurrence_the_user_changed_and_says_so(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add feed the fish tomorrow every day")["tool_calls"][0]["result"]
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    (successor,) = [
+        t for t in tasks_of(client, alice, status="pending") if t["title"] == "feed the fish"
+    ]
+    changed = client.put(
+        f"{alice.tasks_url}/{successor['id']}", json={"priority": "high"}, headers=alice.headers
+    )
+    assert changed.status_code == 200
+
+    undone = talk("undo")
+
+    assert series_of(client, alice, "feed the fish") == [(1, False), (2, False)]
+    assert (
+        f'The next occurrence, task #{successor["id"]} "feed the fish" (due ' in undone["response"]
+    )
+    assert "stays: it was changed after it was scheduled." in undone["response"]
+
+
 def test_undo_before_the_next_occurrence_arrives_ends_the_same(
     client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
 ) -> None:
     talk = _in_conversation(client, alice)
     task = talk("add stretch tomorrow at 7am every day")["tool_calls"][0]["result"]
     talk("done")
-    talk("undo")  # before the router delivered the completion to spawn-recurrence
+    undone = talk("undo")  # before the router delivered the completion to spawn-recurrence
+    # Nothing was scheduled yet, and nothing will be: the reply claims no withdrawal.
+    assert "next occurrence" not in undone["response"]
 
     hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
 

@@ -119,7 +119,8 @@ class OfflineAssistant:
     def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, intent.action, reply)
         result = self._call(reply, intent.action, task_id=task_id, **intent.arguments)
-        return self._say(intent.action, task=self._name(result), **intent.arguments)
+        text = self._say(intent.action, task=self._name(result), **intent.arguments)
+        return text + self._next_occurrence(result)
 
     def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, "update_task", reply)
@@ -160,8 +161,23 @@ class OfflineAssistant:
                 lines.append(self._say("cannot_undo", id=task_id))
                 continue
             result = self._call(reply, tool, task_id=task_id)
-            lines.append(self._say(f"undo_{call['name']}", task=self._name(result)))
+            lines.append(
+                self._say(f"undo_{call['name']}", task=self._name(result))
+                + self._next_occurrence(result)
+            )
         return " ".join(lines)
+
+    def _next_occurrence(self, result: dict[str, Any]) -> str:
+        """What reopening a repeating task did to the next occurrence its completion had
+        scheduled (uncomplete_task's `next_occurrence`): taken back, or kept because the user
+        changed it since. Said, so the reply matches the list."""
+        following = result.get("next_occurrence")
+        if not isinstance(following, dict):
+            return ""
+        due = self._due_text(following | {"completed": True})  # "(overdue)" would nest
+        key = "next_withdrawn" if following["status"] == "withdrawn" else "next_kept"
+        name = self._name(following)
+        return self._say(key, task=name, due=f" ({due})" if due else "")
 
     def _ambiguities(self, parsed: QuickAdd) -> str:
         if not parsed.ambiguities:

@@ -147,6 +147,17 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "{task} phir se delete kar diya.",
         "ur": "{task} پھر سے حذف کر دیا۔",
     },
+    # After reopening a repeating task: what became of the next occurrence its completion made.
+    "next_withdrawn": {
+        "en": " The next occurrence that completing it had scheduled, {task}{due}, is withdrawn.",
+        "ur-Latn": " Mukammal karne se jo agli baari bani thi, {task}{due}, wapas le li.",
+        "ur": " مکمل کرنے سے جو اگلی باری بنی تھی، {task}{due}، واپس لے لی۔",
+    },
+    "next_kept": {
+        "en": " The next occurrence, {task}{due}, stays: it was changed after it was scheduled.",
+        "ur-Latn": " Agli baari, {task}{due}, rehne di: wo banne ke baad badli gayi thi.",
+        "ur": " اگلی باری، {task}{due}، رہنے دی: وہ بننے کے بعد بدلی گئی تھی۔",
+    },
     "cannot_undo": {
         "en": "I can't undo that change of task #{id} myself: please set it back "
         '(for example "change task {id} to ...").',
