@@ -4,7 +4,7 @@
 import { Api, ApiError, Unreachable, authenticate } from "./api.js";
 import { connectLive, socketUrl } from "./live.js";
 import {
-  REMINDER_CHOICES, REPEAT_CHOICES, TOOL_WORDS, describeOffset, describeRule,
+  REMINDER_CHOICES, REPEAT_CHOICES, TOOL_WORDS, describeOffset, describeRule, sayDay, sayMoment,
 } from "./words.js";
 
 const SESSION_KEY = "taskflow.session";
@@ -58,18 +58,14 @@ function zone() {
   return (state.session && state.session.timezone) || undefined;
 }
 
+// The assistant's wording (words.js sayMoment/sayDay), so a due reads the same in both.
 function formatMoment(iso) {
-  return new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-    timeZone: zone(),
-  }).format(new Date(iso));
+  return sayMoment(new Date(iso), zone(), todayInUserZone());
 }
 
 function formatDay(isoDate) {
-  // An all-day date is a calendar day, not a moment: format it in UTC so no zone shifts it.
-  return new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", timeZone: "UTC",
-  }).format(new Date(`${isoDate}T00:00:00Z`));
+  // An all-day date is a calendar day, not a moment: no zone shifts it.
+  return sayDay(isoDate, todayInUserZone());
 }
 
 function dayInUserZone(moment) {

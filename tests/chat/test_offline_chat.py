@@ -11,6 +11,7 @@ from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
 from taskflow import catalogue
+from taskflow.domain.when import say_day
 from taskflow_dev.local.launch import wait_until
 
 
@@ -402,8 +403,9 @@ def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob
     assert added["tool_calls"][0]["result"]["title"] == "دودھ لینا"
     assert added["response"] == f'کام #{task_id} "دودھ لینا" شامل کر دیا۔'
     bill = talk("بجلی کا بل دینا کل شامل کرو")["response"]
-    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow:%a %-d %b}")  # details on their own line
+    today = datetime.now(UTC).date()
+    tomorrow = say_day(today + timedelta(days=1), today=today)
+    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow}")  # details on their own line
     shown = talk("میرے باقی کام دکھاؤ")
     assert titles(shown["tool_calls"][0]["result"]) == ["بجلی کا بل دینا", "دودھ لینا"]
     assert shown["response"].startswith("آپ کے باقی کام (2):")

@@ -22,6 +22,7 @@ from taskflow.chat.phrases import Language
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
 from taskflow.chat.words import describe_offset, describe_rule
+from taskflow.domain import when
 from taskflow.domain.model import Priority
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
@@ -269,17 +270,18 @@ class OfflineAssistant:
     def _due_text(self, task: dict[str, Any]) -> str:
         if task.get("due_date"):
             due_day = date.fromisoformat(task["due_date"])
-            overdue = (
-                not task.get("completed") and due_day < self._now().astimezone(self._tz).date()
-            )
-            text = f"due {due_day:%a %-d %b}"
+            overdue = not task.get("completed") and due_day < self._today()
+            text = f"due {when.say_day(due_day, today=self._today())}"
         elif task.get("due_at"):
             moment = datetime.fromisoformat(task["due_at"])
             overdue = not task.get("completed") and moment < self._now()
-            text = f"due {moment.astimezone(self._tz):%a %-d %b %H:%M}"
+            text = f"due {when.say_moment(moment, self._tz, now=self._now())}"
         else:
             return ""
         return text + (" (overdue)" if overdue else "")
+
+    def _today(self) -> date:
+        return self._now().astimezone(self._tz).date()
 
     def _due_day(self, task: dict[str, Any]) -> date | None:
         """The local calendar day of a task's due, if it has one."""
@@ -306,8 +308,8 @@ class OfflineAssistant:
             if reminder.get("before_minutes") is not None:
                 parts.append("reminder " + describe_offset(reminder["before_minutes"]))
             elif reminder.get("at"):
-                at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
-                parts.append(f"reminder {at:%a %-d %b %H:%M}")
+                at = datetime.fromisoformat(reminder["at"])
+                parts.append(f"reminder {when.say_moment(at, self._tz, now=self._now())}")
         if not parts:
             return ""
         # In Urdu the English details would break the right-to-left sentence: a line of their own.
