@@ -64,6 +64,12 @@ from taskflow.chat.intents import (
             "snooze task 2 for 1 hour",
             ActOnTask("snooze_reminder", TaskRef(task_id=2), {"minutes": 60}),
         ),
+        # "snooze" alone, as a user answers a reminder: the task in focus, 10 minutes.
+        ("snooze", ActOnTask("snooze_reminder", TaskRef(focus=True), {"minutes": 10})),
+        (
+            "snooze for 30 minutes",
+            ActOnTask("snooze_reminder", TaskRef(focus=True), {"minutes": 30}),
+        ),
         ("make task 4 high priority", ChangeTask(TaskRef(task_id=4), priority="high")),
         ("move task 2 to friday", ChangeTask(TaskRef(task_id=2), due_text="friday")),
         ("help", Help()),

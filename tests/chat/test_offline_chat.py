@@ -177,6 +177,31 @@ def test_priority_and_due_changes(client: FlaskClient, alice: Account) -> None:
     assert unreadable["tool_calls"] == []
 
 
+def test_changing_a_task_to_options_only_keeps_its_title(
+    client: FlaskClient, alice: Account
+) -> None:
+    """ "change the dentist to p1" raises the priority; the title does not become "p1"."""
+    task = create(client, alice, title="dentist appointment", due="2031-03-14")
+    raised = say(client, alice, "change the dentist to p1")
+    assert raised["response"] == (
+        f'Updated task #{task["id"]} "dentist appointment" — high priority.'
+    ), raised["response"]
+    moved = say(client, alice, f"change task {task['id']} to 2031-03-20 #health")
+    assert "Please check" not in moved["response"]
+    renamed = say(client, alice, f"change task {task['id']} to dentist checkup")
+    assert renamed["tool_calls"][-1]["arguments"] == {
+        "task_id": task["id"],
+        "title": "dentist checkup",
+    }
+    (changed,) = tasks_of(client, alice)
+    assert (changed["title"], changed["priority"], changed["due_date"], changed["tags"]) == (
+        "dentist checkup",
+        "high",
+        "2031-03-20",
+        ["health"],
+    )
+
+
 def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:
     """say() within one conversation, which holds the task in focus and what undo reverses."""
     conversation: dict[str, int] = {}
@@ -210,6 +235,17 @@ def test_it_and_done_mean_the_task_the_conversation_is_about(
     fresh = say(client, alice, "delete it")
     assert fresh["tool_calls"] == []
     assert "Which task do you mean?" in fresh["response"]
+
+
+def test_a_bare_snooze_snoozes_the_task_in_focus(client: FlaskClient, alice: Account) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add call the plumber in 2 hours remind me 1 hour before")["tool_calls"][0]
+    snoozed = talk("snooze")
+    assert [call["name"] for call in snoozed["tool_calls"]] == ["snooze_reminder"]
+    assert snoozed["tool_calls"][0]["arguments"]["task_id"] == task["result"]["task_id"]
+    assert snoozed["response"].endswith('"call the plumber" for 10 minutes.')
+    longer = talk("snooze for 1 hour")
+    assert longer["response"].endswith('"call the plumber" for 1 hour.'), longer["response"]
 
 
 def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Account) -> None:

@@ -174,6 +174,13 @@ _SNOOZE = re.compile(
     r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
     re.I,
 )
+# "snooze" alone, "snooze it", "snooze for 30 minutes": the task in focus (the one whose
+# reminder just came, or the one the conversation is about).
+_BARE_SNOOZE = re.compile(
+    r"^snooze(?:\s+(?:it|that|this))?"
+    r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
+    re.I,
+)
 _SET_PRIORITY = [
     re.compile(
         rf"^(?:set|change|make|mark)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+{_REF}\s+"
@@ -744,8 +751,8 @@ def _parse_urdu(text: str, message: str) -> Intent | None:
 
 
 def _parse_task_action(text: str) -> Intent | None:
-    if match := _SNOOZE.match(text):
-        ref = parse_ref(match.group("ref"))
+    if match := _BARE_SNOOZE.match(text) or _SNOOZE.match(text):
+        ref = parse_ref(match.group("ref")) if "ref" in match.groupdict() else TaskRef(focus=True)
         if ref is None:
             return None
         minutes = int(match.group("amount") or 10)

@@ -21,7 +21,7 @@ from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.phrases import Language
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
-from taskflow.chat.words import describe_offset, describe_rule
+from taskflow.chat.words import describe_minutes, describe_offset, describe_rule
 from taskflow.domain import when
 from taskflow.domain.model import Priority
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
@@ -120,7 +120,10 @@ class OfflineAssistant:
     def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, intent.action, reply)
         result = self._call(reply, intent.action, task_id=task_id, **intent.arguments)
-        text = self._say(intent.action, task=self._name(result), **intent.arguments)
+        values = dict(intent.arguments)
+        if "minutes" in values:
+            values["duration"] = describe_minutes(values["minutes"])  # "1 hour", not "60 minutes"
+        text = self._say(intent.action, task=self._name(result), **values)
         return text + self._next_occurrence(result)
 
     def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
@@ -130,8 +133,13 @@ class OfflineAssistant:
         if intent.literal:
             changes["title"] = intent.text
         elif intent.text:
-            parsed = parse_quick_add(intent.text, self._tz, now=self._now())
-            changes = {"title": parsed.title, **_task_fields(parsed)}
+            # Read as parse_when does: "change the dentist to p1" or "... to friday 5pm" names
+            # only new options, and the title stays (it became "p1" before). Text left over
+            # beside them is the new title; text that is only a title renames.
+            parsed = parse_when(intent.text, self._tz, now=self._now())
+            changes = _task_fields(parsed)
+            if parsed.title or not changes:
+                changes = {"title": parsed.title or intent.text, **changes}
             notes = self._ambiguities(parsed)
         if intent.priority:
             changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too

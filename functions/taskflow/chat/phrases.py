@@ -117,7 +117,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur": "{task} اب نہیں دہرایا جائے گا۔",
     },
     "snooze_reminder": {
-        "en": "Snoozed the reminder of {task} for {minutes} minutes.",
+        "en": "Snoozed the reminder of {task} for {duration}.",
         "ur-Latn": "{task} ki yaad dihani {minutes} minute ke liye aage kar di.",
         "ur": "{task} کی یاد دہانی {minutes} منٹ کے لیے آگے کر دی۔",
     },
