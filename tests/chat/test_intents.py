@@ -11,6 +11,7 @@ from taskflow.chat.intents import (
     ListTasks,
     NotUnderstood,
     TaskRef,
+    Thanks,
     Undo,
     language,
     parse,
@@ -92,6 +93,9 @@ from taskflow.chat.intents import (
         ("اسے ہٹا دو", ActOnTask("delete_task", TaskRef(focus=True))),
         ("یہ ہو گیا", ActOnTask("complete_task", TaskRef(focus=True))),
         ("واپس کرو", Undo()),
+        ("hello there", Help(greeting=True)),
+        ("thank you", Thanks()),
+        ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
     ],
 )
 def test_phrase_means(message: str, intent: object) -> None:
@@ -102,7 +106,7 @@ def test_phrase_means(message: str, intent: object) -> None:
     "message",
     [
         "what is the meaning of life",
-        "hello there",
+        "hello there, how is the weather",
         "buy milk",  # no verb: adding it would be a guess
         "show me the tasks of the yellow submarine",
         "   ",

@@ -243,9 +243,34 @@ def test_a_bare_snooze_snoozes_the_task_in_focus(client: FlaskClient, alice: Acc
     snoozed = talk("snooze")
     assert [call["name"] for call in snoozed["tool_calls"]] == ["snooze_reminder"]
     assert snoozed["tool_calls"][0]["arguments"]["task_id"] == task["result"]["task_id"]
-    assert snoozed["response"].endswith('"call the plumber" for 10 minutes.')
+    assert snoozed["response"] == (
+        f'I\'ll remind you of task #{task["result"]["task_id"]} "call the plumber" in 10 minutes.'
+    )
     longer = talk("snooze for 1 hour")
-    assert longer["response"].endswith('"call the plumber" for 1 hour.'), longer["response"]
+    assert longer["response"].endswith('"call the plumber" in 1 hour.'), longer["response"]
+
+
+def test_greetings_thanks_and_tomorrow(client: FlaskClient, alice: Account) -> None:
+    """A demanding user's small talk is answered as such, and "what's due tomorrow" lists
+    tomorrow's tasks, in the user's zone."""
+    hello = say(client, alice, "hi")
+    assert hello["response"].startswith("Hello! You can say, for example:"), hello["response"]
+    assert "didn't understand" not in hello["response"]
+    assert say(client, alice, "thanks!")["response"] == "You're welcome."
+    today = datetime.now(UTC).date()  # alice's zone is UTC
+    for title, day in (("today's", 0), ("tomorrow's", 1), ("later", 2)):
+        create(
+            client, alice, title=f"{title} errand", due=(today + timedelta(days=day)).isoformat()
+        )
+    for message in ("what's due tomorrow?", "show my tasks for tomorrow"):
+        answer = say(client, alice, message)
+        assert answer["response"].startswith("Your tasks due tomorrow (1):"), answer["response"]
+        assert "tomorrow's errand" in answer["response"]
+        assert "later errand" not in answer["response"]
+    assert "today's errand" in say(client, alice, "what's on my plate today?")["response"]
+    assert say(client, alice, "kal ke tasks dikhao")["response"].startswith(
+        "Aap ke kal ke tasks (1):"
+    )
 
 
 def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Account) -> None:

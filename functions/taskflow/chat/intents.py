@@ -61,6 +61,11 @@ class Undo:
 
 @dataclass(frozen=True)
 class Help:
+    greeting: bool = False  # "hi": a hello before the examples
+
+
+@dataclass(frozen=True)
+class Thanks:
     pass
 
 
@@ -69,7 +74,7 @@ class NotUnderstood:
     message: str
 
 
-Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | NotUnderstood
+Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | Thanks | NotUnderstood
 
 # --- references to a task ---------------------------------------------------------------------
 
@@ -257,6 +262,7 @@ _RU_LIST_WORDS = {
     "zaroori": "urgent",
     "is": "",
     "hafte": "this week",
+    "kal": "tomorrow",
 }
 _RU_LIST_NOISE = frozenset(
     [
@@ -309,6 +315,7 @@ _UR_LIST_WORDS = {
     "باقی": "pending",
     "ضروری": "urgent",
     "ہفتے": "this week",
+    "کل": "tomorrow",
 }
 _UR_LIST_NOISE = frozenset(
     [
@@ -423,6 +430,17 @@ def _in_english_dates(text: str) -> str:
 
 
 _HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?|مدد)$", re.I)
+# A greeting or a thank-you is answered as such, not with "Sorry, I didn't understand".
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|salam|assalam[ou]\s*alaikum|"
+    r"aoa)(?:\s+there)?$",
+    re.I,
+)
+_THANKS = re.compile(
+    r"^(?:thanks?|thank\s+you(?:\s+so\s+much)?|thx|ty|cheers|great|perfect|ok(?:ay)?|cool|"
+    r"shukriya|shukria|شکریہ)$",
+    re.I,
+)
 
 # --- listing: filters found anywhere in the sentence -------------------------------------------
 
@@ -488,6 +506,10 @@ _FLAGS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
         {"due_within": "week"},
     ),
     (re.compile(r"\b(?:due\s+today|for\s+today|today'?s|today)\b", re.I), {"due_today": True}),
+    (
+        re.compile(r"\b(?:due\s+tomorrow|for\s+tomorrow|tomorrow'?s|tomorrow)\b", re.I),
+        {"due_within": "tomorrow"},
+    ),
     (
         re.compile(
             r"\b(?:without\s+(?:a\s+)?(?:due\s+)?dates?|with\s+no\s+(?:due\s+)?dates?|"
@@ -592,6 +614,9 @@ _LIST_NOISE = frozenset(
         "stuff",
         "list",
         "for",
+        # "what's on my plate today?"
+        "plate",
+        "agenda",
     ]
 )
 
@@ -685,6 +710,10 @@ def parse(message: str) -> Intent:
         return NotUnderstood(message)
     if _HELP.match(text):
         return Help()
+    if _GREETING.match(text):
+        return Help(greeting=True)
+    if _THANKS.match(text):
+        return Thanks()
     if _UNDO.match(text) or _UR_UNDO.match(text):
         return Undo()
     if _BARE_DONE.match(text) or _UR_BARE_DONE.match(text):

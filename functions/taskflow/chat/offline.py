@@ -92,8 +92,12 @@ class OfflineAssistant:
 
     def _answer(self, intent: intents.Intent, reply: Reply) -> str:
         match intent:
+            case intents.Help(greeting=True):
+                return self._say("hello", help=self._say("help"))
             case intents.Help():
                 return self._say("help")
+            case intents.Thanks():
+                return self._say("thanks")
             case intents.NotUnderstood(message=message):
                 return self._say("not_understood", message=message.strip(), help=self._say("help"))
             case intents.AddTask():
@@ -194,13 +198,16 @@ class OfflineAssistant:
         return self._say("check", notes="; ".join(str(note) for note in parsed.ambiguities))
 
     def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """list_tasks arguments with "this week" as dates: today to Sunday, in the user's zone."""
-        if filters.get("due_within") != "week":
+        """list_tasks arguments with "this week" as dates, today to Sunday, and "tomorrow" as
+        that one day, in the user's zone."""
+        within = filters.get("due_within")
+        if within not in ("week", "tomorrow"):
             return filters
-        today = self._now().astimezone(self._tz).date()
-        sunday = today + timedelta(days=6 - today.weekday())
+        today = self._today()
+        first = today if within == "week" else today + timedelta(days=1)
+        last = today + timedelta(days=6 - today.weekday()) if within == "week" else first
         rest = {key: value for key, value in filters.items() if key != "due_within"}
-        return rest | {"due_from": today.isoformat(), "due_to": sunday.isoformat(), "sort": "due"}
+        return rest | {"due_from": first.isoformat(), "due_to": last.isoformat(), "sort": "due"}
 
     def _focus(self) -> int | None:
         """The task the conversation is about: the last one a tool touched or found alone."""
@@ -385,6 +392,8 @@ def _list_name(filters: dict[str, Any], language: Language = "en") -> str:
         name += " due today"
     if filters.get("due_within") == "week":
         name += " due this week"
+    if filters.get("due_within") == "tomorrow":
+        name += " due tomorrow"
     if filters.get("no_date"):
         name += " without a due date"
     if tags := filters.get("tags"):
@@ -404,8 +413,8 @@ def _list_name_in_urdu(filters: dict[str, Any], language: Language) -> str:
     parts = []
     if filters.get("due_today"):
         parts.append(words["today"])
-    if filters.get("due_within") == "week":
-        parts.append(words["week"])
+    if filters.get("due_within") in ("week", "tomorrow"):
+        parts.append(words[filters["due_within"]])
     if filters.get("overdue"):
         parts.append(words["overdue"])
     elif filters.get("status") in ("pending", "completed"):

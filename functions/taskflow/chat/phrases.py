@@ -54,6 +54,16 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "Aap keh sakte hain, maslan: " + ", ".join(_RU_EXAMPLES) + ".",
         "ur": "آپ کہہ سکتے ہیں، مثلاً: " + "، ".join(_UR_EXAMPLES) + "۔",
     },
+    "hello": {
+        "en": "Hello! {help}",
+        "ur-Latn": "Assalam o alaikum! {help}",
+        "ur": "السلام علیکم! {help}",
+    },
+    "thanks": {
+        "en": "You're welcome.",
+        "ur-Latn": "Koi baat nahin.",
+        "ur": "کوئی بات نہیں۔",
+    },
     "not_understood": {
         "en": 'Sorry, I didn\'t understand "{message}". {help}',
         "ur-Latn": 'Maaf kijiye, main "{message}" nahin samjha. {help}',
@@ -117,7 +127,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur": "{task} اب نہیں دہرایا جائے گا۔",
     },
     "snooze_reminder": {
-        "en": "Snoozed the reminder of {task} for {duration}.",
+        "en": "I'll remind you of {task} in {duration}.",
         "ur-Latn": "{task} ki yaad dihani {minutes} minute ke liye aage kar di.",
         "ur": "{task} کی یاد دہانی {minutes} منٹ کے لیے آگے کر دی۔",
     },
@@ -243,6 +253,7 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
         "completed": "mukammal",
         "overdue": "overdue",
         "today": "aaj ke",
+        "tomorrow": "kal ke",
         "week": "is hafte ke",
         "high": "zaroori",
     },
@@ -252,6 +263,7 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
         "completed": "مکمل",
         "overdue": "تاخیر والے",
         "today": "آج کے",
+        "tomorrow": "کل کے",
         "week": "اس ہفتے کے",
         "high": "ضروری",
     },
