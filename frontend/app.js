@@ -356,7 +356,8 @@ function taskItem(task) {
   }
   for (const tag of task.tags || []) {
     const chip = element("button", {
-      className: "chip tag", text: `#${tag}`, attrs: { type: "button", "aria-label": `Show tasks tagged ${tag}` },
+      className: "chip tag", text: `#${tag}`,
+      attrs: { type: "button", "aria-label": `Show tasks tagged ${tag}`, title: `#${tag}` },
     });
     chip.addEventListener("click", () => filterByTag(tag));
     meta.append(chip);
@@ -535,7 +536,8 @@ async function refreshSidebar() {
     const answer = await state.api.tags();
     const items = answer.items.map(({ tag, count }) => {
       const button = element("button", {
-        className: "tag-filter", attrs: { type: "button", "aria-pressed": String(state.tag === tag) },
+        className: "tag-filter",
+        attrs: { type: "button", "aria-pressed": String(state.tag === tag), title: `#${tag}` }, // a long one is cut
       }, [element("span", { text: `#${tag}` }), element("span", { className: "count", text: String(count) })]);
       button.setAttribute("aria-label", `${tag}: ${count} open task${count === 1 ? "" : "s"}`);
       button.addEventListener("click", () => filterByTag(state.tag === tag ? "" : tag));

@@ -777,3 +777,56 @@ def test_a_reminder_toast_never_covers_the_message_box(
     expect(reminders).to_have_count(0)
     assert _composer_is_clear(page)["composer"][0]["bottom"] > layout["composer"][0]["bottom"]
     page.context.close()  # type: ignore[attr-defined]
+
+
+# Whatever sticks out: the page wider than the screen, a tag button past the sidebar, a task
+# card past the list.
+_OVERFLOW = """() => {
+  const right = (el) => el.getBoundingClientRect().right;
+  const sidebar = document.getElementById('sidebar');
+  const list = document.getElementById('task-list');
+  // On a phone the tags are a row that scrolls sideways: past the edge is where they scroll.
+  const sideways = matchMedia('(min-width: 821px)').matches;
+  return {
+    page: document.documentElement.scrollWidth - innerWidth,
+    tags: [...document.querySelectorAll('.tag-filter')]
+      .filter((b) => sideways && right(b) > right(sidebar) + 0.5).map((b) => b.textContent),
+    tasks: [...document.querySelectorAll('.task')]
+      .filter((t) => right(t) > right(list) + 0.5).map((t) => t.dataset.taskId),
+  };
+}"""
+
+
+@pytest.mark.parametrize("phone", [True, False], ids=["390px", "1280px"])
+def test_long_titles_tags_and_markup_stay_inside_the_page(
+    product: str, browser: object, phone: bool
+) -> None:
+    """A title of one long word, a 50-letter tag and a title of HTML: shown as text, wrapped or
+    cut inside their card, never widening the page past a phone's screen or pushing the tag
+    list over the task list."""
+    from playwright.sync_api import expect
+
+    page = _open(browser, product, phone=phone)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    _sign_up(page, f"kim-{uuid.uuid4().hex[:8]}@example.org")
+    session = _session(page)
+    word = "Supercalifragilisticexpialidocious" * 5
+    tag = "a" + "verylong" * 6 + "x"  # 50 characters, the longest a tag may be
+    markup = "<img src=x onerror=alert(1)> & <b>bold</b>"
+    for body in (
+        {"title": word, "tags": [tag, "home"], "due": "2031-03-14", "priority": "high"},
+        {"title": markup, "tags": ["home"]},
+    ):
+        assert _api(product, session, "POST", "", json=body).status_code == 201
+    page.reload()  # type: ignore[attr-defined]
+    expect(page.locator(".task")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    expect(page.locator(".tag-filter")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    assert page.evaluate(_OVERFLOW) == {"page": 0, "tags": [], "tasks": []}  # type: ignore[attr-defined]
+    expect(_task(page, "<img src=x").locator(".title")).to_have_text(markup)
+    assert page.locator(".task img, .task b").count() == 0  # type: ignore[attr-defined]
+    # A cut tag keeps its whole name a hover away.
+    expect(_task(page, word[:40]).locator(".chip.tag").first).to_have_attribute("title", f"#{tag}")
+    _shot(page, "29-phone-long-text.png" if phone else "17-long-text.png")
+    assert dialogs == []
+    page.context.close()  # type: ignore[attr-defined]
