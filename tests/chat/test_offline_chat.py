@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
@@ -202,6 +203,25 @@ def test_changing_a_task_to_options_only_keeps_its_title(
     )
 
 
+def test_moving_a_timed_task_to_a_day_keeps_its_time(client: FlaskClient, alice: Account) -> None:
+    """ "move the dentist to thursday": 15:00 stays 15:00 (it became all-day before); "its"
+    means the task in focus; a sentence starting with the task has its capital letter."""
+    talk = _in_conversation(client, alice)
+    task = create(client, alice, title="dentist", due="2031-03-11T15:00:00+01:00")  # Berlin
+    moved = talk("move the dentist to 2031-03-13")
+    assert moved["response"] == f'Updated task #{task["id"]} "dentist" — due Thu 13 Mar 2031 15:00.'
+    (changed,) = tasks_of(client, alice)
+    assert (changed["due_at"], changed["due_date"]) == ("2031-03-13T14:00:00+00:00", None)
+    lowered = talk("change its priority to low")
+    assert lowered["tool_calls"][-1]["arguments"] == {"task_id": task["id"], "priority": "low"}
+    stopped = talk("stop repeating it")
+    assert stopped["response"].startswith(f'Task #{task["id"]} "dentist" will not repeat')
+    all_day = create(client, alice, title="passport", due="2031-03-11")
+    talk(f"move task {all_day['id']} to 2031-03-12")
+    (passport,) = [t for t in tasks_of(client, alice) if t["id"] == all_day["id"]]
+    assert (passport["due_at"], passport["due_date"]) == (None, "2031-03-12")
+
+
 def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:
     """say() within one conversation, which holds the task in focus and what undo reverses."""
     conversation: dict[str, int] = {}
@@ -257,7 +277,7 @@ def test_greetings_thanks_and_tomorrow(client: FlaskClient, alice: Account) -> N
     assert hello["response"].startswith("Hello! You can say, for example:"), hello["response"]
     assert "didn't understand" not in hello["response"]
     assert say(client, alice, "thanks!")["response"] == "You're welcome."
-    today = datetime.now(UTC).date()  # alice's zone is UTC
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()  # alice's zone
     for title, day in (("today's", 0), ("tomorrow's", 1), ("later", 2)):
         create(
             client, alice, title=f"{title} errand", due=(today + timedelta(days=day)).isoformat()

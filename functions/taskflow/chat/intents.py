@@ -87,7 +87,7 @@ _REF_NOISE = re.compile(
 
 # Words that point at the task in focus rather than name one (English, Roman Urdu, Urdu).
 _FOCUS_REF = re.compile(
-    r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
+    r"^(?:it|its|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
     r"ye|yeh|ise|isay|isko|is\s+ko|woh|wo|use|usay|usko|us\s+ko|"
     r"یہ|اسے|اس\s+کو|اسکو|وہ|اُسے|یہ\s+کام|وہ\s+کام)$",
     re.I,

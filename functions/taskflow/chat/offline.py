@@ -152,12 +152,26 @@ class OfflineAssistant:
             due = _due(parsed)
             if due is None:
                 return self._say("no_date", text=intent.due_text)
+            if parsed.due_date is not None:
+                due = self._keeping_time(task_id, parsed.due_date) or due
             changes["due"] = due
             notes = self._ambiguities(parsed)
         result = self._call(reply, "update_task", task_id=task_id, **changes)
         shown = {key: value for key, value in changes.items() if key != "title"}
         text = self._say("updated", task=self._name(result), details=self._details(shown))
         return text + notes
+
+    def _keeping_time(self, task_id: int, day: date) -> str | None:
+        """ "move the dentist to thursday": a task due at 15:00 stays at 15:00, on the new day
+        (it became an all-day task before). None when the task has no time of day."""
+        # The recently changed tasks hold the one being changed in nearly every conversation;
+        # beyond them the move keeps the day only, as before. Not a recorded tool call: a look.
+        recent = self._tools.list_tasks(status="all", sort="updated", order="desc", limit=100)
+        task = next((t for t in recent if t["id"] == task_id), None)
+        if task is None or not task.get("due_at"):
+            return None
+        clock = datetime.fromisoformat(task["due_at"]).astimezone(self._tz).time()
+        return datetime.combine(day, clock, tzinfo=self._tz).isoformat()
 
     def _undo(self, reply: Reply) -> str:
         """Reverse the assistant's last change in this conversation; a second "undo" reverses

@@ -271,10 +271,13 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
 
 
 def say(language: Language, key: str, **values: Any) -> str:
-    """The sentence `key` in `language`, with the values filled in. A Roman Urdu sentence that
-    starts with a value ("task #3 ...") gets its capital letter."""
+    """The sentence `key` in `language`, with the values filled in. A sentence that starts
+    with a value ("task #3 ...") gets its capital letter."""
     text = PHRASES[key][language].format(**values)
-    if language == "ur-Latn" and text[:1].islower():
+    # "task #3 ... will not repeat any more." starts a sentence: "Task #3 ...".
+    # (Not the name itself, in English: it goes inside sentences.)
+    starts = language == "ur-Latn" or (language == "en" and key != "task")
+    if starts and text[:1].islower():
         text = text[0].upper() + text[1:]
     return text
 
