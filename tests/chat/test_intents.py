@@ -95,6 +95,11 @@ from taskflow.chat.intents import (
         ("واپس کرو", Undo()),
         ("hello there", Help(greeting=True)),
         ("thank you", Thanks()),
+        (
+            "remind me about the dentist 2 hours before",
+            ChangeTask(TaskRef(words="dentist"), reminder_minutes=120),
+        ),
+        ("remind me a day before", ChangeTask(TaskRef(focus=True), reminder_minutes=1440)),
         ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
     ],
 )

@@ -222,6 +222,21 @@ def test_moving_a_timed_task_to_a_day_keeps_its_time(client: FlaskClient, alice:
     assert (passport["due_at"], passport["due_date"]) == (None, "2031-03-12")
 
 
+def test_a_reminder_is_added_to_an_existing_task(client: FlaskClient, alice: Account) -> None:
+    """ "remind me about the dentist 2 hours before" adds a reminder and keeps the others."""
+    talk = _in_conversation(client, alice)
+    task = create(
+        client, alice, title="dentist", due="2031-03-11T15:00", reminders=[{"before_minutes": 1440}]
+    )
+    added = talk("remind me about the dentist 2 hours before")
+    assert added["response"] == (
+        f'Updated task #{task["id"]} "dentist" — reminder 1 day before, reminder 2 hours before.'
+    ), added["response"]
+    talk("remind me 10 minutes before")  # the task in focus
+    (changed,) = tasks_of(client, alice)
+    assert [r["before_minutes"] for r in changed["reminders"]] == [1440, 120, 10]
+
+
 def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:
     """say() within one conversation, which holds the task in focus and what undo reverses."""
     conversation: dict[str, int] = {}

@@ -52,6 +52,8 @@ class ChangeTask:
     literal: bool = False
     priority: str | None = None
     due_text: str | None = None  # "move task 2 to friday": only the due changes
+    # "remind me about it 2 hours before": one more reminder, this many minutes before the due
+    reminder_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,17 @@ _BARE_SNOOZE = re.compile(
     r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
     re.I,
 )
+# One more reminder on an existing task: "remind me about the dentist 2 hours before",
+# "remind me 1 day before" (the task in focus), "set a reminder for task 3 30 minutes before".
+_BEFORE = (
+    r"\s+(?P<amount>\d+|an?|one)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?|weeks?)"
+    r"\s+(?:before|earlier|ahead)$"
+)
+_ADD_REMINDER = [
+    re.compile(rf"^remind\s+me(?:\s+(?:about|of)\s+{_REF})?{_BEFORE}", re.I),
+    re.compile(rf"^(?:set|add|create)\s+(?:a\s+)?reminder\s+(?:for|on|to)\s+{_REF}{_BEFORE}", re.I),
+]
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
 _SET_PRIORITY = [
     re.compile(
         rf"^(?:set|change|make|mark)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+{_REF}\s+"
@@ -788,6 +801,14 @@ def _parse_task_action(text: str) -> Intent | None:
         if (match.group("unit") or "m").lower().startswith("h"):
             minutes *= 60
         return ActOnTask("snooze_reminder", ref, {"minutes": minutes})
+    for pattern in _ADD_REMINDER:
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref")) if match.group("ref") else TaskRef(focus=True)
+            amount = match.group("amount").lower()
+            count = int(amount) if amount.isdigit() else 1
+            minutes = count * _UNIT_MINUTES[match.group("unit")[0].lower()]
+            if ref is not None:
+                return ChangeTask(ref, reminder_minutes=minutes)
     for pattern in _SET_PRIORITY:
         if match := pattern.match(text):
             ref = parse_ref(match.group("ref"))

@@ -147,6 +147,13 @@ class OfflineAssistant:
             notes = self._ambiguities(parsed)
         if intent.priority:
             changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too
+        if intent.reminder_minutes is not None:
+            task = self._recent_task(task_id) or {}
+            kept = [
+                {"at": r["at"]} if r.get("at") else {"before_minutes": r["before_minutes"]}
+                for r in task.get("reminders") or []
+            ]
+            changes["reminders"] = [*kept, {"before_minutes": intent.reminder_minutes}]
         if intent.due_text:
             parsed = parse_when(intent.due_text, self._tz, now=self._now())
             due = _due(parsed)
@@ -164,14 +171,18 @@ class OfflineAssistant:
     def _keeping_time(self, task_id: int, day: date) -> str | None:
         """ "move the dentist to thursday": a task due at 15:00 stays at 15:00, on the new day
         (it became an all-day task before). None when the task has no time of day."""
-        # The recently changed tasks hold the one being changed in nearly every conversation;
-        # beyond them the move keeps the day only, as before. Not a recorded tool call: a look.
-        recent = self._tools.list_tasks(status="all", sort="updated", order="desc", limit=100)
-        task = next((t for t in recent if t["id"] == task_id), None)
+        task = self._recent_task(task_id)
         if task is None or not task.get("due_at"):
             return None
         clock = datetime.fromisoformat(task["due_at"]).astimezone(self._tz).time()
         return datetime.combine(day, clock, tzinfo=self._tz).isoformat()
+
+    def _recent_task(self, task_id: int) -> dict[str, Any] | None:
+        """The task as it is now, among the user's 100 most recently changed ones (the task a
+        conversation is changing is there in nearly every case; beyond them None). A look,
+        not a recorded tool call."""
+        recent = self._tools.list_tasks(status="all", sort="updated", order="desc", limit=100)
+        return next((t for t in recent if t["id"] == task_id), None)
 
     def _undo(self, reply: Reply) -> str:
         """Reverse the assistant's last change in this conversation; a second "undo" reverses
