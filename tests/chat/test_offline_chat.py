@@ -5,7 +5,7 @@ task tools -> create-task over HTTP -> the database, checked through the REST AP
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from api_helpers import Account, create, hand_on
@@ -344,11 +344,17 @@ def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
 ) -> None:
     talk = _in_conversation(client, alice)
     task = talk("add water the ferns tomorrow every day")["tool_calls"][0]["result"]
-    talk("done")
+    done = talk("done")
     hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
     assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
     (successor,) = [
         t for t in tasks_of(client, alice, status="pending") if t["title"] == "water the ferns"
+    ]
+    # The completion's reply said when the next one is due, and it is.
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    next_day = say_day(date.fromisoformat(successor["due_date"]), today=today)
+    assert done["response"].endswith(f"as complete. The next one is due {next_day}."), done[
+        "response"
     ]
 
     undone = talk("undo")

@@ -23,7 +23,8 @@ from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
 from taskflow.chat.words import describe_minutes, describe_offset, describe_rule
 from taskflow.domain import when
-from taskflow.domain.model import Priority
+from taskflow.domain.errors import DomainError
+from taskflow.domain.model import Priority, Task
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
 # Which tasks a reference by words may mean, per action: you complete what is open, reopen what
@@ -128,7 +129,27 @@ class OfflineAssistant:
         if "minutes" in values:
             values["duration"] = describe_minutes(values["minutes"])  # "1 hour", not "60 minutes"
         text = self._say(intent.action, task=self._name(result), **values)
+        if intent.action == "complete_task":
+            return text + self._coming_next(task_id)
         return text + self._next_occurrence(result)
+
+    def _coming_next(self, task_id: int) -> str:
+        """After completing a repeating task: when the next one is due. spawn-recurrence makes
+        it a moment later from the same rule, the same zone and this completion's moment
+        (Task.next_occurrence), so the reply can say it now; nothing when the series ended."""
+        task = self._recent_task(task_id)
+        if not task or not task.get("recurrence") or not task.get("completed_at"):
+            return ""
+        try:
+            following = Task.from_dict(task).next_occurrence(
+                self._tz, completed_at=datetime.fromisoformat(task["completed_at"])
+            )
+        except DomainError:
+            return ""
+        if following is None:
+            return ""
+        due = self._due_text(following.to_dict() | {"completed": True})
+        return self._say("next_coming", due=due) if due else ""
 
     def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, "update_task", reply)

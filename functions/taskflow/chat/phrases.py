@@ -157,6 +157,12 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "{task} phir se delete kar diya.",
         "ur": "{task} پھر سے حذف کر دیا۔",
     },
+    # After completing a repeating task: when the next occurrence is due.
+    "next_coming": {
+        "en": " The next one is {due}.",
+        "ur-Latn": " Agli baari: {due}.",
+        "ur": "\nاگلی باری: {due}",
+    },
     # After reopening a repeating task: what became of the next occurrence its completion made.
     "next_withdrawn": {
         "en": " The next occurrence that completing it had scheduled, {task}{due}, is withdrawn.",
