@@ -100,6 +100,8 @@ from taskflow.chat.intents import (
             ChangeTask(TaskRef(words="dentist"), reminder_minutes=120),
         ),
         ("remind me a day before", ChangeTask(TaskRef(focus=True), reminder_minutes=1440)),
+        ("push it by a day", ChangeTask(TaskRef(focus=True), shift_minutes=1440)),
+        ("move task 3 by 2 hours", ChangeTask(TaskRef(task_id=3), shift_minutes=120)),
         ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
     ],
 )

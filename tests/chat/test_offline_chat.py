@@ -222,6 +222,28 @@ def test_moving_a_timed_task_to_a_day_keeps_its_time(client: FlaskClient, alice:
     assert (passport["due_at"], passport["due_date"]) == (None, "2031-03-12")
 
 
+def test_pushing_a_task_by_a_span_moves_its_due(client: FlaskClient, alice: Account) -> None:
+    talk = _in_conversation(client, alice)
+    task = create(client, alice, title="dentist", due="2031-03-11T15:00")  # Berlin
+    pushed = talk("push the dentist by a day")
+    assert (
+        pushed["response"] == f'Updated task #{task["id"]} "dentist" — due Wed 12 Mar 2031 15:00.'
+    )
+    talk("delay it by 90 minutes")
+    passport = create(client, alice, title="passport", due="2031-03-11")
+    talk(f"postpone task {passport['id']} by 1 week")
+    undated = create(client, alice, title="call mom")
+    refused = talk(f"push task {undated['id']} by 2 hours")
+    assert refused["response"].startswith(f'Task #{undated["id"]} "call mom" has no due time')
+    assert refused["tool_calls"] == []
+    due = {t["title"]: (t["due_at"], t["due_date"]) for t in tasks_of(client, alice)}
+    assert due == {
+        "dentist": ("2031-03-12T15:30:00+00:00", None),  # 16:30 in Berlin
+        "passport": (None, "2031-03-18"),
+        "call mom": (None, None),
+    }
+
+
 def test_a_reminder_is_added_to_an_existing_task(client: FlaskClient, alice: Account) -> None:
     """ "remind me about the dentist 2 hours before" adds a reminder and keeps the others."""
     talk = _in_conversation(client, alice)

@@ -54,6 +54,8 @@ class ChangeTask:
     due_text: str | None = None  # "move task 2 to friday": only the due changes
     # "remind me about it 2 hours before": one more reminder, this many minutes before the due
     reminder_minutes: int | None = None
+    # "push it by a day": the due moves this many minutes later (earlier when negative)
+    shift_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,12 @@ _ADD_REMINDER = [
     re.compile(rf"^(?:set|add|create)\s+(?:a\s+)?reminder\s+(?:for|on|to)\s+{_REF}{_BEFORE}", re.I),
 ]
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
+_SHIFT = re.compile(
+    rf"^(?P<verb>push|postpone|delay|defer|move|shift|bring\s+forward|pull\s+forward)\s+{_REF}"
+    r"\s+(?:back\s+|forward\s+|out\s+)?by\s+(?P<amount>\d+|an?|one)\s*"
+    r"(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?|weeks?)(?P<earlier>\s+earlier)?$",
+    re.I,
+)
 _SET_PRIORITY = [
     re.compile(
         rf"^(?:set|change|make|mark)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+{_REF}\s+"
@@ -801,6 +809,16 @@ def _parse_task_action(text: str) -> Intent | None:
         if (match.group("unit") or "m").lower().startswith("h"):
             minutes *= 60
         return ActOnTask("snooze_reminder", ref, {"minutes": minutes})
+    if match := _SHIFT.match(text):
+        ref = parse_ref(match.group("ref"))
+        amount = match.group("amount").lower()
+        minutes = (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[
+            match.group("unit")[0].lower()
+        ]
+        if match.group("earlier") or match.group("verb").lower().endswith("forward"):
+            minutes = -minutes
+        if ref is not None:
+            return ChangeTask(ref, shift_minutes=minutes)
     for pattern in _ADD_REMINDER:
         if match := pattern.match(text):
             ref = parse_ref(match.group("ref")) if match.group("ref") else TaskRef(focus=True)

@@ -175,6 +175,19 @@ class OfflineAssistant:
                 for r in task.get("reminders") or []
             ]
             changes["reminders"] = [*kept, {"before_minutes": intent.reminder_minutes}]
+        if intent.shift_minutes is not None:
+            task = self._recent_task(task_id) or {}
+            if task.get("due_at"):
+                moved = datetime.fromisoformat(task["due_at"]).astimezone(self._tz)
+                # On the wall clock: "by a day" is the same time tomorrow, across DST too.
+                local = moved.replace(tzinfo=None) + timedelta(minutes=intent.shift_minutes)
+                changes["due"] = local.replace(tzinfo=self._tz).isoformat()
+            elif task.get("due_date") and intent.shift_minutes % 1440 == 0:
+                day = date.fromisoformat(task["due_date"])
+                changes["due"] = (day + timedelta(days=intent.shift_minutes // 1440)).isoformat()
+            else:
+                name = self._name({"task_id": task_id, "title": task.get("title", "")})
+                return self._say("no_due_to_shift", task=name)
         if intent.due_text:
             parsed = parse_when(intent.due_text, self._tz, now=self._now())
             due = _due(parsed)

@@ -212,6 +212,13 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": 'Maaf kijiye, "{text}" mein koi tareekh samajh nahin aayi.',
         "ur": 'معاف کیجیے، "{text}" میں کوئی تاریخ سمجھ نہیں آئی۔',
     },
+    "no_due_to_shift": {
+        "en": "{task} has no due time to move by that much; say when instead, for example "
+        '"move it to friday 5pm".',
+        "ur-Latn": "{task} ka koi waqt nahin jise itna aage kiya jaye; maslan kahein "
+        '"move it to friday 5pm".',
+        "ur": '{task} کا کوئی وقت نہیں جسے اتنا آگے کیا جائے؛ مثلاً کہیں "move it to friday 5pm"۔',
+    },
     "check": {
         "en": " Please check: {notes}.",
         "ur-Latn": " Zara dekh lein: {notes}.",
