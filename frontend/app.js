@@ -4,7 +4,7 @@
 import { Api, ApiError, Unreachable, authenticate } from "./api.js";
 import { connectLive, socketUrl } from "./live.js";
 import {
-  REMINDER_CHOICES, REPEAT_CHOICES, TOOL_WORDS, describeOffset, describeRule,
+  REMINDER_CHOICES, REPEAT_CHOICES, TOOL_WORDS, describeOffset, describeRule, sayDay, sayMoment,
 } from "./words.js";
 
 const SESSION_KEY = "taskflow.session";
@@ -58,18 +58,14 @@ function zone() {
   return (state.session && state.session.timezone) || undefined;
 }
 
+// The assistant's wording (words.js sayMoment/sayDay), so a due reads the same in both.
 function formatMoment(iso) {
-  return new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-    timeZone: zone(),
-  }).format(new Date(iso));
+  return sayMoment(new Date(iso), zone(), todayInUserZone());
 }
 
 function formatDay(isoDate) {
-  // An all-day date is a calendar day, not a moment: format it in UTC so no zone shifts it.
-  return new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", timeZone: "UTC",
-  }).format(new Date(`${isoDate}T00:00:00Z`));
+  // An all-day date is a calendar day, not a moment: no zone shifts it.
+  return sayDay(isoDate, todayInUserZone());
 }
 
 function dayInUserZone(moment) {
@@ -360,7 +356,8 @@ function taskItem(task) {
   }
   for (const tag of task.tags || []) {
     const chip = element("button", {
-      className: "chip tag", text: `#${tag}`, attrs: { type: "button", "aria-label": `Show tasks tagged ${tag}` },
+      className: "chip tag", text: `#${tag}`,
+      attrs: { type: "button", "aria-label": `Show tasks tagged ${tag}`, title: `#${tag}` },
     });
     chip.addEventListener("click", () => filterByTag(tag));
     meta.append(chip);
@@ -539,7 +536,8 @@ async function refreshSidebar() {
     const answer = await state.api.tags();
     const items = answer.items.map(({ tag, count }) => {
       const button = element("button", {
-        className: "tag-filter", attrs: { type: "button", "aria-pressed": String(state.tag === tag) },
+        className: "tag-filter",
+        attrs: { type: "button", "aria-pressed": String(state.tag === tag), title: `#${tag}` }, // a long one is cut
       }, [element("span", { text: `#${tag}` }), element("span", { className: "count", text: String(count) })]);
       button.setAttribute("aria-label", `${tag}: ${count} open task${count === 1 ? "" : "s"}`);
       button.addEventListener("click", () => filterByTag(state.tag === tag ? "" : tag));

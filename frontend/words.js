@@ -51,6 +51,33 @@ export function describeRule(rule, mode, dueDay) {
   return text;
 }
 
+// Days and moments as the assistant writes them (functions/taskflow/domain/when.py, the one
+// wording): "Fri 4 Dec", "Fri 4 Dec 18:00" in the user's zone, 24-hour clock, the year only when
+// it is not this year. Fixed English names, not the browser's locale, so the list and the
+// assistant's replies never disagree on how a due reads.
+const WEEKDAYS_SHORT = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS_SHORT = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// `isoDate` "YYYY-MM-DD" (a calendar day, no zone); `today` the user's today, "YYYY-MM-DD".
+export function sayDay(isoDate, today) {
+  const [year, month, day] = isoDate.split("-").map(Number);
+  const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
+  let text = `${WEEKDAYS_SHORT[weekday]} ${day} ${MONTHS_SHORT[month - 1]}`;
+  if (!today || Number(today.slice(0, 4)) !== year) text += ` ${year}`;
+  return text;
+}
+
+// `moment` a Date; `zone` the user's IANA zone (undefined: the browser's).
+export function sayMoment(moment, zone, today) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZone: zone,
+    }).formatToParts(moment).map((part) => [part.type, part.value]),
+  );
+  return `${sayDay(`${parts.year}-${parts.month}-${parts.day}`, today)} ${parts.hour}:${parts.minute}`;
+}
+
 export function describeOffset(minutes) {
   if (minutes === 0) return "at the due time";
   const units = [[10080, "week"], [1440, "day"], [60, "hour"], [1, "minute"]];

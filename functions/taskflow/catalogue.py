@@ -56,6 +56,19 @@ def validate(type_: str, data: Any, *, check_formats: bool = False) -> None:
         raise error
 
 
+def refusal(type_: str, data: Any) -> tuple[str, str] | None:
+    """What the type's schema (formats included) refuses in `data`: (the field's dotted path
+    under data, "" for data itself; the reason), or None when it accepts it. The one reading of
+    a schema error that create-task's door and the API's command client share, so a command
+    refused before it is sent names the same field, for the same reason, as one the door
+    refuses (specs/architecture.md, "Where input is checked")."""
+    try:
+        validate(type_, data, check_formats=True)
+    except jsonschema.ValidationError as error:
+        return ".".join(str(part) for part in error.absolute_path), error.message
+    return None
+
+
 # Keywords the compiled check gives the meaning jsonschema 2020-12 gives them. A schema using any
 # other (`unevaluatedProperties` of the command schemas, say) is left to jsonschema alone, so the
 # fast check can never accept what jsonschema refuses; it may refuse more (jsonschema then
@@ -238,9 +251,9 @@ def new_event(
     """Build a validated CloudEvent; `partitionkey` keeps one user's events ordered on Kafka,
     `traceparent` continues the trace of the request that made it (taskflow.tracing).
 
-    `checked_at_the_door`: the receiver checks this schema at its door, so checking it here too
-    would be the same check twice. Only commands to create-task (adapters/command_client.py):
-    its door (cloudevents_http.on_events) validates every command from every sender."""
+    `checked_at_the_door`: the caller has just judged `data` with `refusal` (formats included),
+    as the receiver's door will, so checking it here too would be the same check twice. Only
+    commands to create-task (adapters/command_client.py)."""
     if not checked_at_the_door:
         validate(type_, data)
     attributes = {

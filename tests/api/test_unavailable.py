@@ -79,3 +79,38 @@ def test_create_is_not_repeated_by_a_retry_after_create_task_comes_back(
         assert [task["title"] for task in listed["items"]] == ["once"]
     finally:
         processes.stop_all()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "reason"),
+    [
+        (
+            "post",
+            "",
+            {"title": "rent", "due": "2031-01-01", "reminders": [{"before_minutes": -5}]},
+            "reminders.0.before_minutes",
+            "less than the minimum of 0",
+        ),
+        (
+            "post",
+            "",
+            {"title": "rent", "recurrence": {"rule": "FREQ=DAILY", "mode": "often"}},
+            "recurrence.mode",
+            "often",
+        ),
+        ("put", "/1", {"reminders": [{"before_minutes": -1}]}, "reminders.0.before_minutes", "0"),
+        ("post", "/1/snooze", {"minutes": 0}, "minutes", "minimum of 1"),
+    ],
+)
+def test_input_the_command_schema_refuses_is_422_naming_the_field_while_create_task_is_down(
+    client, alice, method, path, body, field, reason
+):
+    """Input that passes the REST edge's type check but breaks the command's schema is the
+    client's to fix: a 422 with the field and the reason, not a 503 inviting a retry that
+    would fail the same way."""
+    response = getattr(client, method)(alice.tasks_url + path, json=body, headers=alice.headers)
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["field"] == field
+    assert reason in error["reason"]
+    assert "Retry-After" not in response.headers

@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -248,6 +249,71 @@ def _api(
 
 def _shot(page: object, name: str) -> None:
     page.screenshot(path=ARTIFACTS / name)  # type: ignore[attr-defined]
+
+
+def _open_in_zone(browser: object, web: str, zone: str, *, phone: bool = False) -> object:
+    """A browser whose clock is in `zone`, as the user's laptop or phone would be."""
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
+    context = browser.new_context(viewport=viewport, timezone_id=zone)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(web)
+    return page
+
+
+def test_a_due_reads_the_same_in_the_list_and_in_the_assistants_reply(
+    product: str, browser: object
+) -> None:
+    """One wording of days and times (domain/when.py, words.js): the list and the assistant
+    write a due alike, in the user's zone (Karachi) even on a device set to New York; and an
+    undo by chat of a repeating task's completion says the next occurrence is withdrawn, as
+    the list shows."""
+    from playwright.sync_api import expect
+
+    email = f"jan-{uuid.uuid4().hex[:8]}@example.org"
+    laptop = _open_in_zone(browser, product, "Asia/Karachi")
+    _sign_up(laptop, email)
+    _wait_live(laptop)
+    session = _session(laptop)
+    assert session["timezone"] == "Asia/Karachi"
+    _chat(laptop, "add pay rent on the 1st every month p1 #home, remind me a day before")
+    tomorrow = datetime.now(ZoneInfo("Asia/Karachi")).date() + timedelta(days=1)
+    at_five = datetime.combine(tomorrow, time(17, 0), tzinfo=ZoneInfo("Asia/Karachi"))
+    body = {"title": "call the plumber", "due": at_five.isoformat()}
+    assert _api(product, session, "POST", "", json=body).status_code == 201
+    expect(_task(laptop, "call the plumber")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+    listing = _chat(laptop, "show my tasks")
+    phone = _open_in_zone(browser, product, "America/New_York", phone=True)
+    _log_in(phone, email)
+    for title in ("pay rent", "call the plumber"):
+        shown = _task(laptop, title).locator(".due").inner_text()
+        assert shown.startswith("Due "), shown
+        (line,) = [line for line in listing.splitlines() if f" {title} · " in line]
+        assert f"· due {shown.removeprefix('Due ')} ·" in f"{line} ·", (shown, line)
+        expect(_task(phone, title).locator(".due")).to_have_text(shown)
+    assert "17:00" in _task(laptop, "call the plumber").locator(".due").inner_text()
+    _shot(laptop, "15-due-wording-desktop.png")
+    _shot(phone, "28-due-wording-phone.png")
+
+    first_id = _task(laptop, "pay rent").get_attribute("data-task-id")
+    _chat(laptop, "complete task pay rent")
+    # The list shows the next occurrence in place of the completed one.
+    following = laptop.locator(".task", has_text="pay rent").locator(  # type: ignore[attr-defined]
+        f"xpath=self::*[not(@data-task-id='{first_id}')]"
+    )
+    expect(following).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    expect(_task(laptop, "pay rent")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    next_id = following.get_attribute("data-task-id")
+    undone = _chat(laptop, "undo")
+    assert f'task #{next_id} "pay rent"' in undone and "is withdrawn" in undone, undone
+    for page in (laptop, phone):
+        expect(page.locator(f'.task[data-task-id="{next_id}"]')).to_have_count(  # type: ignore[attr-defined]
+            0, timeout=LIVE_TIMEOUT_MS
+        )
+        expect(_task(page, "pay rent")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    _shot(laptop, "16-undo-by-chat.png")
+    for page in (laptop, phone):
+        page.context.close()  # type: ignore[attr-defined]
 
 
 def test_chat_live_sync_isolation_completion_and_reminders(product: str, browser: object) -> None:
@@ -716,4 +782,57 @@ def test_a_reminder_toast_never_covers_the_message_box(
         reminders.first.get_by_role("button", name="Dismiss").click()
     expect(reminders).to_have_count(0)
     assert _composer_is_clear(page)["composer"][0]["bottom"] > layout["composer"][0]["bottom"]
+    page.context.close()  # type: ignore[attr-defined]
+
+
+# Whatever sticks out: the page wider than the screen, a tag button past the sidebar, a task
+# card past the list.
+_OVERFLOW = """() => {
+  const right = (el) => el.getBoundingClientRect().right;
+  const sidebar = document.getElementById('sidebar');
+  const list = document.getElementById('task-list');
+  // On a phone the tags are a row that scrolls sideways: past the edge is where they scroll.
+  const sideways = matchMedia('(min-width: 821px)').matches;
+  return {
+    page: document.documentElement.scrollWidth - innerWidth,
+    tags: [...document.querySelectorAll('.tag-filter')]
+      .filter((b) => sideways && right(b) > right(sidebar) + 0.5).map((b) => b.textContent),
+    tasks: [...document.querySelectorAll('.task')]
+      .filter((t) => right(t) > right(list) + 0.5).map((t) => t.dataset.taskId),
+  };
+}"""
+
+
+@pytest.mark.parametrize("phone", [True, False], ids=["390px", "1280px"])
+def test_long_titles_tags_and_markup_stay_inside_the_page(
+    product: str, browser: object, phone: bool
+) -> None:
+    """A title of one long word, a 50-letter tag and a title of HTML: shown as text, wrapped or
+    cut inside their card, never widening the page past a phone's screen or pushing the tag
+    list over the task list."""
+    from playwright.sync_api import expect
+
+    page = _open(browser, product, phone=phone)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    _sign_up(page, f"kim-{uuid.uuid4().hex[:8]}@example.org")
+    session = _session(page)
+    word = "Supercalifragilisticexpialidocious" * 5
+    tag = "a" + "verylong" * 6 + "x"  # 50 characters, the longest a tag may be
+    markup = "<img src=x onerror=alert(1)> & <b>bold</b>"
+    for body in (
+        {"title": word, "tags": [tag, "home"], "due": "2031-03-14", "priority": "high"},
+        {"title": markup, "tags": ["home"]},
+    ):
+        assert _api(product, session, "POST", "", json=body).status_code == 201
+    page.reload()  # type: ignore[attr-defined]
+    expect(page.locator(".task")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    expect(page.locator(".tag-filter")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    assert page.evaluate(_OVERFLOW) == {"page": 0, "tags": [], "tasks": []}  # type: ignore[attr-defined]
+    expect(_task(page, "<img src=x").locator(".title")).to_have_text(markup)
+    assert page.locator(".task img, .task b").count() == 0  # type: ignore[attr-defined]
+    # A cut tag keeps its whole name a hover away.
+    expect(_task(page, word[:40]).locator(".chip.tag").first).to_have_attribute("title", f"#{tag}")
+    _shot(page, "29-phone-long-text.png" if phone else "17-long-text.png")
+    assert dialogs == []
     page.context.close()  # type: ignore[attr-defined]

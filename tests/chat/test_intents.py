@@ -11,6 +11,7 @@ from taskflow.chat.intents import (
     ListTasks,
     NotUnderstood,
     TaskRef,
+    Thanks,
     Undo,
     language,
     parse,
@@ -64,6 +65,12 @@ from taskflow.chat.intents import (
             "snooze task 2 for 1 hour",
             ActOnTask("snooze_reminder", TaskRef(task_id=2), {"minutes": 60}),
         ),
+        # "snooze" alone, as a user answers a reminder: the task in focus, 10 minutes.
+        ("snooze", ActOnTask("snooze_reminder", TaskRef(focus=True), {"minutes": 10})),
+        (
+            "snooze for 30 minutes",
+            ActOnTask("snooze_reminder", TaskRef(focus=True), {"minutes": 30}),
+        ),
         ("make task 4 high priority", ChangeTask(TaskRef(task_id=4), priority="high")),
         ("move task 2 to friday", ChangeTask(TaskRef(task_id=2), due_text="friday")),
         ("help", Help()),
@@ -86,6 +93,16 @@ from taskflow.chat.intents import (
         ("اسے ہٹا دو", ActOnTask("delete_task", TaskRef(focus=True))),
         ("یہ ہو گیا", ActOnTask("complete_task", TaskRef(focus=True))),
         ("واپس کرو", Undo()),
+        ("hello there", Help(greeting=True)),
+        ("thank you", Thanks()),
+        (
+            "remind me about the dentist 2 hours before",
+            ChangeTask(TaskRef(words="dentist"), reminder_minutes=120),
+        ),
+        ("remind me a day before", ChangeTask(TaskRef(focus=True), reminder_minutes=1440)),
+        ("push it by a day", ChangeTask(TaskRef(focus=True), shift_minutes=1440)),
+        ("move task 3 by 2 hours", ChangeTask(TaskRef(task_id=3), shift_minutes=120)),
+        ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
     ],
 )
 def test_phrase_means(message: str, intent: object) -> None:
@@ -96,7 +113,7 @@ def test_phrase_means(message: str, intent: object) -> None:
     "message",
     [
         "what is the meaning of life",
-        "hello there",
+        "hello there, how is the weather",
         "buy milk",  # no verb: adding it would be a guess
         "show me the tasks of the yellow submarine",
         "   ",

@@ -5,12 +5,14 @@ task tools -> create-task over HTTP -> the database, checked through the REST AP
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from api_helpers import Account, create, hand_on
 from chat_helpers import say, tasks_of, titles
 from flask.testing import FlaskClient
 from taskflow import catalogue
+from taskflow.domain.when import say_day
 from taskflow_dev.local.launch import wait_until
 
 
@@ -176,6 +178,87 @@ def test_priority_and_due_changes(client: FlaskClient, alice: Account) -> None:
     assert unreadable["tool_calls"] == []
 
 
+def test_changing_a_task_to_options_only_keeps_its_title(
+    client: FlaskClient, alice: Account
+) -> None:
+    """ "change the dentist to p1" raises the priority; the title does not become "p1"."""
+    task = create(client, alice, title="dentist appointment", due="2031-03-14")
+    raised = say(client, alice, "change the dentist to p1")
+    assert raised["response"] == (
+        f'Updated task #{task["id"]} "dentist appointment" — high priority.'
+    ), raised["response"]
+    moved = say(client, alice, f"change task {task['id']} to 2031-03-20 #health")
+    assert "Please check" not in moved["response"]
+    renamed = say(client, alice, f"change task {task['id']} to dentist checkup")
+    assert renamed["tool_calls"][-1]["arguments"] == {
+        "task_id": task["id"],
+        "title": "dentist checkup",
+    }
+    (changed,) = tasks_of(client, alice)
+    assert (changed["title"], changed["priority"], changed["due_date"], changed["tags"]) == (
+        "dentist checkup",
+        "high",
+        "2031-03-20",
+        ["health"],
+    )
+
+
+def test_moving_a_timed_task_to_a_day_keeps_its_time(client: FlaskClient, alice: Account) -> None:
+    """ "move the dentist to thursday": 15:00 stays 15:00 (it became all-day before); "its"
+    means the task in focus; a sentence starting with the task has its capital letter."""
+    talk = _in_conversation(client, alice)
+    task = create(client, alice, title="dentist", due="2031-03-11T15:00:00+01:00")  # Berlin
+    moved = talk("move the dentist to 2031-03-13")
+    assert moved["response"] == f'Updated task #{task["id"]} "dentist" — due Thu 13 Mar 2031 15:00.'
+    (changed,) = tasks_of(client, alice)
+    assert (changed["due_at"], changed["due_date"]) == ("2031-03-13T14:00:00+00:00", None)
+    lowered = talk("change its priority to low")
+    assert lowered["tool_calls"][-1]["arguments"] == {"task_id": task["id"], "priority": "low"}
+    stopped = talk("stop repeating it")
+    assert stopped["response"].startswith(f'Task #{task["id"]} "dentist" will not repeat')
+    all_day = create(client, alice, title="passport", due="2031-03-11")
+    talk(f"move task {all_day['id']} to 2031-03-12")
+    (passport,) = [t for t in tasks_of(client, alice) if t["id"] == all_day["id"]]
+    assert (passport["due_at"], passport["due_date"]) == (None, "2031-03-12")
+
+
+def test_pushing_a_task_by_a_span_moves_its_due(client: FlaskClient, alice: Account) -> None:
+    talk = _in_conversation(client, alice)
+    task = create(client, alice, title="dentist", due="2031-03-11T15:00")  # Berlin
+    pushed = talk("push the dentist by a day")
+    assert (
+        pushed["response"] == f'Updated task #{task["id"]} "dentist" — due Wed 12 Mar 2031 15:00.'
+    )
+    talk("delay it by 90 minutes")
+    passport = create(client, alice, title="passport", due="2031-03-11")
+    talk(f"postpone task {passport['id']} by 1 week")
+    undated = create(client, alice, title="call mom")
+    refused = talk(f"push task {undated['id']} by 2 hours")
+    assert refused["response"].startswith(f'Task #{undated["id"]} "call mom" has no due time')
+    assert refused["tool_calls"] == []
+    due = {t["title"]: (t["due_at"], t["due_date"]) for t in tasks_of(client, alice)}
+    assert due == {
+        "dentist": ("2031-03-12T15:30:00+00:00", None),  # 16:30 in Berlin
+        "passport": (None, "2031-03-18"),
+        "call mom": (None, None),
+    }
+
+
+def test_a_reminder_is_added_to_an_existing_task(client: FlaskClient, alice: Account) -> None:
+    """ "remind me about the dentist 2 hours before" adds a reminder and keeps the others."""
+    talk = _in_conversation(client, alice)
+    task = create(
+        client, alice, title="dentist", due="2031-03-11T15:00", reminders=[{"before_minutes": 1440}]
+    )
+    added = talk("remind me about the dentist 2 hours before")
+    assert added["response"] == (
+        f'Updated task #{task["id"]} "dentist" — reminder 1 day before, reminder 2 hours before.'
+    ), added["response"]
+    talk("remind me 10 minutes before")  # the task in focus
+    (changed,) = tasks_of(client, alice)
+    assert [r["before_minutes"] for r in changed["reminders"]] == [1440, 120, 10]
+
+
 def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:
     """say() within one conversation, which holds the task in focus and what undo reverses."""
     conversation: dict[str, int] = {}
@@ -209,6 +292,42 @@ def test_it_and_done_mean_the_task_the_conversation_is_about(
     fresh = say(client, alice, "delete it")
     assert fresh["tool_calls"] == []
     assert "Which task do you mean?" in fresh["response"]
+
+
+def test_a_bare_snooze_snoozes_the_task_in_focus(client: FlaskClient, alice: Account) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add call the plumber in 2 hours remind me 1 hour before")["tool_calls"][0]
+    snoozed = talk("snooze")
+    assert [call["name"] for call in snoozed["tool_calls"]] == ["snooze_reminder"]
+    assert snoozed["tool_calls"][0]["arguments"]["task_id"] == task["result"]["task_id"]
+    assert snoozed["response"] == (
+        f'I\'ll remind you of task #{task["result"]["task_id"]} "call the plumber" in 10 minutes.'
+    )
+    longer = talk("snooze for 1 hour")
+    assert longer["response"].endswith('"call the plumber" in 1 hour.'), longer["response"]
+
+
+def test_greetings_thanks_and_tomorrow(client: FlaskClient, alice: Account) -> None:
+    """A demanding user's small talk is answered as such, and "what's due tomorrow" lists
+    tomorrow's tasks, in the user's zone."""
+    hello = say(client, alice, "hi")
+    assert hello["response"].startswith("Hello! You can say, for example:"), hello["response"]
+    assert "didn't understand" not in hello["response"]
+    assert say(client, alice, "thanks!")["response"] == "You're welcome."
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()  # alice's zone
+    for title, day in (("today's", 0), ("tomorrow's", 1), ("later", 2)):
+        create(
+            client, alice, title=f"{title} errand", due=(today + timedelta(days=day)).isoformat()
+        )
+    for message in ("what's due tomorrow?", "show my tasks for tomorrow"):
+        answer = say(client, alice, message)
+        assert answer["response"].startswith("Your tasks due tomorrow (1):"), answer["response"]
+        assert "tomorrow's errand" in answer["response"]
+        assert "later errand" not in answer["response"]
+    assert "today's errand" in say(client, alice, "what's on my plate today?")["response"]
+    assert say(client, alice, "kal ke tasks dikhao")["response"].startswith(
+        "Aap ke kal ke tasks (1):"
+    )
 
 
 def test_undo_reverses_the_assistants_last_change(client: FlaskClient, alice: Account) -> None:
@@ -247,17 +366,30 @@ def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
 ) -> None:
     talk = _in_conversation(client, alice)
     task = talk("add water the ferns tomorrow every day")["tool_calls"][0]["result"]
-    talk("done")
+    done = talk("done")
     hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
     assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
     (successor,) = [
         t for t in tasks_of(client, alice, status="pending") if t["title"] == "water the ferns"
+    ]
+    # The completion's reply said when the next one is due, and it is.
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    next_day = say_day(date.fromisoformat(successor["due_date"]), today=today)
+    assert done["response"].endswith(f"as complete. The next one is due {next_day}."), done[
+        "response"
     ]
 
     undone = talk("undo")
 
     assert [call["name"] for call in undone["tool_calls"]] == ["uncomplete_task"]
     assert series_of(client, alice, "water the ferns") == [(1, False)]
+    # The reply says what the list shows: the next occurrence went away with the completion.
+    assert undone["response"].startswith(
+        f'Marked task #{task["task_id"]} "water the ferns" as not done again. The next '
+        f'occurrence that completing it had scheduled, task #{successor["id"]} "water the '
+        'ferns" (due '
+    ), undone["response"]
+    assert undone["response"].endswith("), is withdrawn."), undone["response"]
 
     def withdrawal_published() -> bool:
         # What write-audit (the activity panel) and broadcast-update (live sync) consume.
@@ -271,13 +403,39 @@ def test_undo_of_a_repeating_completion_takes_the_next_occurrence_back(
     assert series_of(client, alice, "water the ferns") == [(1, True), (2, False)]
 
 
+def test_undo_keeps_a_next_occurrence_the_user_changed_and_says_so(
+    client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
+) -> None:
+    talk = _in_conversation(client, alice)
+    task = talk("add feed the fish tomorrow every day")["tool_calls"][0]["result"]
+    talk("done")
+    hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
+    (successor,) = [
+        t for t in tasks_of(client, alice, status="pending") if t["title"] == "feed the fish"
+    ]
+    changed = client.put(
+        f"{alice.tasks_url}/{successor['id']}", json={"priority": "high"}, headers=alice.headers
+    )
+    assert changed.status_code == 200
+
+    undone = talk("undo")
+
+    assert series_of(client, alice, "feed the fish") == [(1, False), (2, False)]
+    assert (
+        f'The next occurrence, task #{successor["id"]} "feed the fish" (due ' in undone["response"]
+    )
+    assert "stays: it was changed after it was scheduled." in undone["response"]
+
+
 def test_undo_before_the_next_occurrence_arrives_ends_the_same(
     client: FlaskClient, alice: Account, broker: object, spawn_recurrence_url: str, settings
 ) -> None:
     talk = _in_conversation(client, alice)
     task = talk("add stretch tomorrow at 7am every day")["tool_calls"][0]["result"]
     talk("done")
-    talk("undo")  # before the router delivered the completion to spawn-recurrence
+    undone = talk("undo")  # before the router delivered the completion to spawn-recurrence
+    # Nothing was scheduled yet, and nothing will be: the reply claims no withdrawal.
+    assert "next occurrence" not in undone["response"]
 
     hand_on(broker, spawn_recurrence_url, settings.create_task_url, task["task_id"])
 
@@ -369,8 +527,9 @@ def test_urdu_script_is_understood_and_answered_in_urdu(client: FlaskClient, bob
     assert added["tool_calls"][0]["result"]["title"] == "دودھ لینا"
     assert added["response"] == f'کام #{task_id} "دودھ لینا" شامل کر دیا۔'
     bill = talk("بجلی کا بل دینا کل شامل کرو")["response"]
-    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow:%a %-d %b}")  # details on their own line
+    today = datetime.now(UTC).date()
+    tomorrow = say_day(today + timedelta(days=1), today=today)
+    assert bill.endswith(f"شامل کر دیا۔\ndue {tomorrow}")  # details on their own line
     shown = talk("میرے باقی کام دکھاؤ")
     assert titles(shown["tool_calls"][0]["result"]) == ["بجلی کا بل دینا", "دودھ لینا"]
     assert shown["response"].startswith("آپ کے باقی کام (2):")

@@ -281,3 +281,28 @@ def test_stdio_tools_refuse_a_nul_argument_naming_it(settings: Settings, alice: 
     text = refused.content[0].text  # type: ignore[union-attr]
     assert "'title'" in text and "NUL" in text, text
     assert listed == []
+
+
+def test_http_tools_name_the_field_the_command_schema_refuses_while_create_task_is_down(
+    settings: Settings, alice: Account, tmp_path: Path
+) -> None:
+    """A tool argument the tool's types let through but the command's schema refuses is the
+    caller's to fix: the tool error names the field and the reason, even while create-task is
+    down, instead of "unavailable, try again" (a retry would fail the same way)."""
+    down = f"http://127.0.0.1:{free_port()}"
+    bad = {"title": "Pay rent", "due": "2031-01-01", "reminders": [{"before_minutes": -5}]}
+
+    async def calls(url: str) -> tuple[Any, Any]:
+        async with _http_client(url, alice.token) as client:
+            refused = await client.call_tool("add_task", bad)
+            down_for_good_input = await client.call_tool("add_task", {"title": "Pay rent"})
+            return refused, down_for_good_input
+
+    with _http_server(settings, tmp_path, CREATE_TASK_URL=down) as url:
+        refused, unavailable = asyncio.run(calls(url))
+    assert refused.is_error
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "reminders.0.before_minutes" in text and "minimum of 0" in text, text
+    assert "unavailable" not in text
+    assert unavailable.is_error  # good input: create-task's absence, said as such
+    assert "unavailable" in unavailable.content[0].text  # type: ignore[union-attr]

@@ -35,7 +35,8 @@ the tools given. The signed-in user's id is {user_id}; their timezone is {timezo
 ids. When a request could mean several tasks, list them and ask which one. Give due dates to \
 tools as ISO 8601 in the user's timezone. "It", "that one" or a bare "done" mean the task this \
 conversation was last about. "Undo" reverses your last change: delete a task you added, \
-restore_task a task you deleted, uncomplete_task a task you completed, or set back the fields \
+restore_task a task you deleted, uncomplete_task a task you completed (say what its \
+next_occurrence result tells: withdrawn, or kept because it was changed), or set back the fields \
 you changed. Reply in plain text, in the language the user writes in (Urdu, Roman Urdu, English \
 or any other). Say repeats and reminders in plain words ("every 2 days", "1 day before", \
 "every month on the 1st"), never rule text like FREQ=..., and never name your tools."""

@@ -52,6 +52,10 @@ class ChangeTask:
     literal: bool = False
     priority: str | None = None
     due_text: str | None = None  # "move task 2 to friday": only the due changes
+    # "remind me about it 2 hours before": one more reminder, this many minutes before the due
+    reminder_minutes: int | None = None
+    # "push it by a day": the due moves this many minutes later (earlier when negative)
+    shift_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ class Undo:
 
 @dataclass(frozen=True)
 class Help:
+    greeting: bool = False  # "hi": a hello before the examples
+
+
+@dataclass(frozen=True)
+class Thanks:
     pass
 
 
@@ -69,7 +78,7 @@ class NotUnderstood:
     message: str
 
 
-Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | NotUnderstood
+Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | Thanks | NotUnderstood
 
 # --- references to a task ---------------------------------------------------------------------
 
@@ -82,7 +91,7 @@ _REF_NOISE = re.compile(
 
 # Words that point at the task in focus rather than name one (English, Roman Urdu, Urdu).
 _FOCUS_REF = re.compile(
-    r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
+    r"^(?:it|its|that|this|that\s+one|this\s+one|that\s+task|this\s+task|the\s+last\s+one|"
     r"ye|yeh|ise|isay|isko|is\s+ko|woh|wo|use|usay|usko|us\s+ko|"
     r"یہ|اسے|اس\s+کو|اسکو|وہ|اُسے|یہ\s+کام|وہ\s+کام)$",
     re.I,
@@ -174,6 +183,30 @@ _SNOOZE = re.compile(
     r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
     re.I,
 )
+# "snooze" alone, "snooze it", "snooze for 30 minutes": the task in focus (the one whose
+# reminder just came, or the one the conversation is about).
+_BARE_SNOOZE = re.compile(
+    r"^snooze(?:\s+(?:it|that|this))?"
+    r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
+    re.I,
+)
+# One more reminder on an existing task: "remind me about the dentist 2 hours before",
+# "remind me 1 day before" (the task in focus), "set a reminder for task 3 30 minutes before".
+_BEFORE = (
+    r"\s+(?P<amount>\d+|an?|one)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?|weeks?)"
+    r"\s+(?:before|earlier|ahead)$"
+)
+_ADD_REMINDER = [
+    re.compile(rf"^remind\s+me(?:\s+(?:about|of)\s+{_REF})?{_BEFORE}", re.I),
+    re.compile(rf"^(?:set|add|create)\s+(?:a\s+)?reminder\s+(?:for|on|to)\s+{_REF}{_BEFORE}", re.I),
+]
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
+_SHIFT = re.compile(
+    rf"^(?P<verb>push|postpone|delay|defer|move|shift|bring\s+forward|pull\s+forward)\s+{_REF}"
+    r"\s+(?:back\s+|forward\s+|out\s+)?by\s+(?P<amount>\d+|an?|one)\s*"
+    r"(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?|weeks?)(?P<earlier>\s+earlier)?$",
+    re.I,
+)
 _SET_PRIORITY = [
     re.compile(
         rf"^(?:set|change|make|mark)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+{_REF}\s+"
@@ -250,6 +283,7 @@ _RU_LIST_WORDS = {
     "zaroori": "urgent",
     "is": "",
     "hafte": "this week",
+    "kal": "tomorrow",
 }
 _RU_LIST_NOISE = frozenset(
     [
@@ -302,6 +336,7 @@ _UR_LIST_WORDS = {
     "باقی": "pending",
     "ضروری": "urgent",
     "ہفتے": "this week",
+    "کل": "tomorrow",
 }
 _UR_LIST_NOISE = frozenset(
     [
@@ -416,6 +451,17 @@ def _in_english_dates(text: str) -> str:
 
 
 _HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?|مدد)$", re.I)
+# A greeting or a thank-you is answered as such, not with "Sorry, I didn't understand".
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|salam|assalam[ou]\s*alaikum|"
+    r"aoa)(?:\s+there)?$",
+    re.I,
+)
+_THANKS = re.compile(
+    r"^(?:thanks?|thank\s+you(?:\s+so\s+much)?|thx|ty|cheers|great|perfect|ok(?:ay)?|cool|"
+    r"shukriya|shukria|شکریہ)$",
+    re.I,
+)
 
 # --- listing: filters found anywhere in the sentence -------------------------------------------
 
@@ -481,6 +527,10 @@ _FLAGS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
         {"due_within": "week"},
     ),
     (re.compile(r"\b(?:due\s+today|for\s+today|today'?s|today)\b", re.I), {"due_today": True}),
+    (
+        re.compile(r"\b(?:due\s+tomorrow|for\s+tomorrow|tomorrow'?s|tomorrow)\b", re.I),
+        {"due_within": "tomorrow"},
+    ),
     (
         re.compile(
             r"\b(?:without\s+(?:a\s+)?(?:due\s+)?dates?|with\s+no\s+(?:due\s+)?dates?|"
@@ -585,6 +635,9 @@ _LIST_NOISE = frozenset(
         "stuff",
         "list",
         "for",
+        # "what's on my plate today?"
+        "plate",
+        "agenda",
     ]
 )
 
@@ -678,6 +731,10 @@ def parse(message: str) -> Intent:
         return NotUnderstood(message)
     if _HELP.match(text):
         return Help()
+    if _GREETING.match(text):
+        return Help(greeting=True)
+    if _THANKS.match(text):
+        return Thanks()
     if _UNDO.match(text) or _UR_UNDO.match(text):
         return Undo()
     if _BARE_DONE.match(text) or _UR_BARE_DONE.match(text):
@@ -744,14 +801,32 @@ def _parse_urdu(text: str, message: str) -> Intent | None:
 
 
 def _parse_task_action(text: str) -> Intent | None:
-    if match := _SNOOZE.match(text):
-        ref = parse_ref(match.group("ref"))
+    if match := _BARE_SNOOZE.match(text) or _SNOOZE.match(text):
+        ref = parse_ref(match.group("ref")) if "ref" in match.groupdict() else TaskRef(focus=True)
         if ref is None:
             return None
         minutes = int(match.group("amount") or 10)
         if (match.group("unit") or "m").lower().startswith("h"):
             minutes *= 60
         return ActOnTask("snooze_reminder", ref, {"minutes": minutes})
+    if match := _SHIFT.match(text):
+        ref = parse_ref(match.group("ref"))
+        amount = match.group("amount").lower()
+        minutes = (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[
+            match.group("unit")[0].lower()
+        ]
+        if match.group("earlier") or match.group("verb").lower().endswith("forward"):
+            minutes = -minutes
+        if ref is not None:
+            return ChangeTask(ref, shift_minutes=minutes)
+    for pattern in _ADD_REMINDER:
+        if match := pattern.match(text):
+            ref = parse_ref(match.group("ref")) if match.group("ref") else TaskRef(focus=True)
+            amount = match.group("amount").lower()
+            count = int(amount) if amount.isdigit() else 1
+            minutes = count * _UNIT_MINUTES[match.group("unit")[0].lower()]
+            if ref is not None:
+                return ChangeTask(ref, reminder_minutes=minutes)
     for pattern in _SET_PRIORITY:
         if match := pattern.match(text):
             ref = parse_ref(match.group("ref"))

@@ -21,8 +21,10 @@ from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.phrases import Language
 from taskflow.chat.reply import Reply
 from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
-from taskflow.chat.words import describe_offset, describe_rule
-from taskflow.domain.model import Priority
+from taskflow.chat.words import describe_minutes, describe_offset, describe_rule
+from taskflow.domain import when
+from taskflow.domain.errors import DomainError
+from taskflow.domain.model import Priority, Task
 from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
 
 # Which tasks a reference by words may mean, per action: you complete what is open, reopen what
@@ -91,8 +93,12 @@ class OfflineAssistant:
 
     def _answer(self, intent: intents.Intent, reply: Reply) -> str:
         match intent:
+            case intents.Help(greeting=True):
+                return self._say("hello", help=self._say("help"))
             case intents.Help():
                 return self._say("help")
+            case intents.Thanks():
+                return self._say("thanks")
             case intents.NotUnderstood(message=message):
                 return self._say("not_understood", message=message.strip(), help=self._say("help"))
             case intents.AddTask():
@@ -119,7 +125,31 @@ class OfflineAssistant:
     def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, intent.action, reply)
         result = self._call(reply, intent.action, task_id=task_id, **intent.arguments)
-        return self._say(intent.action, task=self._name(result), **intent.arguments)
+        values = dict(intent.arguments)
+        if "minutes" in values:
+            values["duration"] = describe_minutes(values["minutes"])  # "1 hour", not "60 minutes"
+        text = self._say(intent.action, task=self._name(result), **values)
+        if intent.action == "complete_task":
+            return text + self._coming_next(task_id)
+        return text + self._next_occurrence(result)
+
+    def _coming_next(self, task_id: int) -> str:
+        """After completing a repeating task: when the next one is due. spawn-recurrence makes
+        it a moment later from the same rule, the same zone and this completion's moment
+        (Task.next_occurrence), so the reply can say it now; nothing when the series ended."""
+        task = self._recent_task(task_id)
+        if not task or not task.get("recurrence") or not task.get("completed_at"):
+            return ""
+        try:
+            following = Task.from_dict(task).next_occurrence(
+                self._tz, completed_at=datetime.fromisoformat(task["completed_at"])
+            )
+        except DomainError:
+            return ""
+        if following is None:
+            return ""
+        due = self._due_text(following.to_dict() | {"completed": True})
+        return self._say("next_coming", due=due) if due else ""
 
     def _change(self, intent: intents.ChangeTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, "update_task", reply)
@@ -128,22 +158,65 @@ class OfflineAssistant:
         if intent.literal:
             changes["title"] = intent.text
         elif intent.text:
-            parsed = parse_quick_add(intent.text, self._tz, now=self._now())
-            changes = {"title": parsed.title, **_task_fields(parsed)}
+            # Read as parse_when does: "change the dentist to p1" or "... to friday 5pm" names
+            # only new options, and the title stays (it became "p1" before). Text left over
+            # beside them is the new title; text that is only a title renames.
+            parsed = parse_when(intent.text, self._tz, now=self._now())
+            changes = _task_fields(parsed)
+            if parsed.title or not changes:
+                changes = {"title": parsed.title or intent.text, **changes}
             notes = self._ambiguities(parsed)
         if intent.priority:
             changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too
+        if intent.reminder_minutes is not None:
+            task = self._recent_task(task_id) or {}
+            kept = [
+                {"at": r["at"]} if r.get("at") else {"before_minutes": r["before_minutes"]}
+                for r in task.get("reminders") or []
+            ]
+            changes["reminders"] = [*kept, {"before_minutes": intent.reminder_minutes}]
+        if intent.shift_minutes is not None:
+            task = self._recent_task(task_id) or {}
+            if task.get("due_at"):
+                moved = datetime.fromisoformat(task["due_at"]).astimezone(self._tz)
+                # On the wall clock: "by a day" is the same time tomorrow, across DST too.
+                local = moved.replace(tzinfo=None) + timedelta(minutes=intent.shift_minutes)
+                changes["due"] = local.replace(tzinfo=self._tz).isoformat()
+            elif task.get("due_date") and intent.shift_minutes % 1440 == 0:
+                day = date.fromisoformat(task["due_date"])
+                changes["due"] = (day + timedelta(days=intent.shift_minutes // 1440)).isoformat()
+            else:
+                name = self._name({"task_id": task_id, "title": task.get("title", "")})
+                return self._say("no_due_to_shift", task=name)
         if intent.due_text:
             parsed = parse_when(intent.due_text, self._tz, now=self._now())
             due = _due(parsed)
             if due is None:
                 return self._say("no_date", text=intent.due_text)
+            if parsed.due_date is not None:
+                due = self._keeping_time(task_id, parsed.due_date) or due
             changes["due"] = due
             notes = self._ambiguities(parsed)
         result = self._call(reply, "update_task", task_id=task_id, **changes)
         shown = {key: value for key, value in changes.items() if key != "title"}
         text = self._say("updated", task=self._name(result), details=self._details(shown))
         return text + notes
+
+    def _keeping_time(self, task_id: int, day: date) -> str | None:
+        """ "move the dentist to thursday": a task due at 15:00 stays at 15:00, on the new day
+        (it became an all-day task before). None when the task has no time of day."""
+        task = self._recent_task(task_id)
+        if task is None or not task.get("due_at"):
+            return None
+        clock = datetime.fromisoformat(task["due_at"]).astimezone(self._tz).time()
+        return datetime.combine(day, clock, tzinfo=self._tz).isoformat()
+
+    def _recent_task(self, task_id: int) -> dict[str, Any] | None:
+        """The task as it is now, among the user's 100 most recently changed ones (the task a
+        conversation is changing is there in nearly every case; beyond them None). A look,
+        not a recorded tool call."""
+        recent = self._tools.list_tasks(status="all", sort="updated", order="desc", limit=100)
+        return next((t for t in recent if t["id"] == task_id), None)
 
     def _undo(self, reply: Reply) -> str:
         """Reverse the assistant's last change in this conversation; a second "undo" reverses
@@ -160,8 +233,23 @@ class OfflineAssistant:
                 lines.append(self._say("cannot_undo", id=task_id))
                 continue
             result = self._call(reply, tool, task_id=task_id)
-            lines.append(self._say(f"undo_{call['name']}", task=self._name(result)))
+            lines.append(
+                self._say(f"undo_{call['name']}", task=self._name(result))
+                + self._next_occurrence(result)
+            )
         return " ".join(lines)
+
+    def _next_occurrence(self, result: dict[str, Any]) -> str:
+        """What reopening a repeating task did to the next occurrence its completion had
+        scheduled (uncomplete_task's `next_occurrence`): taken back, or kept because the user
+        changed it since. Said, so the reply matches the list."""
+        following = result.get("next_occurrence")
+        if not isinstance(following, dict):
+            return ""
+        due = self._due_text(following | {"completed": True})  # "(overdue)" would nest
+        key = "next_withdrawn" if following["status"] == "withdrawn" else "next_kept"
+        name = self._name(following)
+        return self._say(key, task=name, due=f" ({due})" if due else "")
 
     def _ambiguities(self, parsed: QuickAdd) -> str:
         if not parsed.ambiguities:
@@ -169,13 +257,16 @@ class OfflineAssistant:
         return self._say("check", notes="; ".join(str(note) for note in parsed.ambiguities))
 
     def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """list_tasks arguments with "this week" as dates: today to Sunday, in the user's zone."""
-        if filters.get("due_within") != "week":
+        """list_tasks arguments with "this week" as dates, today to Sunday, and "tomorrow" as
+        that one day, in the user's zone."""
+        within = filters.get("due_within")
+        if within not in ("week", "tomorrow"):
             return filters
-        today = self._now().astimezone(self._tz).date()
-        sunday = today + timedelta(days=6 - today.weekday())
+        today = self._today()
+        first = today if within == "week" else today + timedelta(days=1)
+        last = today + timedelta(days=6 - today.weekday()) if within == "week" else first
         rest = {key: value for key, value in filters.items() if key != "due_within"}
-        return rest | {"due_from": today.isoformat(), "due_to": sunday.isoformat(), "sort": "due"}
+        return rest | {"due_from": first.isoformat(), "due_to": last.isoformat(), "sort": "due"}
 
     def _focus(self) -> int | None:
         """The task the conversation is about: the last one a tool touched or found alone."""
@@ -253,17 +344,18 @@ class OfflineAssistant:
     def _due_text(self, task: dict[str, Any]) -> str:
         if task.get("due_date"):
             due_day = date.fromisoformat(task["due_date"])
-            overdue = (
-                not task.get("completed") and due_day < self._now().astimezone(self._tz).date()
-            )
-            text = f"due {due_day:%a %-d %b}"
+            overdue = not task.get("completed") and due_day < self._today()
+            text = f"due {when.say_day(due_day, today=self._today())}"
         elif task.get("due_at"):
             moment = datetime.fromisoformat(task["due_at"])
             overdue = not task.get("completed") and moment < self._now()
-            text = f"due {moment.astimezone(self._tz):%a %-d %b %H:%M}"
+            text = f"due {when.say_moment(moment, self._tz, now=self._now())}"
         else:
             return ""
         return text + (" (overdue)" if overdue else "")
+
+    def _today(self) -> date:
+        return self._now().astimezone(self._tz).date()
 
     def _due_day(self, task: dict[str, Any]) -> date | None:
         """The local calendar day of a task's due, if it has one."""
@@ -290,8 +382,8 @@ class OfflineAssistant:
             if reminder.get("before_minutes") is not None:
                 parts.append("reminder " + describe_offset(reminder["before_minutes"]))
             elif reminder.get("at"):
-                at = datetime.fromisoformat(reminder["at"]).astimezone(self._tz)
-                parts.append(f"reminder {at:%a %-d %b %H:%M}")
+                at = datetime.fromisoformat(reminder["at"])
+                parts.append(f"reminder {when.say_moment(at, self._tz, now=self._now())}")
         if not parts:
             return ""
         # In Urdu the English details would break the right-to-left sentence: a line of their own.
@@ -359,6 +451,8 @@ def _list_name(filters: dict[str, Any], language: Language = "en") -> str:
         name += " due today"
     if filters.get("due_within") == "week":
         name += " due this week"
+    if filters.get("due_within") == "tomorrow":
+        name += " due tomorrow"
     if filters.get("no_date"):
         name += " without a due date"
     if tags := filters.get("tags"):
@@ -378,8 +472,8 @@ def _list_name_in_urdu(filters: dict[str, Any], language: Language) -> str:
     parts = []
     if filters.get("due_today"):
         parts.append(words["today"])
-    if filters.get("due_within") == "week":
-        parts.append(words["week"])
+    if filters.get("due_within") in ("week", "tomorrow"):
+        parts.append(words[filters["due_within"]])
     if filters.get("overdue"):
         parts.append(words["overdue"])
     elif filters.get("status") in ("pending", "completed"):

@@ -54,6 +54,16 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "Aap keh sakte hain, maslan: " + ", ".join(_RU_EXAMPLES) + ".",
         "ur": "آپ کہہ سکتے ہیں، مثلاً: " + "، ".join(_UR_EXAMPLES) + "۔",
     },
+    "hello": {
+        "en": "Hello! {help}",
+        "ur-Latn": "Assalam o alaikum! {help}",
+        "ur": "السلام علیکم! {help}",
+    },
+    "thanks": {
+        "en": "You're welcome.",
+        "ur-Latn": "Koi baat nahin.",
+        "ur": "کوئی بات نہیں۔",
+    },
     "not_understood": {
         "en": 'Sorry, I didn\'t understand "{message}". {help}',
         "ur-Latn": 'Maaf kijiye, main "{message}" nahin samjha. {help}',
@@ -117,7 +127,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur": "{task} اب نہیں دہرایا جائے گا۔",
     },
     "snooze_reminder": {
-        "en": "Snoozed the reminder of {task} for {minutes} minutes.",
+        "en": "I'll remind you of {task} in {duration}.",
         "ur-Latn": "{task} ki yaad dihani {minutes} minute ke liye aage kar di.",
         "ur": "{task} کی یاد دہانی {minutes} منٹ کے لیے آگے کر دی۔",
     },
@@ -146,6 +156,23 @@ PHRASES: dict[str, dict[Language, str]] = {
         "en": "Deleted {task} again.",
         "ur-Latn": "{task} phir se delete kar diya.",
         "ur": "{task} پھر سے حذف کر دیا۔",
+    },
+    # After completing a repeating task: when the next occurrence is due.
+    "next_coming": {
+        "en": " The next one is {due}.",
+        "ur-Latn": " Agli baari: {due}.",
+        "ur": "\nاگلی باری: {due}",
+    },
+    # After reopening a repeating task: what became of the next occurrence its completion made.
+    "next_withdrawn": {
+        "en": " The next occurrence that completing it had scheduled, {task}{due}, is withdrawn.",
+        "ur-Latn": " Mukammal karne se jo agli baari bani thi, {task}{due}, wapas le li.",
+        "ur": " مکمل کرنے سے جو اگلی باری بنی تھی، {task}{due}، واپس لے لی۔",
+    },
+    "next_kept": {
+        "en": " The next occurrence, {task}{due}, stays: it was changed after it was scheduled.",
+        "ur-Latn": " Agli baari, {task}{due}, rehne di: wo banne ke baad badli gayi thi.",
+        "ur": " اگلی باری، {task}{due}، رہنے دی: وہ بننے کے بعد بدلی گئی تھی۔",
     },
     "cannot_undo": {
         "en": "I can't undo that change of task #{id} myself: please set it back "
@@ -184,6 +211,13 @@ PHRASES: dict[str, dict[Language, str]] = {
         "en": 'Sorry, I could not read a date in "{text}".',
         "ur-Latn": 'Maaf kijiye, "{text}" mein koi tareekh samajh nahin aayi.',
         "ur": 'معاف کیجیے، "{text}" میں کوئی تاریخ سمجھ نہیں آئی۔',
+    },
+    "no_due_to_shift": {
+        "en": "{task} has no due time to move by that much; say when instead, for example "
+        '"move it to friday 5pm".',
+        "ur-Latn": "{task} ka koi waqt nahin jise itna aage kiya jaye; maslan kahein "
+        '"move it to friday 5pm".',
+        "ur": '{task} کا کوئی وقت نہیں جسے اتنا آگے کیا جائے؛ مثلاً کہیں "move it to friday 5pm"۔',
     },
     "check": {
         "en": " Please check: {notes}.",
@@ -232,6 +266,7 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
         "completed": "mukammal",
         "overdue": "overdue",
         "today": "aaj ke",
+        "tomorrow": "kal ke",
         "week": "is hafte ke",
         "high": "zaroori",
     },
@@ -241,6 +276,7 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
         "completed": "مکمل",
         "overdue": "تاخیر والے",
         "today": "آج کے",
+        "tomorrow": "کل کے",
         "week": "اس ہفتے کے",
         "high": "ضروری",
     },
@@ -248,10 +284,13 @@ LIST_WORDS: dict[Language, dict[str, str]] = {
 
 
 def say(language: Language, key: str, **values: Any) -> str:
-    """The sentence `key` in `language`, with the values filled in. A Roman Urdu sentence that
-    starts with a value ("task #3 ...") gets its capital letter."""
+    """The sentence `key` in `language`, with the values filled in. A sentence that starts
+    with a value ("task #3 ...") gets its capital letter."""
     text = PHRASES[key][language].format(**values)
-    if language == "ur-Latn" and text[:1].islower():
+    # "task #3 ... will not repeat any more." starts a sentence: "Task #3 ...".
+    # (Not the name itself, in English: it goes inside sentences.)
+    starts = language == "ur-Latn" or (language == "en" and key != "task")
+    if starts and text[:1].islower():
         text = text[0].upper() + text[1:]
     return text
 

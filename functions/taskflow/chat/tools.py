@@ -244,10 +244,26 @@ class TaskTools:
 
     def uncomplete_task(self, task_id: TaskId, user_id: UserId = "") -> dict[str, Any]:
         """Mark a completed task as not done again (also the undo of a completion): a repeating
-        task's next occurrence, made by that completion and not changed since, goes away."""
+        task's next occurrence, made by that completion and not changed since, goes away.
+        `next_occurrence` tells what became of that occurrence: withdrawn, or kept (changed)."""
         self._refuse_other_user(user_id)
+        spawned = self._latest_open_occurrences()
         task = self._send(commands.UncompleteTask(user_id=self.user_id, task_id=task_id))
-        return _outcome(task, "pending")
+        outcome = _outcome(task, "pending")
+        following = _following(task, spawned)
+        if following is not None:
+            # What the reopening did to it, read back rather than assumed: create-task takes it
+            # away in the same transaction as the reopening unless the user changed or ticked
+            # it since (specs/task-domain.md, decision 8), so the reply and the list agree.
+            still_open = {t["id"] for t in self._latest_open_occurrences()}
+            outcome["next_occurrence"] = {
+                "task_id": following["id"],
+                "title": following["title"],
+                "due_at": following.get("due_at"),
+                "due_date": following.get("due_date"),
+                "status": "kept" if following["id"] in still_open else "withdrawn",
+            }
+        return outcome
 
     def skip_occurrence(self, task_id: TaskId, user_id: UserId = "") -> dict[str, Any]:
         """Move a repeating task to its next occurrence without completing this one."""
@@ -277,6 +293,18 @@ class TaskTools:
         )
         return _outcome(task, "snoozed") | {"minutes": minutes}
 
+    def _latest_open_occurrences(self) -> list[dict[str, Any]]:
+        """The open occurrences of repeating tasks, newest first: a completion's successor is
+        among the newest (it was created at that completion)."""
+        params = {
+            "status": "pending",
+            "recurring": True,
+            "sort": "created",
+            "order": "desc",
+            "page_size": LIST_LIMIT_MAX,
+        }
+        return self._read_tasks(self.user_id, params)
+
     def _refuse_other_user(self, user_id: str) -> None:
         if user_id and user_id != self.user_id:
             raise ToolError("tools act only for the signed-in user")
@@ -295,6 +323,21 @@ class TaskTools:
             raise ToolError(
                 "the task service is unavailable, nothing was changed; try again shortly"
             ) from None
+
+
+def _following(task: Mapping[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The occurrence after `task` in its series, among `candidates`, if it is there."""
+    recurrence = task.get("recurrence")
+    if not recurrence:
+        return None
+    for candidate in candidates:
+        other = candidate.get("recurrence") or {}
+        if (other.get("series_id"), other.get("occurrence")) == (
+            recurrence.get("series_id"),
+            recurrence.get("occurrence", 0) + 1,
+        ):
+            return candidate
+    return None
 
 
 def _outcome(task: Mapping[str, Any], status: str) -> dict[str, Any]:

@@ -80,12 +80,17 @@ def describe_rule(rule: str, mode: str | None = None, due_day: date | None = Non
     return words
 
 
+def describe_minutes(minutes: int) -> str:
+    """A span of minutes in the largest whole unit: 60 -> "1 hour", 90 -> "90 minutes"."""
+    for size, name in ((10080, "week"), (1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {name}{'' if count == 1 else 's'}"
+    return f"{minutes} minutes"
+
+
 def describe_offset(minutes: int) -> str:
     """Minutes before a due, in the largest whole unit: 1440 -> "1 day before"."""
     if minutes == 0:
         return "at the due time"
-    for size, name in ((10080, "week"), (1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0:
-            count = minutes // size
-            return f"{count} {name}{'' if count == 1 else 's'} before"
-    return f"{minutes} minutes before"  # unreachable: every whole number divides by 1
+    return f"{describe_minutes(minutes)} before"

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from taskflow.domain import when
 from taskflow.domain.errors import ValidationError
 from taskflow.domain.model import Priority, Reminder, normalise_tags
 from taskflow.domain.recurrence import (
@@ -734,9 +735,9 @@ def _split_due(due: date | None) -> tuple[datetime | None, date | None]:
 
 
 def _say_day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
+    # With the year always: a note explains how an ambiguous phrase was read.
+    return when.say_day(day)
 
 
 def _say_moment(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{_say_day(local.date())} {local:%H:%M}"
+    return when.say_moment(moment, tz)

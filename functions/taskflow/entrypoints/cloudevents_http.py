@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import flask
-import jsonschema
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import CloudEvent, from_http
@@ -64,13 +63,12 @@ def check_catalogued(event: CloudEvent, *, accepted_types: Iterable[str]) -> Clo
             f"type {event['type']!r} is not handled here; expected one of {', '.join(accepted)}",
             field="type",
         )
-    try:
-        # Formats are checked too: a naive or malformed timestamp is refused here, with its field
-        # named, instead of failing in the handler and being retried as a server error.
-        catalogue.validate(event["type"], event.data, check_formats=True)
-    except jsonschema.ValidationError as error:
-        path = ".".join(str(part) for part in error.absolute_path)
-        raise BadCloudEvent(error.message, field=f"data.{path}" if path else "data") from None
+    # Formats are checked too: a naive or malformed timestamp is refused here, with its field
+    # named, instead of failing in the handler and being retried as a server error.
+    refused = catalogue.refusal(event["type"], event.data)
+    if refused is not None:
+        path, reason = refused
+        raise BadCloudEvent(reason, field=f"data.{path}" if path else "data")
     return event
 
 
