@@ -52,7 +52,26 @@ check "imported ${#services[@]} service images (dev.local/taskflow/<name>:dev) a
 # 2. PostgreSQL's volume. The image runs as its postgres user, who must own the data folder.
 postgres_ids=$("${podman[@]}" run --rm --network none --entrypoint id "$POSTGRES_IMAGE" -u)
 postgres_ids+=:$("${podman[@]}" run --rm --network none --entrypoint id "$POSTGRES_IMAGE" -g)
-kube delete namespace "$NAMESPACE" --ignore-not-found --wait=true >/dev/null
+# A former run's release goes first, by helm, not by deleting the namespace: that waits out the
+# longest termination grace period of the Knative pods (600 s for mcp and broadcast-update).
+shims=$RUN_DIR/shims
+mkdir -p "$shims"
+cat >"$shims/kubectl" <<EOF
+#!/bin/sh
+exec nsenter --net=/run/netns/$NETNS -- "$BIN/kubectl" --kubeconfig "$PKI/admin.kubeconfig" "\$@"
+EOF
+helm=$PWD/.cache/tools/bin/helm-$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)
+[ -x "$helm" ] || fail "no helm at $helm"
+cat >"$shims/helm" <<EOF
+#!/bin/sh
+KUBECONFIG="$PKI/admin.kubeconfig" exec nsenter --net=/run/netns/$NETNS -- "$helm" "\$@"
+EOF
+chmod +x "$shims/kubectl" "$shims/helm"
+if "$shims/helm" status taskflow --namespace "$NAMESPACE" >/dev/null 2>&1; then
+    "$shims/helm" uninstall taskflow --namespace "$NAMESPACE" --wait --timeout 5m >/dev/null
+fi
+kube -n "$NAMESPACE" delete persistentvolumeclaim data-postgres-0 --ignore-not-found \
+    --wait=true >/dev/null
 kube delete persistentvolume taskflow-postgres-data --ignore-not-found --wait=true >/dev/null
 rm -rf "$POSTGRES_DATA"
 install -d -o "${postgres_ids%%:*}" -g "${postgres_ids##*:}" -m 0700 "$POSTGRES_DATA"
@@ -75,19 +94,6 @@ EOF
 check "hostPath volume $POSTGRES_DATA ($size, owner $postgres_ids) reserved for the claim $NAMESPACE/data-postgres-0"
 
 # 3. The chart, through scripts/deploy/deploy.sh.
-shims=$RUN_DIR/shims
-mkdir -p "$shims"
-cat >"$shims/kubectl" <<EOF
-#!/bin/sh
-exec nsenter --net=/run/netns/$NETNS -- "$BIN/kubectl" --kubeconfig "$PKI/admin.kubeconfig" "\$@"
-EOF
-helm=$PWD/.cache/tools/bin/helm-$(sed -n 's/^HELM_VERSION=//p' deploy/versions.env)
-[ -x "$helm" ] || fail "no helm at $helm"
-cat >"$shims/helm" <<EOF
-#!/bin/sh
-KUBECONFIG="$PKI/admin.kubeconfig" exec nsenter --net=/run/netns/$NETNS -- "$helm" "\$@"
-EOF
-chmod +x "$shims/kubectl" "$shims/helm"
 secret() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))'; }
 deployed=$SECONDS
 PATH="$shims:$PATH" scripts/deploy/deploy.sh deploy/helm/taskflow/values-minikube.yaml \
@@ -96,7 +102,7 @@ PATH="$shims:$PATH" scripts/deploy/deploy.sh deploy/helm/taskflow/values-minikub
     --set "secrets.values.TASKFLOW_COMMAND_KEY=$(secret)" \
     --set "secrets.values.APP_API_TOKEN=$(secret)" \
     --post-renderer "$PWD/scripts/cluster/without-strimzi.sh" --timeout 10m 2>&1 |
-    sed 's/^/    deploy: /' || {
+    sed -u 's/^/    deploy: /' || {
     kube -n "$NAMESPACE" get ksvc,pods,jobs,pvc,broker,trigger >&2 || true
     fail "scripts/deploy/deploy.sh failed (above)"
 }
@@ -114,7 +120,7 @@ smoked=$SECONDS
 # shellcheck disable=SC2016  # $1 and $@ belong to the inner shell
 in_node unshare --mount sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$hosts" \
     env SMOKE_TIMEOUT="${SMOKE_TIMEOUT:-180}" scripts/deploy/smoke.sh \
-    "http://api.$NAMESPACE.$KNATIVE_DOMAIN" 2>&1 | sed 's/^/    smoke: /' || {
+    "http://api.$NAMESPACE.$KNATIVE_DOMAIN" 2>&1 | sed -u 's/^/    smoke: /' || {
     kube -n "$NAMESPACE" get ksvc,pods >&2 || true
     fail "scripts/deploy/smoke.sh failed against the chart (above)"
 }
