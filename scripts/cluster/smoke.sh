@@ -21,7 +21,9 @@
 #      the Broker's ingress wakes the zero-scaled function and reaches it, which verifies the
 #      broker's token and logs it; an event its subscriber refuses reaches the dead-letter sink;
 #  10. func: `func deploy --build=false` of the dead-letter function's func.yaml turns Ready;
-#  11. the chart's objects (but Strimzi's) and the Brokers and Triggers pass admission (dry run).
+#  11. the chart's objects (but Strimzi's) and the Brokers and Triggers pass admission (dry run);
+#  12. the chart installed and running, scripts/deploy/smoke.sh passing against it through the
+#      ingress (scripts/cluster/taskflow.sh, which also runs alone on an up cluster).
 # TASKFLOW_CLUSTER_SMOKE_IMAGE names another image (it must serve GET /healthz on $PORT, 8080).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -672,7 +674,15 @@ for file in chart-rest brokers; do
     admitted=$((admitted + $(grep -c '(server dry run)$' "$func_work/$file.out")))
 done
 check "the chart's objects (values-minikube, all but Strimzi's) and eventing/*.yaml's Brokers and Triggers pass the cluster's admission in a server-side dry run: $admitted objects"
-kube delete namespace "$FUNC_NAMESPACE" --wait=false >/dev/null
-
+# What the func and dry-run steps made in namespace taskflow goes, object by object, before the
+# chart is installed there: Helm refuses to adopt objects it did not make, and deleting the
+# namespace would wait out the pods' termination grace (up to 600 s, scripts/cluster/taskflow.sh).
+kube -n "$FUNC_NAMESPACE" delete ksvc/dead-letter configmap/taskflow-config \
+    configurations.dapr.io/taskflow secret/taskflow-secrets secret/taskflow-dapr-app-token \
+    --ignore-not-found --wait=true >/dev/null
+kube delete -f "$func_work/accounts.yaml" --ignore-not-found --wait=true >/dev/null
 kube delete namespace "$NAMESPACE" --wait=false >/dev/null
+
+# 12. TaskFlow itself (stage 5): the chart installed, and scripts/deploy/smoke.sh against it.
+"$(dirname "$0")/taskflow.sh"
 say "smoke passed in $((SECONDS - started))s"
