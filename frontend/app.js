@@ -386,12 +386,20 @@ async function toggleTask(task, completed) {
     if (answer && answer.queued) goOffline();
     dropFromList(task); // it leaves the open views (or the completed one) either way
     if (completed) {
-      toast(`Completed "${task.title}"`, "info", [["Undo", () => undoComplete(task)]], UNDO_SECONDS);
+      const named = occurrenceName(task);
+      toast(`Completed ${named}`, "info", [["Undo", () => undoComplete(task), `Undo completing ${named}`]], UNDO_SECONDS);
     }
   } catch (error) {
     failed(`update "${task.title}"`, error);
   }
   scheduleRefresh();
+}
+
+// What an Undo toast names: the title, and for a repeating task the occurrence's due, since
+// several occurrences share the title ('"pay rent" (Fri 1 Jan 2027)').
+function occurrenceName(task) {
+  const due = task.due_at ? formatMoment(task.due_at) : task.due_date ? formatDay(task.due_date) : "";
+  return task.recurrence && due ? `"${task.title}" (${due})` : `"${task.title}"`;
 }
 
 // Reopening takes the completion back on the server: a repeating task's next occurrence, made by
@@ -407,7 +415,8 @@ async function deleteTask(task) {
     if (answer && answer.queued) goOffline();
     dropFromList(task);
     if (state.detailsTask && state.detailsTask.id === task.id) closeDetails();
-    toast("Task deleted", "info", [["Undo", () => restoreTask(task)]], UNDO_SECONDS);
+    const named = occurrenceName(task);
+    toast(`Deleted ${named}`, "info", [["Undo", () => restoreTask(task), `Undo deleting ${named}`]], UNDO_SECONDS);
   } catch (error) {
     failed(`delete "${task.title}"`, error);
   }
@@ -857,8 +866,10 @@ function toast(text, kind = "info", actions = [], seconds = TOAST_SECONDS) {
   ]);
   const close = () => box.remove();
   const buttons = element("div", { className: "toast-actions" });
-  for (const [label, action] of actions) {
-    const button = element("button", { text: label, attrs: { type: "button" } });
+  for (const [label, action, spoken] of actions) {
+    // `spoken`: the button's full name for a screen reader ("Undo deleting "pay rent" (…)").
+    const attrs = spoken ? { type: "button", "aria-label": spoken } : { type: "button" };
+    const button = element("button", { text: label, attrs });
     button.addEventListener("click", () => { action(); close(); });
     buttons.append(button);
   }

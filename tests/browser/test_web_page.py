@@ -500,7 +500,7 @@ def test_editing_in_place_details_undo_views_and_shortcuts(product: str, browser
 
     # Delete, then Undo: the same task (same id, same fields) is back.
     this_one.get_by_role("button", name="Delete").click()
-    toast = page.locator(".toast", has_text="Task deleted")  # type: ignore[attr-defined]
+    toast = page.locator(".toast", has_text='Deleted "water the plants"')  # type: ignore[attr-defined]
     expect(toast).to_be_visible()
     expect(this_one).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
     _shot(page, "11-undo-toast.png")
@@ -663,7 +663,7 @@ def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object
     )
     task_id = stamps.get_attribute("data-task-id")
     stamps.get_by_role("button", name="Delete").click()
-    toast = phone.locator(".toast", has_text="Task deleted")  # type: ignore[attr-defined]
+    toast = phone.locator(".toast", has_text='Deleted "buy stamps"')  # type: ignore[attr-defined]
     _shot(phone, "24-phone-undo.png")
     toast.get_by_role("button", name="Undo").click()
     back = phone.locator(f'.task[data-task-id="{task_id}"]')  # type: ignore[attr-defined]
@@ -836,3 +836,82 @@ def test_long_titles_tags_and_markup_stay_inside_the_page(
     _shot(page, "29-phone-long-text.png" if phone else "17-long-text.png")
     assert dialogs == []
     page.context.close()  # type: ignore[attr-defined]
+
+
+def _box(locator: object) -> dict:
+    box = locator.bounding_box()  # type: ignore[attr-defined]
+    assert box is not None
+    return box
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def test_a_rows_delete_button_stays_on_its_line_and_undo_names_the_occurrence(
+    product: str, browser: object
+) -> None:
+    """At phone width (390x844) a repeating task's row keeps its Delete button on the title's
+    line, beside the chips and never over them or under the repeat chip; completing or deleting
+    an occurrence offers an Undo that says which occurrence ("pay rent for the flat" (Tue 1
+    Dec)), and Undo brings that one back."""
+    from playwright.sync_api import expect
+
+    phone = _open(browser, product, phone=True)
+    _sign_up(phone, f"ida-{uuid.uuid4().hex[:8]}@example.org")
+    session = _session(phone)
+    today = datetime.now(UTC).date()
+    first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    body = {
+        "title": "pay rent for the flat",
+        "due": first.isoformat(),
+        "priority": "high",
+        "tags": ["home", "money"],
+        "reminders": [{"before_minutes": 1440}],
+        "recurrence": {"rule": "FREQ=MONTHLY;BYMONTHDAY=1"},
+    }
+    assert _api(product, session, "POST", "", json=body).status_code == 201
+    long = "Verylongunbrokentitlewithoutanyspaces" * 2
+    crowded = body | {"title": long, "tags": ["a-rather-long-tag-name", "x"], "priority": "low"}
+    assert _api(product, session, "POST", "", json=crowded).status_code == 201
+    row = _task(phone, "pay rent for the flat")
+    expect(row.locator(".chip.recurring")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(_task(phone, long).locator(".chip.recurring")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    _shot(phone, "31-phone-row-controls.png")
+
+    for shown in (row, _task(phone, long)):
+        remove = shown.locator("button.danger")
+        button, title, card = _box(remove), _box(shown.locator(".title")), _box(shown)
+        # On the title's line, inside the card, one line high (not wrapped, not squeezed).
+        assert button["y"] < title["y"] + title["height"], (button, title)
+        assert button["y"] + button["height"] <= card["y"] + card["height"]
+        assert button["x"] + button["width"] <= card["x"] + card["width"] + 0.5, (button, card)
+        assert button["height"] <= 44, button
+        assert remove.evaluate("b => b.scrollWidth <= b.clientWidth"), "the label is cut"
+        for part in [shown.locator(".title"), *shown.locator(".meta > *").all()]:
+            assert not _overlap(button, _box(part)), (button, part.inner_text())
+        repeat = _box(shown.locator(".chip.recurring"))
+        assert button["y"] + button["height"] <= repeat["y"], ("not above the repeat chip", button)
+
+    due = row.locator(".due").inner_text().removeprefix("Due ")
+    named = f'"pay rent for the flat" ({due})'
+    row.get_by_role("checkbox").check()
+    completed = phone.locator(".toast", has_text=f"Completed {named}")  # type: ignore[attr-defined]
+    expect(completed).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    undo = completed.get_by_role("button", name=f"Undo completing {named}")
+    _shot(phone, "32-phone-undo-names-the-occurrence.png")
+    undo.click()
+    expect(row.get_by_role("checkbox")).not_to_be_checked(timeout=LIVE_TIMEOUT_MS)
+    expect(row.locator(".due")).to_have_text(f"Due {due}", timeout=LIVE_TIMEOUT_MS)
+
+    row.get_by_role("button", name="Delete pay rent for the flat").click()
+    deleted = phone.locator(".toast", has_text=f"Deleted {named}")  # type: ignore[attr-defined]
+    expect(deleted).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    deleted.get_by_role("button", name=f"Undo deleting {named}").click()
+    expect(row.locator(".due")).to_have_text(f"Due {due}", timeout=LIVE_TIMEOUT_MS)
+    phone.context.close()  # type: ignore[attr-defined]

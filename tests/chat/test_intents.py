@@ -102,6 +102,14 @@ from taskflow.chat.intents import (
         ("remind me a day before", ChangeTask(TaskRef(focus=True), reminder_minutes=1440)),
         ("push it by a day", ChangeTask(TaskRef(focus=True), shift_minutes=1440)),
         ("move task 3 by 2 hours", ChangeTask(TaskRef(task_id=3), shift_minutes=120)),
+        ("push it back a day", ChangeTask(TaskRef(focus=True), shift_minutes=1440)),
+        (
+            "postpone the dentist to next week",
+            ChangeTask(TaskRef(words="dentist"), due_text="next week"),
+        ),
+        ("push gym to tomorrow", ChangeTask(TaskRef(words="gym"), due_text="tomorrow")),
+        ("delay the report until monday", ChangeTask(TaskRef(words="report"), due_text="monday")),
+        ("reschedule task 3 for friday 5pm", ChangeTask(TaskRef(task_id=3), due_text="friday 5pm")),
         ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
     ],
 )

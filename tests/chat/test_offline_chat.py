@@ -94,6 +94,46 @@ def test_quick_add_details_reach_the_task(client: FlaskClient, alice: Account) -
     assert "high priority" in answer["response"] and "#groceries" in answer["response"]
 
 
+def test_days_of_the_week_make_a_weekly_task(client: FlaskClient, alice: Account) -> None:
+    """ "gym mon wed fri 7am" repeats on those days at 07:00 in the user's zone (Berlin)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    for message, days, clock, said in [
+        ("add gym mon wed fri 7am", "MO,WE,FR", "07:00", "every week on Monday, Wednesday"),
+        ("add swim every mon wed fri at 7am", "MO,WE,FR", "07:00", "every week on Monday"),
+        ("add gym on mondays and thursdays 6pm", "MO,TH", "18:00", "Monday and Thursday"),
+        ("add climbing tue/thu 18:30", "TU,TH", "18:30", "Tuesday and Thursday"),
+    ]:
+        answer = say(client, alice, message)
+        assert said in answer["response"] and "Please check" not in answer["response"], answer
+        task_id = answer["tool_calls"][0]["result"]["task_id"]
+        (task,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+        assert task["recurrence"]["rule"] == f"FREQ=WEEKLY;BYDAY={days}"
+        local = datetime.fromisoformat(task["due_at"]).astimezone(berlin)
+        assert f"{local:%H:%M}" == clock
+        assert local.strftime("%a")[:2].upper() in days.split(",")
+    # Without a verb it is not added, and the answer says what was not understood.
+    bare = say(client, alice, "gym mon wed fri 7am")
+    assert bare["response"].startswith('Sorry, I didn\'t understand "gym mon wed fri 7am"')
+    assert bare["tool_calls"] == []
+    # A repetition the grammar does not know is named, not silently dropped.
+    odd = say(client, alice, "add gym every blursday at 7am")
+    assert "I did not understand 'every blursday' as a repetition" in odd["response"]
+
+
+def test_the_briefs_monthly_rent_example(client: FlaskClient, alice: Account) -> None:
+    message = "add pay rent on the 1st every month p1 #home, remind me a day before"
+    answer = say(client, alice, message)
+    task_id = answer["tool_calls"][0]["result"]["task_id"]
+    (task,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+    assert (task["title"], task["priority"], task["tags"]) == ("pay rent", "high", ["home"])
+    assert task["due_date"] is not None and task["due_date"].endswith("-01")
+    assert task["recurrence"]["rule"] == "FREQ=MONTHLY"
+    assert [r["before_minutes"] for r in task["reminders"]] == [1440]
+    assert "every month on the 1st" in answer["response"]
+    assert "reminder 1 day before" in answer["response"]
+    assert "Please check" not in answer["response"]
+
+
 def test_search_filters_and_sorting(client: FlaskClient, alice: Account) -> None:
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     next_week = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
@@ -244,6 +284,53 @@ def test_pushing_a_task_by_a_span_moves_its_due(client: FlaskClient, alice: Acco
     }
 
 
+def test_relative_moves_postpone_push_and_move(client: FlaskClient, alice: Account) -> None:
+    """ "postpone X to next week", "push X to tomorrow", "move X to 5pm" (the day stays), an
+    undated task given a due, and a repeating task whose reply says how the series goes on."""
+    berlin = ZoneInfo("Europe/Berlin")
+    today = datetime.now(berlin).date()
+    next_monday = today + timedelta(days=7 - today.weekday())
+    talk = _in_conversation(client, alice)
+    task = create(client, alice, title="dentist", due="2031-03-11T15:00")  # Berlin
+
+    def due_of(task_id: int) -> tuple[str | None, str | None]:
+        (found,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+        local = found["due_at"] and datetime.fromisoformat(found["due_at"]).astimezone(berlin)
+        return (f"{local:%Y-%m-%d %H:%M}" if local else None), found["due_date"]
+
+    talk("postpone the dentist to next week")
+    assert due_of(task["id"]) == (f"{next_monday} 15:00", None)
+    talk("push the dentist to tomorrow")
+    assert due_of(task["id"]) == (f"{today + timedelta(days=1)} 15:00", None)
+    moved = talk("move it to 5pm")
+    assert due_of(task["id"]) == (f"{today + timedelta(days=1)} 17:00", None), moved["response"]
+    talk("push it back a day")
+    assert due_of(task["id"]) == (f"{today + timedelta(days=2)} 17:00", None)
+
+    undated = create(client, alice, title="call mom")
+    given = talk("postpone call mom to next week")
+    assert given["response"] == (
+        f'Updated task #{undated["id"]} "call mom" — due {say_day(next_monday, today=today)}.'
+    )
+    assert due_of(undated["id"]) == (None, next_monday.isoformat())
+
+    gym = say(client, alice, "add gym mon wed fri 7am")["tool_calls"][0]["result"]["task_id"]
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    moved = talk(f"move gym to {saturday.isoformat()}")
+    assert due_of(gym)[0] == f"{saturday} 07:00"
+    # The series goes on on its days: the one after Saturday is Monday 07:00.
+    following = saturday + timedelta(days=2)
+    assert moved["response"].endswith(
+        "It still repeats every week on Monday, Wednesday and Friday; the one after it is due "
+        f"{when_said(following, '07:00', today)}."
+    ), moved["response"]
+
+
+def when_said(day: date, clock: str, today: date) -> str:
+    """A due as the chat writes it: "Mon 7 Dec 07:00", the year only when not this year."""
+    return f"{say_day(day, today=today)} {clock}"
+
+
 def test_a_reminder_is_added_to_an_existing_task(client: FlaskClient, alice: Account) -> None:
     """ "remind me about the dentist 2 hours before" adds a reminder and keeps the others."""
     talk = _in_conversation(client, alice)
@@ -257,6 +344,44 @@ def test_a_reminder_is_added_to_an_existing_task(client: FlaskClient, alice: Acc
     talk("remind me 10 minutes before")  # the task in focus
     (changed,) = tasks_of(client, alice)
     assert [r["before_minutes"] for r in changed["reminders"]] == [1440, 120, 10]
+
+
+def test_a_task_is_found_by_name_beyond_the_users_recent_ones(
+    client: FlaskClient, alice: Account
+) -> None:
+    """A user with more than 100 tasks acts on the oldest by name: the look-up is a query by
+    title over all of the user's tasks, and the task's due and reminders are read by its id."""
+    a_day = [{"before_minutes": 1440}]
+    rent = create(client, alice, title="pay rent", due="2031-03-11T15:00", reminders=a_day)
+    car = create(client, alice, title="rent a car", description="for the trip")
+    landlord = create(client, alice, title="call the landlord", description="ask about the deposit")
+    for number in range(110):
+        create(client, alice, title=f"chore {number}")
+    talk = _in_conversation(client, alice)
+
+    pushed = talk("push pay rent by a day")
+    assert pushed["response"] == (
+        f'Updated task #{rent["id"]} "pay rent" — due Wed 12 Mar 2031 15:00.'
+    ), pushed["response"]
+    reminded = talk("remind me about pay rent 2 hours before")
+    assert "reminder 1 day before, reminder 2 hours before" in reminded["response"], reminded
+    moved = talk("move pay rent to 2031-03-20")
+    assert moved["response"].endswith("due Thu 20 Mar 2031 15:00."), moved["response"]
+    oldest = tasks_of(client, alice, page_size="100", sort="created")
+    (task,) = [t for t in oldest if t["id"] == rent["id"]]
+    assert task["due_at"] == "2031-03-20T14:00:00+00:00"
+    assert [r["before_minutes"] for r in task["reminders"]] == [1440, 120]
+
+    # Two titles have "rent": asked which, nothing done.
+    question = talk("delete the rent task")
+    assert "Which one?" in question["response"], question["response"]
+    assert f"#{rent['id']} pay rent" in question["response"]
+    assert f"#{car['id']} rent a car" in question["response"]
+    assert [call["name"] for call in question["tool_calls"]] == ["list_tasks"]
+    # A title said in full picks that task; a word found only in a description still works.
+    assert talk("complete rent a car")["tool_calls"][-1]["result"]["task_id"] == car["id"]
+    deleted = talk("delete the deposit task")
+    assert deleted["tool_calls"][-1]["result"]["task_id"] == landlord["id"]
 
 
 def _in_conversation(client: FlaskClient, account: Account) -> Callable[[str], dict]:

@@ -117,6 +117,23 @@ def test_search(tasks, search, expected):
 
 
 @pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("rent", [RENT]),  # the title's word
+        ("WRI", [REPORT]),  # a prefix, any case
+        ("port", []),  # inside a word only
+        ("milk", []),  # in a description, not in a title
+        ("home", []),  # a tag, not a title
+        ("report urgent", []),  # every word must be in the title
+        ("call mom", [MOM]),
+    ],
+)
+def test_title_words(tasks, title, expected):
+    """The chat's look-up by name: the title's words only, whatever the description and tags."""
+    assert titles(tasks, title=title, sort="created") == expected
+
+
+@pytest.mark.parametrize(
     ("params", "expected"),
     [
         ({"status": "pending"}, [GROCERIES, RENT, REPORT, MOM]),

@@ -100,6 +100,16 @@ PLAIN_PHRASES = [
     ("buy flowers daily", "buy flowers", "2026-11-24", "FREQ=DAILY"),
     ("backup fortnightly", "backup", "2026-11-24", "FREQ=WEEKLY;INTERVAL=2"),
     ("review goals every week starting monday", "review goals", "2026-11-30", "FREQ=WEEKLY"),
+    # Days said as a list or in the plural repeat, with or without "every" (now: Tue 15:00).
+    ("gym mon wed fri 7am", "gym", "2026-11-25 07:00", "FREQ=WEEKLY;BYDAY=MO,WE,FR"),
+    ("gym every mon wed fri at 7am", "gym", "2026-11-25 07:00", "FREQ=WEEKLY;BYDAY=MO,WE,FR"),
+    ("gym on mondays and thursdays 6pm", "gym", "2026-11-26 18:00", "FREQ=WEEKLY;BYDAY=MO,TH"),
+    ("swim tue/thu 18:30", "swim", "2026-11-24 18:30", "FREQ=WEEKLY;BYDAY=TU,TH"),
+    ("call mom sat & sun", "call mom", "2026-11-28", "FREQ=WEEKLY;BYDAY=SA,SU"),
+    ("yoga on sundays", "yoga", "2026-11-29", "FREQ=WEEKLY;BYDAY=SU"),
+    ("piano every weds and fris", "piano", "2026-11-25", "FREQ=WEEKLY;BYDAY=WE,FR"),
+    ("standup weekly on tue/thu 9:30", "standup", "2026-11-26 09:30", "FREQ=WEEKLY;BYDAY=TU,TH"),
+    ("sun hat sale friday", "sun hat sale", "2026-11-27", None),  # one day is a date
 ]
 
 
@@ -380,4 +390,28 @@ def test_a_tag_too_long_is_left_out_and_reported() -> None:
     assert (result.title, result.tags) == ("sort photos", ["holiday"])
     assert result.ambiguities == [
         f"I left out '#{'x' * 51}': '{'x' * 51}' is longer than 50 characters."
+    ]
+
+
+def test_the_briefs_monthly_example() -> None:
+    result = parse("pay rent on the 1st every month p1 #home, remind me a day before")
+    assert (result.title, due_of(result)) == ("pay rent", "2026-12-01")
+    assert result.recurrence is not None and result.recurrence.rule == "FREQ=MONTHLY"
+    assert (result.priority, result.tags) == (Priority.HIGH, ["home"])
+    assert [r.before for r in result.reminders] == [timedelta(days=1)]
+    assert result.ambiguities == []
+
+
+@pytest.mark.parametrize(
+    ("text", "unread"),
+    [("gym every blursday at 7am", "every blursday"), ("read every book", "every book")],
+)
+def test_a_repetition_not_understood_is_said(text: str, unread: str) -> None:
+    result = parse(text)
+    assert result.recurrence is None
+    assert unread in result.title
+    assert result.ambiguities == [
+        f"I did not understand '{unread}' as a repetition, so the task does not repeat and the "
+        "words stay in the title; say for example 'every monday', 'mon wed fri' or "
+        "'every 2 weeks'."
     ]

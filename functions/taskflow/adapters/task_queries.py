@@ -56,6 +56,9 @@ Database = Session | sa.Connection
 @dataclass(frozen=True)
 class TaskQuery:
     search: str | None = None
+    # Words of the title alone (every one starts a word of it): how the chat finds "the rent
+    # task" by name among all of a user's tasks.
+    title: str | None = None
     status: Status = "all"
     priority: tuple[Priority, ...] = ()
     tags: tuple[str, ...] = ()
@@ -91,6 +94,9 @@ class TaskQuery:
         search = (text["search"] or "").strip() or None
         if search and not SEARCH_WORD.search(search):
             raise ValidationError("search", "needs at least one letter or digit")
+        title = (text["title"] or "").strip() or None
+        if title and not SEARCH_WORD.search(title):
+            raise ValidationError("title", "needs at least one letter or digit")
         sort = _choice("sort", text["sort"], Sort, "due")
         order = _choice("order", text["order"], Order, "asc")
         cursor = Cursor.decode(text["cursor"]) if text["cursor"] else None
@@ -105,6 +111,7 @@ class TaskQuery:
                 )
         return cls(
             search=search,
+            title=title,
             status=_choice("status", text["status"], Status, "all"),
             priority=tuple(dict.fromkeys(Priority.parse(v) for v in _many(params, "priority"))),
             tags=tuple(normalise_tags(_many(params, "tags"))),
@@ -284,7 +291,7 @@ def _estimated_poorly(query: TaskQuery) -> bool:
     at once (it multiplies each tag's share as if tags were independent). With a wrong guess
     it walks a sort's index hoping to meet matches soon while there are a handful, or gathers
     and sorts thousands while a short walk would do. Counting first tells which is right."""
-    return bool(query.search) or (query.tags_mode == "all" and len(query.tags) > 1)
+    return bool(query.search or query.title) or (query.tags_mode == "all" and len(query.tags) > 1)
 
 
 def _keys(conditions: list[sa.ColumnElement[bool]], query: TaskQuery) -> _Keys:
@@ -499,7 +506,23 @@ def _filters(
         conditions.append(rule.is_not(None) if query.recurring else rule.is_(None))
     if query.search:
         conditions.append(_matches(db, query.search, walking=walk_test))
+    if query.title:
+        conditions += _titled(db, query.title, walking=walk_test)
     return conditions
+
+
+def _titled(db: Database, words: str, *, walking: bool) -> list[sa.ColumnElement[bool]]:
+    """Every word starts a word of the title: the full-text index finds the candidates (the
+    words start words of the title, description or tags), and the title of each candidate is
+    checked, so no row outside the index's answer is read."""
+    # A word starts after a space, or a hyphen, slash or bracket read as one.
+    spaced = sa.literal(" ") + sa.func.lower(orm.tasks.c.title)
+    for mark in "-/([":
+        spaced = sa.func.replace(spaced, mark, " ")
+    return [
+        _matches(db, words, walking=walking),
+        *(spaced.like(f"% {word.lower()}%") for word in SEARCH_WORD.findall(words)),
+    ]
 
 
 def _tagged(user_id: str, tags: tuple[str, ...], mode: TagsMode) -> list[sa.ColumnElement[bool]]:

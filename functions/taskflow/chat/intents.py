@@ -203,7 +203,8 @@ _ADD_REMINDER = [
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
 _SHIFT = re.compile(
     rf"^(?P<verb>push|postpone|delay|defer|move|shift|bring\s+forward|pull\s+forward)\s+{_REF}"
-    r"\s+(?:back\s+|forward\s+|out\s+)?by\s+(?P<amount>\d+|an?|one)\s*"
+    # "push it back a day" and "push it back by a day" both say later; "forward" needs "by".
+    r"\s+(?:(?:back|out)\s+(?:by\s+)?|forward\s+by\s+|by\s+)(?P<amount>\d+|an?|one)\s*"
     r"(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?|weeks?)(?P<earlier>\s+earlier)?$",
     re.I,
 )
@@ -222,7 +223,9 @@ _SET_PRIORITY = [
     re.compile(rf"^(?:prioritise|prioritize)\s+{_REF}$", re.I),
 ]
 _RESCHEDULE = re.compile(
-    rf"^(?:move|reschedule|postpone|push|defer)\s+{_REF}\s+to\s+(?P<when>.+)$", re.I
+    rf"^(?:move|reschedule|postpone|push|defer|delay)\s+{_REF}\s+(?:to|until|till|for)\s+"
+    r"(?P<when>.+)$",
+    re.I,
 )
 _CHANGE = re.compile(
     rf"^(?:change|update|rename|edit|modify|set)\s+{_REF}\s+(?:to|into|as|so\s+it\s+says)\s+"

@@ -25,7 +25,7 @@ from taskflow.chat.words import describe_minutes, describe_offset, describe_rule
 from taskflow.domain import when
 from taskflow.domain.errors import DomainError
 from taskflow.domain.model import Priority, Task
-from taskflow.domain.quickadd import QuickAdd, parse_quick_add, parse_when
+from taskflow.domain.quickadd import QuickAdd, is_time_alone, parse_quick_add, parse_when
 
 # Which tasks a reference by words may mean, per action: you complete what is open, reopen what
 # is done, and may delete or change anything.
@@ -195,12 +195,44 @@ class OfflineAssistant:
                 return self._say("no_date", text=intent.due_text)
             if parsed.due_date is not None:
                 due = self._keeping_time(task_id, parsed.due_date) or due
+            elif parsed.due_at is not None and is_time_alone(intent.due_text):
+                due = self._keeping_day(task_id, parsed.due_at) or due
             changes["due"] = due
             notes = self._ambiguities(parsed)
         result = self._call(reply, "update_task", task_id=task_id, **changes)
         shown = {key: value for key, value in changes.items() if key != "title"}
         text = self._say("updated", task=self._name(result), details=self._details(shown))
+        if "due" in changes:
+            text += self._series_after_move(task_id)
         return text + notes
+
+    def _keeping_day(self, task_id: int, moment: datetime) -> str | None:
+        """ "move the dentist to 5pm": a task due on Thursday stays on Thursday, at 17:00 (not
+        today at 17:00). None when the task has no due."""
+        task = self._recent_task(task_id) or {}
+        day = self._due_day(task)
+        if day is None:
+            return None
+        clock = moment.astimezone(self._tz).time()
+        return datetime.combine(day, clock, tzinfo=self._tz).isoformat()
+
+    def _series_after_move(self, task_id: int) -> str:
+        """A repeating task whose due was moved: this occurrence moved, the series goes on from
+        the new due (the schedule is re-anchored there, specs/task-domain.md); the reply says
+        how it repeats and when the one after it falls, as spawn-recurrence will make it."""
+        task = self._recent_task(task_id)
+        if not task or not task.get("recurrence") or task.get("completed"):
+            return ""
+        try:
+            following = Task.from_dict(task).next_occurrence(self._tz, completed_at=self._now())
+        except DomainError:
+            return ""
+        if following is None:
+            return ""
+        rule = task["recurrence"]
+        repeat = describe_rule(rule["rule"], rule.get("mode"), self._due_day(task))
+        due = self._due_text(following.to_dict() | {"completed": True})
+        return self._say("series_after_move", repeat=repeat, due=due)
 
     def _keeping_time(self, task_id: int, day: date) -> str | None:
         """ "move the dentist to thursday": a task due at 15:00 stays at 15:00, on the new day
@@ -212,11 +244,9 @@ class OfflineAssistant:
         return datetime.combine(day, clock, tzinfo=self._tz).isoformat()
 
     def _recent_task(self, task_id: int) -> dict[str, Any] | None:
-        """The task as it is now, among the user's 100 most recently changed ones (the task a
-        conversation is changing is there in nearly every case; beyond them None). A look,
-        not a recorded tool call."""
-        recent = self._tools.list_tasks(status="all", sort="updated", order="desc", limit=100)
-        return next((t for t in recent if t["id"] == task_id), None)
+        """The task as it is now, read by its id among all of the user's tasks (however many
+        and however old). A look, not a recorded tool call."""
+        return self._tools.task(task_id)
 
     def _undo(self, reply: Reply) -> str:
         """Reverse the assistant's last change in this conversation; a second "undo" reverses
@@ -306,7 +336,14 @@ class OfflineAssistant:
                 raise _EndOfTurn(self._say("no_focus"))
             return focus
         status = _REF_STATUS.get(action, "all")
-        matches = self._call(reply, "list_tasks", search=ref.words, status=status)
+        # By the title first, among all of the user's tasks (a query, not a scan of the recent
+        # ones); only when no title has the words, by description and tags too.
+        matches = self._call(reply, "list_tasks", title=ref.words, status=status)
+        if not matches:
+            matches = self._call(reply, "list_tasks", search=ref.words, status=status)
+        named = [task for task in matches if _same_words(task["title"], ref.words)]
+        if len(named) == 1:  # "delete rent" with "rent" and "rent a car": the one named so
+            return int(named[0]["id"])
         if len(matches) == 1:
             return int(matches[0]["id"])
         kind = phrases.KINDS[self._language].get(status, "")
@@ -415,6 +452,10 @@ def _last_change(history: list[ChatMessage]) -> list[dict[str, Any]] | None:
             continue
         return calls
     return None
+
+
+def _same_words(title: str, words: str) -> bool:
+    return title.casefold().split() == words.casefold().split()
 
 
 def _due(parsed: QuickAdd) -> str | None:

@@ -157,6 +157,12 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "{task} phir se delete kar diya.",
         "ur": "{task} پھر سے حذف کر دیا۔",
     },
+    # After moving a repeating task's due: how it repeats, and when the one after it falls.
+    "series_after_move": {
+        "en": " It still repeats {repeat}; the one after it is {due}.",
+        "ur-Latn": " Ye ab bhi dohraya jayega ({repeat}); is ke baad wala: {due}.",
+        "ur": "\nیہ اب بھی دہرایا جائے گا ({repeat})؛ اس کے بعد والا: {due}",
+    },
     # After completing a repeating task: when the next occurrence is due.
     "next_coming": {
         "en": " The next one is {due}.",

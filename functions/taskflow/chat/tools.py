@@ -109,11 +109,32 @@ class TaskReader(Protocol):
         ...
 
 
+class TaskGetter(Protocol):
+    def __call__(self, user_id: str, task_id: int) -> dict[str, Any] | None:
+        """The user's task with this id, or None (missing, or another user's)."""
+        ...
+
+
 class TaskTools:
-    def __init__(self, user_id: str, commands: CommandClient, read_tasks: TaskReader) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        commands: CommandClient,
+        read_tasks: TaskReader,
+        get_task: TaskGetter | None = None,
+    ) -> None:
         self.user_id = user_id
         self._commands = commands
         self._read_tasks = read_tasks
+        self._get_task = get_task
+
+    def task(self, task_id: int) -> dict[str, Any] | None:
+        """The signed-in user's task with this id as it is now, or None: a look for the
+        assistant (e.g. the due a "push it by a day" moves), not a tool a model calls."""
+        if self._get_task is not None:
+            return self._get_task(self.user_id, task_id)
+        recent = self.list_tasks(sort="updated", order="desc", limit=LIST_LIMIT_MAX)
+        return next((t for t in recent if t["id"] == task_id), None)
 
     def add_task(
         self,
@@ -149,6 +170,10 @@ class TaskTools:
         search: Annotated[
             str | None, Field(description="Words to find in titles, descriptions and tags.")
         ] = None,
+        title: Annotated[
+            str | None,
+            Field(description="Words of the title alone: each must start a word of it."),
+        ] = None,
         priority: Priority = None,
         tags: Annotated[list[str] | None, Field(description="Only tasks with these tags.")] = None,
         tags_mode: Literal["any", "all"] = "any",
@@ -172,6 +197,7 @@ class TaskTools:
         params: dict[str, Any] = {
             "status": status,
             "search": search,
+            "title": title,
             "priority": priority,
             "tags": list(tags) if tags else None,
             "tags_mode": tags_mode if tags else None,
@@ -379,3 +405,13 @@ def database_task_reader(engine: Engine, now: Callable[[], datetime]) -> TaskRea
             return task_queries.list_tasks(session, user_id, query, zone, moment).items
 
     return read_tasks
+
+
+def database_task_getter(engine: Engine) -> TaskGetter:
+    """One task by id, scoped to the user (task_queries.get_task): one indexed row."""
+
+    def get_task(user_id: str, task_id: int) -> dict[str, Any] | None:
+        with Session(engine) as session:
+            return task_queries.get_task(session, user_id, task_id)
+
+    return get_task

@@ -92,6 +92,14 @@ _DATE = (
     r")\b(?:\s+(?P<part>morning|afternoon|evening|night)\b)?"
 )
 _EVERY = r"\b(?:every|each)(?P<bang>!)?\s+"
+# A weekday in a list of days, abbreviated or plural: "mon", "weds", "thurs", "mondays".
+_LISTED_DAY = (
+    r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?"
+    r"|sat(?:urday)?|sun(?:day)?)s?\b"
+)
+# Between two days of a list: "mon, wed and fri", "mon wed fri", "tue/thu", "sat & sun".
+_DAY_SEPARATOR = r"(?:\s*(?:,|and|&|\+|/)\s*(?:and\s+)?|\s+)"
+_DAY_LIST = _LISTED_DAY + r"(?:" + _DAY_SEPARATOR + _LISTED_DAY + r")*"
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -127,18 +135,31 @@ RECURRENCE_RES = (
     ),
     _compile(_EVERY + r"(?P<workdays>weekday|workday|work\s+day)s?\b"),
     _compile(_EVERY + r"(?P<weekends>weekend)s?\b"),
-    _compile(
-        _EVERY
-        + r"(?P<days>"
-        + _WEEKDAY
-        + r"s?(?:\s*(?:,|and|&|\+)\s*(?:and\s+)?"
-        + _WEEKDAY
-        + r"s?)*)"
-    ),
+    _compile(_EVERY + r"(?P<days>" + _DAY_LIST + r")"),
+    # "every week on mon and thu", "weekly on tue/thu"
+    _compile(r"\b(?:every\s+week|weekly)\s+on\s+(?P<days>" + _DAY_LIST + r")"),
     _compile(_EVERY + r"(?P<n>" + _NUMBER + r"|other)\s+(?P<unit>hour|day|week|month|year)s?\b"),
     _compile(_EVERY + r"(?P<unit>hour|day|week|month|year|morning|afternoon|evening|night)\b"),
     _compile(r"\b(?P<word>hourly|daily|weekly|fortnightly|monthly|yearly|annually)\b"),
+    # Without "every": two or more days in a row ("gym mon wed fri 7am", "tue/thu 18:30"), or
+    # days said in the plural ("on mondays and thursdays", "on sundays") repeat weekly. One
+    # singular day ("friday") stays a date.
+    _compile(
+        r"(?<![\w#])(?:on\s+)?(?P<days>"
+        + _LISTED_DAY
+        + r"(?:"
+        + _DAY_SEPARATOR
+        + _LISTED_DAY
+        + r")+|"
+        + _FULL_WEEKDAY
+        + r"s\b(?:"
+        + _DAY_SEPARATOR
+        + _FULL_WEEKDAY
+        + r"s\b)*)"
+    ),
 )
+# "every" left in the title once the repetition was read: a repetition not understood.
+UNREAD_EVERY_RE = _compile(r"\bevery!?\s+[^\s,;]+")
 FREQUENCY_OF_UNIT = {
     "hour": "HOURLY",
     "day": "DAILY",
@@ -201,6 +222,12 @@ def parse_quick_add(text: str, tz: ZoneInfo, *, now: datetime) -> QuickAdd:
     return _Parser(text, tz, now).parse()
 
 
+def is_time_alone(text: str) -> bool:
+    """ "5pm", "at 17:00", "noon": a time of day and nothing else (moving a task "to 5pm"
+    keeps its day)."""
+    return TIME_RE.fullmatch(text.strip()) is not None
+
+
 def parse_when(text: str, tz: ZoneInfo, *, now: datetime) -> QuickAdd:
     """Read only a due ("friday at 5", "every monday"), e.g. to move a task: like
     `parse_quick_add`, but an empty title is expected and not reported."""
@@ -255,6 +282,8 @@ class _Parser:
         due_at, due_date = self._due(date_hit, time_hit or rule_time, rule)
         recurrence = Recurrence(rule, mode=mode) if rule else None
         reminders = self._reminders(reminder_phrases, due_at, due_date)
+        if rule is None:
+            self._unread_every()
         return QuickAdd(
             title=self._title(),
             due_at=due_at,
@@ -409,7 +438,8 @@ class _Parser:
         return end
 
     def _forget_orphan_ends(self) -> None:
-        """'until' or 'N times' without any repetition: say so rather than drop it silently."""
+        """'until' or 'N times' without any repetition: say so rather than drop it silently
+        (and 'every ...' that was not understood, once the rest is read: `_unread_every`)."""
         for pattern in (UNTIL_RE, COUNT_RE):
             match = pattern.search(self.rest)
             if match:
@@ -417,6 +447,17 @@ class _Parser:
                     f"'{match.group(0)}' ends a repetition, but no repetition was given; "
                     "I kept it in the title."
                 )
+
+    def _unread_every(self) -> None:
+        """ "every" left over once everything else is read ("gym every blursday"): the user
+        asked for a repetition the grammar does not know. Said, not silently dropped."""
+        unread = UNREAD_EVERY_RE.search(self.rest)
+        if unread:
+            self.ambiguities.append(
+                f"I did not understand '{unread.group(0).strip()}' as a repetition, so the task "
+                "does not repeat and the words stay in the title; say for example 'every monday', "
+                "'mon wed fri' or 'every 2 weeks'."
+            )
 
     # -- due ---------------------------------------------------------------------------------
 
@@ -695,7 +736,7 @@ def _rule_of(groups: dict[str, str], phrase: str) -> tuple[str, _TimeHit | None]
     if "weekends" in groups:
         return "FREQ=WEEKLY;BYDAY=SA,SU", None
     if "days" in groups:
-        words = re.findall(_WEEKDAY, groups["days"], re.IGNORECASE)
+        words = re.findall(_LISTED_DAY, groups["days"], re.IGNORECASE)
         codes = sorted({_weekday_code(w) for w in words}, key=WEEKDAY_CODES.index)
         return f"FREQ=WEEKLY;BYDAY={','.join(codes)}", None
     if "word" in groups:

@@ -18,7 +18,7 @@ from taskflow.adapters import rate_limit
 from taskflow.chat.agent import LanguageModelUnavailable
 from taskflow.chat.conversations import ConversationNotFound, conversation_store
 from taskflow.chat.service import chat_turn, make_assistant, user_timezone
-from taskflow.chat.tools import TaskTools, database_task_reader
+from taskflow.chat.tools import TaskTools, database_task_getter, database_task_reader
 from taskflow.entrypoints.app_services import services
 from taskflow.entrypoints.auth import require_user
 from taskflow.entrypoints.http_errors import ApiError, invalid
@@ -39,7 +39,12 @@ def chat(user_id: str) -> flask.Response:
     app = services()
     app.rate_limiter.admit(user_id, rate_limit.CHAT)
     conversation_id, message = _checked_body(json_body())
-    tools = TaskTools(user_id, app.commands, database_task_reader(app.engine, app.now))
+    tools = TaskTools(
+        user_id,
+        app.commands,
+        database_task_reader(app.engine, app.now),
+        database_task_getter(app.engine),
+    )
     assistant = make_assistant(app.settings, tools, user_timezone(app.engine, user_id), app.now)
     try:
         answer = chat_turn(
