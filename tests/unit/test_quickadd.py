@@ -110,6 +110,15 @@ PLAIN_PHRASES = [
     ("piano every weds and fris", "piano", "2026-11-25", "FREQ=WEEKLY;BYDAY=WE,FR"),
     ("standup weekly on tue/thu 9:30", "standup", "2026-11-26 09:30", "FREQ=WEEKLY;BYDAY=TU,TH"),
     ("sun hat sale friday", "sun hat sale", "2026-11-27", None),  # one day is a date
+    # Short day names: "tue", "thurs", "fri" anywhere; "mon", "wed", "sat", "sun" (also words)
+    # only before a time or after on/by/due.
+    ("dentist thu 3pm", "dentist", "2026-11-26 15:00", None),
+    ("report due fri", "report", "2026-11-27", None),
+    ("gym on sat", "gym", "2026-11-28", None),
+    ("run sat 10am", "run", "2026-11-28 10:00", None),
+    ("enjoy the sun", "enjoy the sun", None, None),
+    ("standup weekdays 9am", "standup", "2026-11-25 09:00", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
+    ("lie in on weekends", "lie in", "2026-11-28", "FREQ=WEEKLY;BYDAY=SA,SU"),
 ]
 
 

@@ -83,7 +83,12 @@ _DATE = (
     r"|(?P<next_week>next\s+week)|(?P<next_month>next\s+month)"
     r"|(?P<weekend>(?:(?P<weekend_mod>this|the|next)\s+)?weekend)"
     r"|(?P<wd_mod>this|next|coming)\s+(?P<wd>" + _WEEKDAY + r")"
-    r"|(?P<wd_plain>" + _FULL_WEEKDAY + r")"
+    # A weekday's full name, or a short one that is no English word ("tue", "thurs", "fri"); the
+    # short ones that are words ("mon", "wed", "sat", "sun": "enjoy the sun") only before a time
+    # ("sat 10am") or after on/by/due ("gym on sat").
+    r"|(?P<wd_plain>" + _FULL_WEEKDAY + r"|tues?|thu(?:rs?)?|fri"
+    r"|(?:mon|wed|sat|sun)(?=\s+(?:(?:at|@)\s*)?(?:\d|noon|midday)))"
+    r"|(?:on|by|due)\s+(?P<wd_after_on>mon|wed|sat|sun)"
     r"|(?P<iso>\d{4}-\d{2}-\d{2})"
     r"|(?P<numeric>\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}\.\d{1,2}\.\d{4})"
     r"|(?P<month_day>" + _MONTH + r"\s+\d{1,2}" + _ORDINAL_SUFFIX + r"?(?:,?\s+\d{4})?"
@@ -135,6 +140,8 @@ RECURRENCE_RES = (
     ),
     _compile(_EVERY + r"(?P<workdays>weekday|workday|work\s+day)s?\b"),
     _compile(_EVERY + r"(?P<weekends>weekend)s?\b"),
+    # Without "every", in the plural: "standup weekdays 9am", "lie in on weekends".
+    _compile(r"(?<![\w#])(?:on\s+)?(?:(?P<workdays>weekdays|workdays)|(?P<weekends>weekends))\b"),
     _compile(_EVERY + r"(?P<days>" + _DAY_LIST + r")"),
     # "every week on mon and thu", "weekly on tue/thu"
     _compile(r"\b(?:every\s+week|weekly)\s+on\s+(?P<days>" + _DAY_LIST + r")"),
@@ -569,8 +576,8 @@ class _Parser:
                 hit.day = self._named_day(saturday, g["weekend_mod"], phrase)
             else:  # said on the weekend itself
                 hit.day = self.today
-        elif g["wd"] or g["wd_plain"]:
-            word = (g["wd"] or g["wd_plain"] or "").lower()
+        elif g["wd"] or g["wd_plain"] or g["wd_after_on"]:
+            word = (g["wd"] or g["wd_plain"] or g["wd_after_on"] or "").lower()
             weekday = [name.lower()[:3] for name in WEEKDAY_NAMES].index(word[:3])
             hit.day, hit.roll = (
                 self._named_day(weekday, g["wd_mod"], phrase),
