@@ -62,7 +62,7 @@ minikube-down:
 cluster-up:
     scripts/cluster/up.sh
 
-# Check the cluster-up cluster: node Ready, CoreDNS, a TaskFlow image from `just images` served as a pod, Dapr sidecars injected (mTLS, secrets, jobs), Kafka topics, Knative Services through the Traefik ingress (public, cluster-local) and a revision to zero and back, a Kafka-class Broker delivering to a zero-scaled TaskFlow function (OIDC) and dead-lettering a refused event, func deploy --build=false, the chart admitted (dry run), then the chart installed and scripts/deploy/smoke.sh passing against it (scripts/cluster/taskflow.sh)
+# Check the cluster-up cluster: node Ready, CoreDNS, a TaskFlow image from `just images` served as a pod, Dapr sidecars injected (mTLS, secrets, jobs), Kafka topics, Knative Services through the Traefik ingress (public, cluster-local) and a revision to zero and back, a Kafka-class Broker delivering to a zero-scaled TaskFlow function (OIDC) and dead-lettering a refused event, func deploy --build=false, the chart admitted (dry run), then the chart installed, scripts/deploy/smoke.sh passing against it and its PingSources delivering (scripts/cluster/taskflow.sh; PING_FROM_ZERO=1: one also wakes create-task from zero)
 cluster-smoke:
     scripts/cluster/smoke.sh
 

@@ -103,14 +103,15 @@ done
 
 # Knative Eventing's core commands from infra/knative-eventing-build (the release deploy/versions.env
 # pins as KNATIVE_EVENTING_MODULE): the controller and the webhook, all the Kafka broker needs of
-# it (mtping, jobsink and requestreply serve PingSource, JobSink and RequestReply, none of which
-# the cluster runs).
+# it, and mtping, the PingSource adapter that fires the chart's PingSources (outbox-relay,
+# reminder-sweep). jobsink and requestreply serve JobSink and RequestReply, which the cluster
+# does not run.
 EVENTING_MODULE=infra/knative-eventing-build
 eventing_version=$(module_version "$EVENTING_MODULE" knative.dev/eventing)
 pinned_eventing=$(sed -n 's/^KNATIVE_EVENTING_MODULE=//p' deploy/versions.env)
 [ "$eventing_version" = "$pinned_eventing" ] ||
     fail "$EVENTING_MODULE requires knative.dev/eventing $eventing_version, deploy/versions.env pins $pinned_eventing"
-for component in controller webhook; do
+for component in controller webhook mtping; do
     build_one "$EVENTING_MODULE" "eventing-$component" "knative.dev/eventing/cmd/$component" "-s -w"
 done
 

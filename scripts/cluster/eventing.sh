@@ -4,12 +4,14 @@
 # module cache, as their release scripts assemble them, with every image reference replaced by the
 # image built here:
 #   - Eventing core (infra/knative-eventing-build): config/core's CRDs (resources/), then the rest
-#     of config/core but the Deployments of commands not built (job-sink, request-reply and the
-#     PingSource adapter: JobSink, RequestReply and PingSource are not used) and the webhook's
-#     HorizontalPodAutoscaler (no metrics server here); plus the two ConfigMaps of image names the
-#     controller's environment reads (eventing-integrations-images, eventing-transformations-
-#     images), which the release copies from third_party/eventing-integrations-latest (hack/
-#     release.sh); their images serve IntegrationSource/Sink and EventTransform, not used here;
+#     of config/core, the PingSource adapter's Deployment (pingsource-mt-adapter, mtping: the
+#     chart's PingSources outbox-relay and reminder-sweep) included, but the Deployments of
+#     commands not built (job-sink, request-reply: JobSink and RequestReply are not used) and the
+#     webhook's HorizontalPodAutoscaler (no metrics server here); plus the two ConfigMaps of image
+#     names the controller's environment reads (eventing-integrations-images,
+#     eventing-transformations-images), which the release copies from
+#     third_party/eventing-integrations-latest (hack/release.sh); their images serve
+#     IntegrationSource/Sink and EventTransform, not used here;
 #   - the Kafka broker's control plane (infra/knative-kafka-build): control-plane/config/
 #     eventing-kafka-broker (the release's eventing-kafka-controller.yaml), and the repository's
 #     own eventing/kafka/broker-config-strimzi.yaml in place of its kafka-broker-config (bootstrap
@@ -39,10 +41,13 @@ render() {
         -e "s#\\$\\{KNATIVE_KAFKA_RECEIVER_IMAGE\\}#$KAFKA_RECEIVER_IMAGE#g" \
         -e "s#\\$\\{KNATIVE_KAFKA_DISPATCHER_IMAGE\\}#$KAFKA_DISPATCHER_IMAGE#g"
 }
-# Two changes to the release's workloads (specs/deployment.md says what failed without them):
+# Three changes to the release's workloads (specs/deployment.md says why):
 # - the dispatcher asks for a whole core (1000m) and 700 MiB: more than this 2-core node has left
 #   beside Serving, Dapr and Kafka. Its request is lowered; its limits (and so the JVM's heap, a
 #   share of the memory limit) stay the release's;
+# - the PingSource adapter (pingsource-mt-adapter) asks for 125m CPU on the same node, whose CPU
+#   the requests above already nearly fill: lowered to 25m (it is a cron loop sending a few
+#   requests a minute); its memory and limits stay the release's;
 # - kafka-webhook-eventing runs its two defaulting webhooks (Kafka resources, dispatcher pods) as
 #   two controllers of the same name, so their leader-election leases are the same lease
 #   (kafka-webhook-eventing.defaultingwebhook.00-of-01) and only one of them ever runs: here the
@@ -54,13 +59,16 @@ adjust_workloads() {
 import sys, yaml
 documents = [d for d in yaml.safe_load_all(sys.stdin) if d]
 for document in documents:
-    name = (document["kind"], document["metadata"]["name"])
+    name = (document.get("kind"), document.get("metadata", {}).get("name"))
     if name == ("StatefulSet", "kafka-broker-dispatcher"):
         for container in document["spec"]["template"]["spec"]["containers"]:
             container["resources"]["requests"] = {"cpu": "100m", "memory": "256Mi"}
     if name == ("Deployment", "kafka-webhook-eventing"):
         for container in document["spec"]["template"]["spec"]["containers"]:
             container["args"] = ["--disable-ha"]
+    if name == ("Deployment", "pingsource-mt-adapter"):
+        for container in document["spec"]["template"]["spec"]["containers"]:
+            container["resources"]["requests"]["cpu"] = "25m"
 yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)'
 }
 wait_ready() { # wait_ready NAMESPACE WORKLOAD...
@@ -75,9 +83,9 @@ wait_ready() { # wait_ready NAMESPACE WORKLOAD...
 render "$eventing"/resources/*.yaml >"$RUN_DIR/eventing-crds.yaml"
 # shellcheck disable=SC2046  # one file name per line, none with spaces (a module's own files)
 render $(find "$eventing" -name '*.yaml' ! -path '*/resources/*' \
-    ! -name job-sink.yaml ! -name request-reply.yaml ! -name pingsource-mt-adapter.yaml \
-    ! -name webhook-hpa.yaml | sort) \
-    "$eventing_module"/third_party/eventing-integrations-latest/*.yaml >"$RUN_DIR/eventing-core.yaml"
+    ! -name job-sink.yaml ! -name request-reply.yaml ! -name webhook-hpa.yaml | sort) \
+    "$eventing_module"/third_party/eventing-integrations-latest/*.yaml | adjust_workloads \
+    >"$RUN_DIR/eventing-core.yaml"
 # shellcheck disable=SC2046
 render $(find "$control_plane" -name '*.yaml' | sort) | adjust_workloads \
     >"$RUN_DIR/kafka-broker-control-plane.yaml"
@@ -97,6 +105,8 @@ kube apply --server-side --force-conflicts -f "$RUN_DIR/eventing-core.yaml" >/de
 kube -n "$EVENTING_NAMESPACE" patch configmap config-features --type merge \
     -p '{"data":{"authentication-oidc":"enabled"}}' >/dev/null
 wait_ready "$EVENTING_NAMESPACE" deployment/eventing-webhook deployment/eventing-controller
+# pingsource-mt-adapter is applied with 0 replicas: the controller scales it to 1 when the first
+# PingSource appears (the chart's, scripts/cluster/taskflow.sh waits for it there).
 
 kube apply --server-side --force-conflicts -f "$RUN_DIR/kafka-broker-control-plane.yaml" >/dev/null
 kube apply --server-side --force-conflicts -f eventing/kafka/broker-config-strimzi.yaml >/dev/null

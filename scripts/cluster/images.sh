@@ -4,7 +4,7 @@
 #   pause    k8s' build/pause/linux/pause.c from the pinned k8s.io/kubernetes module, static
 #   coredns  the CoreDNS binary of scripts/cluster/build.sh
 #   knative-*  Knative Serving's controller, webhook, activator, autoscaler and queue-proxy
-#   eventing-*  Knative Eventing's controller and webhook
+#   eventing-*  Knative Eventing's controller, webhook and mtping (the PingSource adapter)
 #   kafka-controller, webhook-kafka  the Kafka broker's control plane (its data plane's images
 #            come from scripts/cluster/data-plane.sh)
 #   traefik  the KIngress (scripts/cluster/ingress.sh)
@@ -77,9 +77,9 @@ for component in controller webhook activator autoscaler queue; do
         "$work/knative-$component"
 done
 
-# Knative Eventing's controller and webhook, and the Kafka broker's control plane, the same way
-# (their deployments demand runAsNonRoot as well).
-for component in controller webhook; do
+# Knative Eventing's controller, webhook and mtping (the PingSource adapter), and the Kafka
+# broker's control plane, the same way (their deployments demand runAsNonRoot as well).
+for component in controller webhook mtping; do
     mkdir "$work/eventing-$component"
     cp "$BIN/eventing-$component" "$work/eventing-$component/$component"
     printf 'FROM scratch\nCOPY %s /ko-app/%s\nUSER 65532:65532\nENTRYPOINT ["/ko-app/%s"]\n' \

@@ -68,4 +68,11 @@ done
 echo "== Waiting for the Services"
 kube wait ksvc --all -n "$NAMESPACE" --for=condition=Ready --timeout=600s
 kube wait broker --all -n "$NAMESPACE" --for=condition=Ready --timeout=300s
+# Triggers too: an event published before its Trigger is Ready may never reach the subscriber.
+# The Kafka broker's dispatcher can consume for a Trigger before it holds the Trigger's OIDC
+# service account, and then fails each delivery and its dead letter at once, without retry
+# ("can't request an OIDC token, as target has an audience set, but no OIDC service account set
+# in client yet"; eventing-kafka-broker v0.50.1): the event is lost. Ready narrows that window;
+# scripts/cluster/taskflow.sh also waits for the dispatcher's own contract (specs/deployment.md).
+kube wait trigger --all -n "$NAMESPACE" --for=condition=Ready --timeout=300s
 echo "TaskFlow: $(kube get ksvc api -n "$NAMESPACE" -o jsonpath='{.status.url}')"
