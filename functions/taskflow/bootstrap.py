@@ -7,6 +7,12 @@ need from here; service_layer/ receives it as arguments and never builds an adap
 Nothing is created at import: the functions-framework CLI imports the function module in
 gunicorn's master process and only then forks the worker that serves requests, so a connection
 pool or thread made at import would belong to the wrong process.
+
+Nor is an adapter imported at import: each factory imports what it builds, so a function loads
+only the adapters it uses (spawn-recurrence no database, write-audit no Dapr jobs or webhook
+client). Every function imports this module through its doors; importing every adapter here
+cost each of them up to 0.8 s of CPU and 40 MiB at cold start (specs/benchmarks.md, cold start
+round 3). This stays the one place that wires them.
 """
 
 from __future__ import annotations
@@ -17,28 +23,22 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
-
-from cloudevents.http import CloudEvent
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, TypeVar
 
 from taskflow import metrics
-from taskflow.adapters import (
-    dapr_jobs,
-    dapr_sidecar,
-    database,
-    rate_limit,
-    sender_identity,
-    webhook,
-)
-from taskflow.adapters.command_client import CommandClient
-from taskflow.adapters.publisher import HttpPublisher
-from taskflow.adapters.reminder_schedule import ReminderKey
-from taskflow.adapters.reminder_timers import ReminderTimers
 from taskflow.config import Settings, load_settings
-from taskflow.entrypoints.app_services import AppServices
-from taskflow.service_layer import audit, outbox_relay, reminders
-from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+if TYPE_CHECKING:
+    from cloudevents.http import CloudEvent
+    from sqlalchemy.engine import Engine
+
+    from taskflow.adapters import dapr_jobs
+    from taskflow.adapters.publisher import HttpPublisher
+    from taskflow.adapters.reminder_schedule import ReminderKey
+    from taskflow.adapters.reminder_timers import ReminderTimers
+    from taskflow.entrypoints.app_services import AppServices
+    from taskflow.service_layer import audit, reminders
+    from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def settings() -> Settings:
 
 @once_per_process
 def engine() -> Engine:
+    from taskflow.adapters import database
+
     # Every function migrates before its first query, so any one of them may start first on an
     # empty database (database.migrate is safe when several run at once).
     database.migrate(settings().database_url)
@@ -76,19 +78,28 @@ def engine() -> Engine:
 
 
 def unit_of_work() -> SqlAlchemyUnitOfWork:
+    from taskflow.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
     return SqlAlchemyUnitOfWork(engine())
 
 
 def audit_unit_of_work() -> audit.AuditUnitOfWork:
+    from taskflow.service_layer import audit
+
     return audit.AuditUnitOfWork(engine())
 
 
 def reminder_unit_of_work() -> reminders.ReminderUnitOfWork:
+    from taskflow.service_layer import reminders
+
     return reminders.ReminderUnitOfWork(engine())
 
 
 @once_per_process
 def publisher() -> HttpPublisher:
+    from taskflow.adapters import sender_identity
+    from taskflow.adapters.publisher import HttpPublisher
+
     return HttpPublisher(settings().broker_url, sender_identity.publish_credential(settings()))
 
 
@@ -103,6 +114,8 @@ def relay_outbox() -> None:
 def counted_relay(hand_over: Callable[[], None] | None = None) -> None:
     """One relay run, counted in the process's metrics (an operator sees a relay that keeps
     failing before the outbox grows); a failure is logged, never raised."""
+    from taskflow.service_layer import outbox_relay
+
     try:
         published = outbox_relay.relay_pending(unit_of_work, publisher(), hand_over=hand_over)
     except Exception:
@@ -162,6 +175,8 @@ class WorkerStartup:
 
 def fire_reminder(key: ReminderKey) -> None:
     """A timer or a Dapr job woke send-reminder for `key`: fire it, then publish at once."""
+    from taskflow.service_layer import reminders
+
     if reminders.fire(reminder_unit_of_work, key, now=datetime.now(UTC)):
         relay_outbox()
 
@@ -170,11 +185,15 @@ def fire_reminder(key: ReminderKey) -> None:
 def dapr_jobs_client() -> dapr_jobs.DaprJobReminders | None:
     if not settings().dapr_http_port:
         return None
+    from taskflow.adapters import dapr_jobs, dapr_sidecar
+
     return dapr_jobs.DaprJobReminders(dapr_sidecar.sidecar_url(settings().dapr_http_port))
 
 
 @once_per_process
 def in_process_timers() -> ReminderTimers:
+    from taskflow.adapters.reminder_timers import ReminderTimers
+
     return ReminderTimers(fire_reminder)
 
 
@@ -184,11 +203,17 @@ def reminder_scheduler() -> reminders.ReminderScheduler:
 
 
 def post_to_webhook(url: str, event: CloudEvent) -> None:
+    from taskflow.adapters import webhook
+
     webhook.post_event(url, event, allow_local=settings().webhook_allow_local)
 
 
 def api_services(app_settings: Settings) -> AppServices:
     """What the API's views need (entrypoints/app_services.py), built once by create_app."""
+    from taskflow.adapters import database, rate_limit
+    from taskflow.adapters.command_client import CommandClient
+    from taskflow.entrypoints.app_services import AppServices
+
     return AppServices(
         settings=app_settings,
         engine=database.make_engine(app_settings.database_url),

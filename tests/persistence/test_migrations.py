@@ -17,6 +17,7 @@ from taskflow.adapters.database import (
     alembic_config,
     current_revision,
     declared_in_metadata,
+    head_revisions,
     make_engine,
     migrate,
 )
@@ -38,6 +39,42 @@ def test_migrate_creates_every_table_and_is_repeatable(empty_database_url):
 
     assert current_revision(empty_database_url) == HEAD
     assert set(orm.metadata.tables) <= table_names(empty_database_url)
+
+
+def test_the_head_read_without_alembic_is_alembics_head() -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+
+    assert head_revisions() == frozenset(heads) == {HEAD}
+
+
+# What a function does on its first event (bootstrap.engine): migrate a database that is most
+# often at head already. Then nothing is upgraded, and Alembic (12 MiB) is never imported.
+MIGRATE_AND_REPORT = (
+    "import sys; from taskflow.adapters.database import migrate, current_revision;"
+    "migrate(sys.argv[1]); loaded = 'alembic' in sys.modules;"
+    "print(current_revision(sys.argv[1]), loaded)"
+)
+
+
+def test_migrating_a_database_at_head_loads_no_alembic(empty_database_url):
+    def migrate_in_a_new_process() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", MIGRATE_AND_REPORT, empty_database_url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+
+    assert migrate_in_a_new_process() == [HEAD, "True"]  # empty: Alembic upgrades it
+    assert migrate_in_a_new_process() == [HEAD, "False"]  # at head: left as it is
+
+
+def test_a_database_behind_head_is_still_upgraded(empty_database_url):
+    command.upgrade(alembic_config(empty_database_url), "0001")
+
+    migrate(empty_database_url)
+
+    assert current_revision(empty_database_url) == HEAD
 
 
 def test_the_migrated_schema_matches_the_tables_in_code(empty_database_url):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-import requests
+import urllib3
 
 HTTP_PORT_ENV = "DAPR_HTTP_PORT"
 # daprd loads its components in about a second; a cold cluster node may take much longer.
@@ -22,6 +22,17 @@ _POLL_SECONDS = 0.25
 
 class SidecarUnavailable(RuntimeError):
     pass
+
+
+def get(url: str, *, timeout: float) -> urllib3.BaseHTTPResponse:
+    """One GET to the sidecar (loopback: no proxy, no redirect, no retry) on a connection closed
+    afterwards, as `requests.get` did: none is kept across gunicorn's fork. Raises
+    SidecarUnavailable when it cannot be reached; any answer is returned, body read."""
+    try:
+        with urllib3.PoolManager(retries=False) as http:
+            return http.request("GET", url, timeout=timeout, redirect=False)
+    except urllib3.exceptions.HTTPError as error:
+        raise SidecarUnavailable(f"the Dapr sidecar is unreachable: {error}") from None
 
 
 def sidecar_url(http_port: str) -> str:
@@ -42,10 +53,9 @@ def wait_until_ready(base_url: str, *, timeout: float = READY_TIMEOUT_SECONDS) -
     deadline = time.monotonic() + timeout
     while True:
         try:
-            answer = requests.get(f"{base_url}/v1.0/healthz/outbound", timeout=2)
-            if answer.status_code == 204:
+            if get(f"{base_url}/v1.0/healthz/outbound", timeout=2).status == 204:
                 return
-        except requests.RequestException:
+        except SidecarUnavailable:
             pass
         if time.monotonic() > deadline:
             raise SidecarUnavailable(f"the Dapr sidecar at {base_url} was not ready in {timeout}s")

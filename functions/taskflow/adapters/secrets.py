@@ -11,6 +11,9 @@ The store is read once per process. With TASKFLOW_SECRET_NAME set (the chart set
 Kubernetes store then makes one `get` of that Secret, which a Role limited to that name allows.
 Otherwise (the local file store, one secret per key) the bulk API reads them all; on Kubernetes
 that would `list` every Secret of the namespace, a right the pods are not given.
+
+One GET on localhost: urllib3 (which every function has loaded anyway), not requests, whose
+import alone cost each function's cold start about 4 MiB (specs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-
-import requests
 
 from taskflow.adapters import dapr_sidecar
 
@@ -44,19 +45,18 @@ def _dapr_secrets(store: str, name: str) -> dict[str, str]:
         return {}
     dapr_sidecar.wait_until_ready(base_url)
     path = name or "bulk"
-    answer = requests.get(f"{base_url}/v1.0/secrets/{store}/{path}", timeout=_TIMEOUT_SECONDS)
-    if answer.status_code != 200:
+    answer = dapr_sidecar.get(f"{base_url}/v1.0/secrets/{store}/{path}", timeout=_TIMEOUT_SECONDS)
+    if answer.status != 200:
         # The body names the store and the reason; it never holds a secret value.
         raise dapr_sidecar.SidecarUnavailable(
-            f"reading the Dapr secret store {store!r} failed: {answer.status_code} "
-            f"{answer.text[:200]}"
+            f"reading the Dapr secret store {store!r} failed: {answer.status} "
+            f"{answer.data[:200].decode(errors='replace')}"
         )
+    secrets = json.loads(answer.data)
     if name:
         # One secret: its keys and values.
-        return {str(key): str(value) for key, value in answer.json().items()}
-    return {
-        str(key): str(value) for secret in answer.json().values() for key, value in secret.items()
-    }
+        return {str(key): str(value) for key, value in secrets.items()}
+    return {str(key): str(value) for secret in secrets.values() for key, value in secret.items()}
 
 
 def get(name: str, default: str = "", *, store: str, secret_name: str = "") -> str:

@@ -22,19 +22,23 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import flask
 import gunicorn.config
 import gunicorn.glogging
-import starlette.requests
-import starlette.responses
 from opentelemetry import trace
 
 from taskflow import metrics, tracing
 
 # Re-exported: the functions, the API and the local runner call observability.serve_metrics.
 from taskflow.metrics import serve_metrics
+
+if TYPE_CHECKING:
+    # Only broadcast-update's ASGI target (observed_async) takes Starlette requests; the Flask
+    # functions never load Starlette and anyio (specs/benchmarks.md, cold start).
+    import starlette.requests
+    import starlette.responses
 
 log = logging.getLogger(__name__)
 
@@ -232,12 +236,14 @@ def observed(service: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
-AsyncHandler = Callable[[starlette.requests.Request], Awaitable[starlette.responses.Response]]
+AsyncHandler = Callable[["starlette.requests.Request"], Awaitable["starlette.responses.Response"]]
 
 
 def observed_async(service: str) -> Callable[[AsyncHandler], AsyncHandler]:
     """`observed` for an ASGI target (under @functions_framework.aio.http): the handler takes a
     Starlette request, answers a Starlette response and runs on the event loop."""
+    import starlette.responses
+
     _json_logs_unless_configured(service)
 
     def decorate(handler: AsyncHandler) -> AsyncHandler:

@@ -10,6 +10,7 @@ event's id, so a redelivered completion produces the very same command. create-t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cloudevents.http import CloudEvent
 
@@ -17,7 +18,10 @@ from taskflow import catalogue
 from taskflow.domain import commands
 from taskflow.domain.errors import SeriesCannotContinue, ValidationError
 from taskflow.domain.model import Task
-from taskflow.service_layer.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    # Only create-task runs a unit of work here; spawn-recurrence loads no database layer.
+    from taskflow.service_layer.unit_of_work import AbstractUnitOfWork
 
 SOURCE = catalogue.source("spawn-recurrence")
 
