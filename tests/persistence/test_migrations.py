@@ -128,6 +128,25 @@ def test_downgrade_removes_everything_and_upgrade_restores_it(empty_database_url
     assert current_revision(empty_database_url) == HEAD
 
 
+def test_an_upgrade_from_empty_is_one_transaction(empty_database_url):
+    """Every migration and the version in one commit, on SQLite too (Alembic's default there is a
+    commit per migration): a process starting beside it finds either nothing or the head, never
+    a revision in between whose next migration it would run a second time."""
+    commits: list[str] = []
+
+    def count(connection: sa.Connection) -> None:
+        commits.append(connection.engine.url.get_backend_name())
+
+    sa.event.listen(sa.engine.Engine, "commit", count)
+    try:
+        migrate(empty_database_url)
+    finally:
+        sa.event.remove(sa.engine.Engine, "commit", count)
+
+    assert current_revision(empty_database_url) == HEAD
+    assert len(commits) == 1, commits
+
+
 def test_processes_starting_together_all_migrate_safely(empty_database_url):
     """Every function migrates at start-up; `just up` starts them at once."""
     upgrade = [sys.executable, "-m", "taskflow.adapters.database", "upgrade", "--url"]

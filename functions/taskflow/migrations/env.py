@@ -14,11 +14,18 @@ MIGRATION_LOCK_KEY = 7_314_159_265
 
 
 def run_migrations(connection: sa.Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=metadata,
         # SQLite cannot ALTER most things: batch mode copies the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
+        # The whole upgrade in one transaction on SQLite too (its DDL is transactional; Alembic
+        # assumes not and commits after each migration). Per migration, a process starting
+        # beside another could read the version between two of its commits and run the next
+        # migration a second time ("no such index"), seen under load with every function
+        # migrating at once.
+        transactional_ddl=True,
         compare_type=True,
         include_object=declared_in_metadata,
     )
@@ -26,7 +33,8 @@ def run_migrations(connection: sa.Connection) -> None:
         if connection.dialect.name == "postgresql":
             # Processes starting together queue here; each then reads the version table afresh
             # (READ COMMITTED) and finds nothing left to do. SQLite needs no lock of its own:
-            # its transactions begin IMMEDIATE (database.make_engine), which serialises writers.
+            # its transactions begin IMMEDIATE (database.make_engine), which serialises writers,
+            # and the version is read inside the one transaction.
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
