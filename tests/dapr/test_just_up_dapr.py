@@ -19,8 +19,8 @@ import requests
 import sqlalchemy as sa
 from dapr_stack import REPO_ROOT, free_port
 from taskflow.config import Ports
-from taskflow_dev.local.dapr import PORT_BASE_ENV, WEB_APP_ID
-from taskflow_dev.local.launch import wait_until
+from taskflow_dev.local.dapr import PORT_BASE_ENV, PORT_SPAN, WEB_APP_ID
+from taskflow_dev.local.launch import free_port_block, wait_until
 
 pytestmark = pytest.mark.dapr
 
@@ -82,7 +82,9 @@ def runner(
         "DATABASE_URL": product_database_url,
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
         "TASKFLOW_KAFKA_GROUP_PREFIX": f"taskflow-up-dapr-{ports.web}-",
-        PORT_BASE_ENV: str(free_port() // 100 * 100 - 100),
+        # Every sidecar port free and kept from the other fixtures' free_port() (a sidecar's
+        # gRPC port was once a port another fixture held: "bind: address already in use").
+        PORT_BASE_ENV: str(free_port_block(PORT_SPAN) - 1),
         "PYTHONUNBUFFERED": "1",
     }
     running = Runner(env)

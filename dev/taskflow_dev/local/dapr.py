@@ -32,10 +32,13 @@ log = logging.getLogger("taskflow.local")
 SCRIPTS = REPO_ROOT / "scripts"
 WEB_APP_ID = "api"  # the web app's Dapr app id, as in a cluster
 LOCAL_DATABASE = "taskflow"  # created on the PostgreSQL of scripts/postgres.sh
-# Sidecar ports: base+1.. (HTTP), base+21.. (gRPC), base+41.. (internal gRPC), one per app. The
-# default base keeps them below Linux's ephemeral range, which outgoing connections take.
+# Sidecar ports: base+1.. (HTTP), base+21.. (gRPC), base+41.. (internal gRPC), one per app, so
+# base+1 to base+PORT_SPAN hold them all. The default base keeps them below Linux's ephemeral
+# range, which outgoing connections take.
 PORT_BASE_ENV = "TASKFLOW_DAPR_PORT_BASE"
 DEFAULT_PORT_BASE = 3500
+PORTS_PER_KIND = 20
+PORT_SPAN = 3 * PORTS_PER_KIND
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,11 @@ class DaprPlan:
 def sidecars(ports: Ports, base: int) -> tuple[Sidecar, ...]:
     apps = [(WEB_APP_ID, ports.web), *((n.replace("_", "-"), getattr(ports, n)) for n in FUNCTIONS)]
     return tuple(
-        Sidecar(app_id, app_port, base + 1 + index, base + 21 + index, base + 41 + index)
+        Sidecar(
+            app_id,
+            app_port,
+            *(base + 1 + kind * PORTS_PER_KIND + index for kind in range(3)),
+        )
         for index, (app_id, app_port) in enumerate(apps)
     )
 

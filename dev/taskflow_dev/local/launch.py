@@ -44,17 +44,29 @@ def free_port() -> int:
     the process binds it (a Kafka client did: the router's start failed with "address already in
     use"). Nor from 20000-32767, where the fixed ports of scripts/postgres.sh, kafka.sh and
     dapr.sh live, which are stopped and started again during the tests."""
+    return free_port_block(1)
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive ports that are all free now and none of which this
+    process has handed out before, for a runner that numbers its ports from a base (the daprd
+    sidecars of `just up --dapr`). Every one of them counts as handed out from now on, so a
+    later free_port() cannot give a session fixture one that a sidecar will bind."""
     while True:
-        port = random.choice(_DYNAMIC_PORTS)
-        if port in _handed_out:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
+        first = random.randrange(_DYNAMIC_PORTS.start, _DYNAMIC_PORTS.stop - size)
+        block = range(first, first + size)
+        if _handed_out.isdisjoint(block) and all(_bindable(port) for port in block):
+            _handed_out.update(block)
+            return first
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def deployed_gunicorn(app: str, port: int, *options: str) -> list[str]:
