@@ -111,6 +111,42 @@ from taskflow.chat.intents import (
         ("delay the report until monday", ChangeTask(TaskRef(words="report"), due_text="monday")),
         ("reschedule task 3 for friday 5pm", ChangeTask(TaskRef(task_id=3), due_text="friday 5pm")),
         ("what's due tomorrow", ListTasks({"due_within": "tomorrow"})),
+        # A field of a task, named: its due, its tags, its reminders.
+        (
+            "change the due date of the report to next monday",
+            ChangeTask(TaskRef(words="report"), due_text="next monday"),
+        ),
+        (
+            "set dentist's due date to friday 4pm",
+            ChangeTask(TaskRef(words="dentist"), due_text="friday 4pm"),
+        ),
+        ("remove the due date from task 3", ChangeTask(TaskRef(task_id=3), clear_due=True)),
+        (
+            "tag the dentist with #health",
+            ChangeTask(TaskRef(words="dentist"), tags_added=("health",)),
+        ),
+        (
+            "tag it as health, teeth",
+            ChangeTask(TaskRef(focus=True), tags_added=("health", "teeth")),
+        ),
+        (
+            "add #urgent and #teeth to the dentist",
+            ChangeTask(TaskRef(words="dentist"), tags_added=("urgent", "teeth")),
+        ),
+        ("remove #work from task 2", ChangeTask(TaskRef(task_id=2), tags_removed=("work",))),
+        (
+            "remove the tag work from the report",
+            ChangeTask(TaskRef(words="report"), tags_removed=("work",)),
+        ),
+        ("untag task 2", ChangeTask(TaskRef(task_id=2), untag_all=True)),
+        (
+            "remove the reminder from the dentist",
+            ChangeTask(TaskRef(words="dentist"), clear_reminders=True),
+        ),
+        ("don't remind me about it", ChangeTask(TaskRef(focus=True), clear_reminders=True)),
+        ("add buy milk to my list", AddTask("buy milk")),
+        ("add #work to my list", AddTask("#work")),  # no task is called "my list"
+        ("sort by priority", ListTasks({"sort": "priority", "order": "desc"})),
     ],
 )
 def test_phrase_means(message: str, intent: object) -> None:

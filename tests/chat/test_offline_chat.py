@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from api_helpers import Account, create, hand_on
@@ -132,6 +133,63 @@ def test_the_briefs_monthly_rent_example(client: FlaskClient, alice: Account) ->
     assert "every month on the 1st" in answer["response"]
     assert "reminder 1 day before" in answer["response"]
     assert "Please check" not in answer["response"]
+
+
+def test_repetitions_said_the_everyday_way(client: FlaskClient, alice: Account) -> None:
+    """Every other weekday, a day of every month, a quarter: each repeats as said, and a quoted
+    title keeps its words and loses its quotes."""
+    for message, rule, said in [
+        ("add gym every other tuesday at 7am", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", "every 2 weeks"),
+        (
+            "add electricity on the last day of every month",
+            "FREQ=MONTHLY;BYMONTHDAY=-1",
+            "every month on the last day",
+        ),
+        ("add review budget every quarter", "FREQ=MONTHLY;INTERVAL=3", "every 3 months"),
+    ]:
+        answer = say(client, alice, message)
+        assert said in answer["response"] and "Please check" not in answer["response"], answer
+        task_id = answer["tool_calls"][0]["result"]["task_id"]
+        (task,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+        assert task["recurrence"]["rule"] == rule
+    quoted = say(client, alice, "add 'fix bike' in 2 hours")["tool_calls"][0]["result"]
+    assert quoted["title"] == "fix bike"
+
+
+def test_tags_reminders_and_due_changed_by_name(client: FlaskClient, alice: Account) -> None:
+    dentist = say(client, alice, "add dentist friday 3pm #health remind me 1 hour before")
+    task_id = dentist["tool_calls"][0]["result"]["task_id"]
+
+    def task() -> dict[str, Any]:
+        (found,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+        return found
+
+    tagged = say(client, alice, "tag the dentist with #teeth and #urgent")
+    assert task()["tags"] == ["health", "teeth", "urgent"]
+    assert tagged["response"].endswith("#health, #teeth, #urgent.")
+    removed = say(client, alice, "remove #urgent from the dentist")
+    assert task()["tags"] == ["health", "teeth"]
+    untagged = say(client, alice, "untag it", removed["conversation_id"])
+    assert task()["tags"] == [] and "no tags" in untagged["response"]
+
+    quiet = say(client, alice, "remove the reminder from the dentist")
+    assert task()["reminders"] == [] and "no reminders" in quiet["response"]
+
+    moved = say(client, alice, "change the due date of the dentist to next monday")
+    monday = datetime.fromisoformat(task()["due_at"]).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (monday.strftime("%a %H:%M"), "due Mon" in moved["response"]) == ("Mon 15:00", True)
+    cleared = say(client, alice, "remove the due date from the dentist")
+    assert task()["due_at"] is None and "no due date" in cleared["response"]
+
+    # A message that only looks like a tag change adds a task, as it says.
+    added = say(client, alice, "add #work to my list")
+    assert added["tool_calls"][0]["name"] == "add_task"
+    assert task()["tags"] == []
+
+
+def test_a_note_ends_with_one_full_stop(client: FlaskClient, alice: Account) -> None:
+    answer = say(client, alice, "add team meeting every weekday at 10")
+    assert answer["response"].endswith("I read it as 10:00, not 22:00."), answer["response"]
 
 
 def test_search_filters_and_sorting(client: FlaskClient, alice: Account) -> None:

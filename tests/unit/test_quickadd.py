@@ -119,6 +119,46 @@ PLAIN_PHRASES = [
     ("enjoy the sun", "enjoy the sun", None, None),
     ("standup weekdays 9am", "standup", "2026-11-25 09:00", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
     ("lie in on weekends", "lie in", "2026-11-28", "FREQ=WEEKLY;BYDAY=SA,SU"),
+    # Every other day of the week starts at the next such day, not a fortnight on (a Tuesday).
+    ("gym every other monday", "gym", "2026-11-30", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
+    (
+        "gym every other tuesday at 7am",
+        "gym",
+        "2026-12-01 07:00",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+    ),
+    ("team sync biweekly on monday", "team sync", "2026-11-30", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
+    ("backup every 2 weeks on saturday", "backup", "2026-11-28", "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"),
+    ("sync bi-weekly", "sync", "2026-11-24", "FREQ=WEEKLY;INTERVAL=2"),
+    ("clean filters every fortnight", "clean filters", "2026-11-24", "FREQ=WEEKLY;INTERVAL=2"),
+    ("review budget every quarter", "review budget", "2026-11-24", "FREQ=MONTHLY;INTERVAL=3"),
+    ("review budget quarterly", "review budget", "2026-11-24", "FREQ=MONTHLY;INTERVAL=3"),
+    # A day of every month, said the way people say it.
+    ("pay bill on the 15th of every month", "pay bill", "2026-12-15", "FREQ=MONTHLY;BYMONTHDAY=15"),
+    ("pay rent on the first of every month", "pay rent", "2026-12-01", "FREQ=MONTHLY;BYMONTHDAY=1"),
+    (
+        "electricity on the last day of every month",
+        "electricity",
+        "2026-11-30",
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+    ),
+    (
+        "book club the last friday of each month",
+        "book club",
+        "2026-11-27",
+        "FREQ=MONTHLY;BYDAY=-1FR",
+    ),
+    # A part of the day after repeating days is their time.
+    ("call mom every sunday evening", "call mom", "2026-11-29 18:00", "FREQ=WEEKLY;BYDAY=SU"),
+    ("trash every mon and thu night", "trash", "2026-11-26 20:00", "FREQ=WEEKLY;BYDAY=MO,TH"),
+    (
+        "standup every weekday morning",
+        "standup",
+        "2026-11-25 09:00",
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    ),
+    ("book flights by end of month", "book flights", "2026-11-30", None),
+    ("close the books end of the month", "close the books", "2026-11-30", None),
 ]
 
 
@@ -195,10 +235,25 @@ def test_reminder_at_a_time_without_due_is_the_next_such_time() -> None:
     assert [r.at for r in result.reminders] == [datetime(2026, 11, 25, 8, tzinfo=BERLIN)]
 
 
-def test_quoted_words_stay_in_the_title() -> None:
-    result = parse('read "Tuesday with Morrie" tomorrow')
+@pytest.mark.parametrize(
+    "text",
+    [
+        'read "Tuesday with Morrie" tomorrow',
+        "read 'Tuesday with Morrie' tomorrow",
+        "read \u201cTuesday with Morrie\u201d tomorrow",
+        "read \u2018Tuesday with Morrie\u2019 tomorrow",
+    ],
+)
+def test_quoted_words_stay_in_the_title(text: str) -> None:
+    result = parse(text)
     assert result.title == "read Tuesday with Morrie"
     assert due_of(result) == "2026-11-25"
+
+
+def test_an_apostrophe_is_no_quote() -> None:
+    result = parse("mom's birthday party at Sam's friday")
+    assert result.title == "mom's birthday party at Sam's"
+    assert due_of(result) == "2026-11-27"
 
 
 def test_text_after_double_slash_is_the_description() -> None:
@@ -229,6 +284,14 @@ def test_month_day_order_in_america() -> None:
     result = parse("meeting 03/04", tz=NEW_YORK, now=NOW.astimezone(NEW_YORK))
     assert due_of(result, NEW_YORK) == "2027-03-04"
     assert "(month/day), not 3 April" in result.ambiguities[0]
+
+
+def test_a_month_first_date_in_europe_is_read_and_said() -> None:
+    result = parse("dentist 12/20 at 10am")
+    assert (result.title, due_of(result)) == ("dentist", "2026-12-20 10:00")
+    assert result.ambiguities == [
+        "'12/20' is no date as day/month; I read it as Sun 20 Dec 2026 (month/day)."
+    ]
 
 
 def test_unambiguous_numeric_date_is_not_reported() -> None:

@@ -56,6 +56,12 @@ class ChangeTask:
     reminder_minutes: int | None = None
     # "push it by a day": the due moves this many minutes later (earlier when negative)
     shift_minutes: int | None = None
+    # "tag the dentist with #health", "remove #work from it", "untag it" (every tag)
+    tags_added: tuple[str, ...] = ()
+    tags_removed: tuple[str, ...] = ()
+    untag_all: bool = False
+    clear_reminders: bool = False  # "remove the reminders from the dentist"
+    clear_due: bool = False  # "remove the due date from the dentist"
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,8 @@ _ADD_PATTERNS = [
     re.compile(
         r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+|another\s+)?(?:new\s+)?"
         r"(?:task|todo|to-do|item|reminder)?\s*(?:to\s+my\s+list\s+)?"
-        r"(?:to|:|called|named|saying|for)?\s*(?P<text>.+)$",
+        r"(?:to|:|called|named|saying|for)?\s*(?P<text>.+?)"
+        r"(?:\s+(?:to|on)\s+(?:my|the)\s+(?:list|to-?do\s+list|tasks))?$",
         re.I,
     ),
     re.compile(
@@ -222,6 +229,71 @@ _SET_PRIORITY = [
     re.compile(rf"^(?:make|mark|set)\s+{_REF}\s+(?:as\s+)?{_PRIORITY_WORD}(?:\s+priority)?$", re.I),
     re.compile(rf"^(?:prioritise|prioritize)\s+{_REF}$", re.I),
 ]
+# The due, the tags and the reminders of a task, named as such: "change the due date of the
+# report to monday", "tag the dentist with #health", "remove the reminder from the dentist".
+_DUE_WORDS = r"(?:the\s+)?(?:due\s+date|due\s+time|due|deadline|date)"
+_SET_DUE = [
+    re.compile(
+        rf"^(?:change|set|update|move|make|push)\s+{_DUE_WORDS}\s+(?:of|for|on)\s+{_REF}\s+"
+        r"(?:to|as|for|until)\s+(?P<when>.+)$",
+        re.I,
+    ),
+    # With "to" only, and no "make" or "move": "make dinner date tomorrow" adds a task, and
+    # "move dinner date to friday" moves the task called so.
+    re.compile(
+        rf"^(?:change|set|update)\s+{_REF}(?:'s)?\s+{_DUE_WORDS}\s+to\s+(?P<when>.+)$", re.I
+    ),
+]
+_CLEAR_DUE = re.compile(
+    rf"^(?:remove|clear|delete|drop|take\s+off)\s+{_DUE_WORDS}\s+(?:from|of|on|for|off)\s+{_REF}$",
+    re.I,
+)
+_CLEAR_REMINDERS = [
+    re.compile(
+        r"^(?:remove|clear|delete|cancel|drop|turn\s+off|switch\s+off|stop)\s+"
+        rf"(?:the\s+|all\s+(?:the\s+)?)?reminders?\s+(?:from|for|on|of|about)\s+{_REF}$",
+        re.I,
+    ),
+    re.compile(
+        rf"^(?:don'?t|do\s+not|never)\s+remind\s+me\s+(?:about|of)\s+{_REF}$",
+        re.I,
+    ),
+    re.compile(rf"^stop\s+reminding\s+me\s+(?:about|of)\s+{_REF}$", re.I),
+    re.compile(rf"^no\s+(?:more\s+)?reminders?\s+(?:for|on|about)\s+{_REF}$", re.I),
+]
+_TAG_LIST = r"(?P<tags>#?[\w-]+(?:\s*(?:,|and|&)\s*#?[\w-]+)*)"
+_HASHTAG_LIST = r"(?P<tags>#[\w-]+(?:\s*(?:,|and|&)?\s*#[\w-]+)*)"
+_ADD_TAGS = [
+    re.compile(rf"^tag\s+{_REF}\s+(?:with|as)\s+{_TAG_LIST}$", re.I),
+    re.compile(rf"^(?:add|put)\s+(?:the\s+)?tags?\s+{_TAG_LIST}\s+(?:to|on)\s+{_REF}$", re.I),
+    re.compile(rf"^(?:add|put)\s+{_HASHTAG_LIST}\s+(?:to|on)\s+{_REF}$", re.I),
+]
+_REMOVE_TAGS = [
+    re.compile(
+        rf"^(?:remove|delete|drop|take\s+off)\s+(?:the\s+)?tags?\s+{_TAG_LIST}\s+(?:from|on|off)\s+"
+        rf"{_REF}$",
+        re.I,
+    ),
+    re.compile(rf"^(?:remove|delete|drop|take)\s+{_HASHTAG_LIST}\s+(?:from|off)\s+{_REF}$", re.I),
+    re.compile(rf"^untag\s+{_REF}\s+{_HASHTAG_LIST}$", re.I),
+]
+_UNTAG_ALL = [
+    re.compile(rf"^untag\s+{_REF}$", re.I),
+    re.compile(
+        rf"^(?:remove|clear|delete|drop)\s+(?:all\s+)?(?:the\s+)?tags\s+(?:from|on|of)\s+{_REF}$",
+        re.I,
+    ),
+]
+# "add #work to my list" is a task to add, not a tag on a task called "my list".
+_THE_LIST = re.compile(r"^(?:my|the|your)\s+(?:list|tasks|todos?|to-do\s+list)$", re.I)
+
+
+def _tag_words(text: str) -> tuple[str, ...]:
+    return tuple(
+        word.lstrip("#").lower() for word in re.split(r"\s*(?:,|\band\b|&|\s)\s*", text) if word
+    )
+
+
 _RESCHEDULE = re.compile(
     rf"^(?:move|reschedule|postpone|push|defer|delay)\s+{_REF}\s+(?:to|until|till|for)\s+"
     r"(?P<when>.+)$",
@@ -470,6 +542,7 @@ _THANKS = re.compile(
 
 _LIST_START = re.compile(
     r"^(?:show|list|display|give|get|view|see|find|search|look|what|what's|whats|which|"
+    r"sort(?:ed)?\s+by|order(?:ed)?\s+by|"
     r"any|do\s+i\s+have|are\s+there|how\s+many|my|all|tasks|todos|pending|completed|"
     r"overdue|high|medium|low|urgent|recurring|repeating|open|done)\b",
     re.I,
@@ -803,7 +876,32 @@ def _parse_urdu(text: str, message: str) -> Intent | None:
     return None
 
 
+def _parse_task_field(text: str) -> Intent | None:
+    """A change to one named field of a task: its due, its tags, its reminders."""
+    for pattern in _SET_DUE:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ChangeTask(ref, due_text=match.group("when"))
+    if (match := _CLEAR_DUE.match(text)) and (ref := parse_ref(match.group("ref"))):
+        return ChangeTask(ref, clear_due=True)
+    for pattern in _CLEAR_REMINDERS:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ChangeTask(ref, clear_reminders=True)
+    for pattern in _UNTAG_ALL:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ChangeTask(ref, untag_all=True)
+    for patterns, field_name in ((_ADD_TAGS, "tags_added"), (_REMOVE_TAGS, "tags_removed")):
+        for pattern in patterns:
+            match = pattern.match(text)
+            if match is None or _THE_LIST.match(match.group("ref").strip()):
+                continue
+            if ref := parse_ref(match.group("ref")):
+                return ChangeTask(ref, **{field_name: _tag_words(match.group("tags"))})
+    return None
+
+
 def _parse_task_action(text: str) -> Intent | None:
+    if intent := _parse_task_field(text):
+        return intent
     if match := _BARE_SNOOZE.match(text) or _SNOOZE.match(text):
         ref = parse_ref(match.group("ref")) if "ref" in match.groupdict() else TaskRef(focus=True)
         if ref is None:

@@ -168,6 +168,12 @@ class OfflineAssistant:
             notes = self._ambiguities(parsed)
         if intent.priority:
             changes["priority"] = Priority.parse(intent.priority).value  # p1..p4 too
+        if intent.tags_added or intent.tags_removed or intent.untag_all:
+            changes["tags"] = self._retagged(task_id, intent)
+        if intent.clear_reminders:
+            changes["reminders"] = []
+        if intent.clear_due:
+            changes["due"] = ""  # update_task's way to clear a due
         if intent.reminder_minutes is not None:
             task = self._recent_task(task_id) or {}
             kept = [
@@ -205,6 +211,14 @@ class OfflineAssistant:
         if "due" in changes:
             text += self._series_after_move(task_id)
         return text + notes
+
+    def _retagged(self, task_id: int, intent: intents.ChangeTask) -> list[str]:
+        """The task's tags with the ones named added or taken away (all of them: untag)."""
+        if intent.untag_all:
+            return []
+        tags = list((self._recent_task(task_id) or {}).get("tags") or [])
+        tags += [tag for tag in intent.tags_added if tag not in tags]
+        return [tag for tag in tags if tag not in intent.tags_removed]
 
     def _keeping_day(self, task_id: int, moment: datetime) -> str | None:
         """ "move the dentist to 5pm": a task due on Thursday stays on Thursday, at 17:00 (not
@@ -284,7 +298,9 @@ class OfflineAssistant:
     def _ambiguities(self, parsed: QuickAdd) -> str:
         if not parsed.ambiguities:
             return ""
-        return self._say("check", notes="; ".join(str(note) for note in parsed.ambiguities))
+        # Each note is a sentence; the phrase ends them with its own full stop.
+        notes = "; ".join(str(note).rstrip(".") for note in parsed.ambiguities)
+        return self._say("check", notes=notes)
 
     def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
         """list_tasks arguments with "this week" as dates, today to Sunday, and "tomorrow" as
@@ -409,6 +425,10 @@ class OfflineAssistant:
         if fields.get("priority") not in (None, "none"):
             parts.append(f"{fields['priority']} priority")
         parts += [f"#{tag}" for tag in fields.get("tags") or []]
+        # Emptied by a change: said, or the reply would name nothing that changed.
+        parts += [
+            f"no {name}" for name in ("due date", "tags", "reminders") if _emptied(fields, name)
+        ]
         if recurrence := fields.get("recurrence"):
             due = fields.get("due")
             task = {} if not due else {"due_date": due} if len(due) == 10 else {"due_at": due}
@@ -425,6 +445,11 @@ class OfflineAssistant:
             return ""
         # In Urdu the English details would break the right-to-left sentence: a line of their own.
         return ("\n" if self._language == "ur" else " — ") + ", ".join(parts)
+
+
+def _emptied(fields: dict[str, Any], name: str) -> bool:
+    key = {"due date": "due"}.get(name, name)
+    return key in fields and not fields[key]
 
 
 def _result(call: dict[str, Any]) -> dict[str, Any]:

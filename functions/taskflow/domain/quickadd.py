@@ -81,6 +81,7 @@ _DATE = (
     r"|in\s+(?P<in_n>" + _NUMBER + r")\s+(?P<in_unit>minutes?|mins?|hours?|hrs?|days?|weeks?"
     r"|months?|years?)"
     r"|(?P<next_week>next\s+week)|(?P<next_month>next\s+month)"
+    r"|(?P<month_end>(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?month)"
     r"|(?P<weekend>(?:(?P<weekend_mod>this|the|next)\s+)?weekend)"
     r"|(?P<wd_mod>this|next|coming)\s+(?P<wd>" + _WEEKDAY + r")"
     # A weekday's full name, or a short one that is no English word ("tue", "thurs", "fri"); the
@@ -105,6 +106,14 @@ _LISTED_DAY = (
 # Between two days of a list: "mon, wed and fri", "mon wed fri", "tue/thu", "sat & sun".
 _DAY_SEPARATOR = r"(?:\s*(?:,|and|&|\+|/)\s*(?:and\s+)?|\s+)"
 _DAY_LIST = _LISTED_DAY + r"(?:" + _DAY_SEPARATOR + _LISTED_DAY + r")*"
+# A part of the day after repeating days gives the time: "every sunday evening".
+_PART_OF_DAY = r"(?:\s+(?P<part>morning|afternoon|evening|night)\b)?"
+# A day of the month said alone: "the 15th", "the first", "the last (day)".
+_DAY_OF_MONTH = (
+    r"(?P<month_day>\d{1,2}" + _ORDINAL_SUFFIX + r"?|first|second|third|fourth|fifth|last)"
+    r"(?:\s+day)?"
+)
+_OF_EVERY_MONTH = r"\s+of\s+(?:every|each)\s+month\b"
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -129,6 +138,16 @@ REMIND_BEFORE_RE = _compile(
 REMIND_AT_RE = _compile(r"\bremind\s+me\s+(?=(?:at|@)\s*\d|\d|noon|midday)(?:" + _TIME + r")")
 REMIND_BARE_RE = _compile(r"\bremind\s+me\b")
 RECURRENCE_RES = (
+    # "on the 15th of every month", "the last day of each month", "the 2nd friday of every month"
+    _compile(
+        r"(?<![\w#])(?:on\s+)?(?:the\s+)?(?P<ordinal>first|second|third|fourth|fifth|last|[1-5]"
+        + _ORDINAL_SUFFIX
+        + r")\s+(?P<ordinal_day>"
+        + _WEEKDAY
+        + r")"
+        + _OF_EVERY_MONTH
+    ),
+    _compile(r"(?<![\w#])(?:on\s+)?(?:the\s+)?" + _DAY_OF_MONTH + _OF_EVERY_MONTH),
     _compile(
         _EVERY + r"(?P<ordinal>first|second|third|fourth|fifth|last|[1-5]" + _ORDINAL_SUFFIX + r")"
         r"\s+(?P<ordinal_day>" + _WEEKDAY + r")(?:\s+of\s+(?:the|every|each)\s+month\b)?"
@@ -138,16 +157,39 @@ RECURRENCE_RES = (
         _EVERY + r"(?P<month_day>\d{1,2})" + _ORDINAL_SUFFIX + r"\b"
         r"(?:\s+(?:day\s+)?of\s+(?:the|every|each)\s+month\b)?"
     ),
-    _compile(_EVERY + r"(?P<workdays>weekday|workday|work\s+day)s?\b"),
-    _compile(_EVERY + r"(?P<weekends>weekend)s?\b"),
+    _compile(_EVERY + r"(?P<workdays>weekday|workday|work\s+day)s?\b" + _PART_OF_DAY),
+    _compile(_EVERY + r"(?P<weekends>weekend)s?\b" + _PART_OF_DAY),
     # Without "every", in the plural: "standup weekdays 9am", "lie in on weekends".
-    _compile(r"(?<![\w#])(?:on\s+)?(?:(?P<workdays>weekdays|workdays)|(?P<weekends>weekends))\b"),
-    _compile(_EVERY + r"(?P<days>" + _DAY_LIST + r")"),
-    # "every week on mon and thu", "weekly on tue/thu"
-    _compile(r"\b(?:every\s+week|weekly)\s+on\s+(?P<days>" + _DAY_LIST + r")"),
-    _compile(_EVERY + r"(?P<n>" + _NUMBER + r"|other)\s+(?P<unit>hour|day|week|month|year)s?\b"),
-    _compile(_EVERY + r"(?P<unit>hour|day|week|month|year|morning|afternoon|evening|night)\b"),
-    _compile(r"\b(?P<word>hourly|daily|weekly|fortnightly|monthly|yearly|annually)\b"),
+    _compile(
+        r"(?<![\w#])(?:on\s+)?(?:(?P<workdays>weekdays|workdays)|(?P<weekends>weekends))\b"
+        + _PART_OF_DAY
+    ),
+    _compile(_EVERY + r"(?P<days>" + _DAY_LIST + r")" + _PART_OF_DAY),
+    # "every other tuesday", "every 3 mondays"
+    _compile(
+        _EVERY + r"(?P<n>" + _NUMBER + r"|other)\s+(?P<days>" + _DAY_LIST + r")" + _PART_OF_DAY
+    ),
+    # "every week on mon and thu", "weekly on tue/thu", "every 2 weeks on saturday",
+    # "biweekly on wednesday"
+    _compile(
+        r"\b(?:every\s+(?:(?P<n>" + _NUMBER + r"|other)\s+)?weeks?|weekly"
+        r"|(?P<fortnight>bi-?weekly|fortnightly))\s+on\s+(?P<days>"
+        + _DAY_LIST
+        + r")"
+        + _PART_OF_DAY
+    ),
+    _compile(
+        _EVERY + r"(?P<n>" + _NUMBER + r"|other)\s+(?P<unit>hour|day|week|fortnight|month"
+        r"|quarter|year)s?\b"
+    ),
+    _compile(
+        _EVERY + r"(?P<unit>hour|day|week|fortnight|month|quarter|year|morning|afternoon"
+        r"|evening|night)\b"
+    ),
+    _compile(
+        r"\b(?P<word>hourly|daily|weekly|bi-?weekly|fortnightly|monthly|quarterly|yearly"
+        r"|annually)\b"
+    ),
     # Without "every": two or more days in a row ("gym mon wed fri 7am", "tue/thu 18:30"), or
     # days said in the plural ("on mondays and thursdays", "on sundays") repeat weekly. One
     # singular day ("friday") stays a date.
@@ -165,21 +207,31 @@ RECURRENCE_RES = (
         + r"s\b)*)"
     ),
 )
+# Words in straight or typographic quotes; a single quote only where it is no apostrophe
+# ("'fix bike' in 2 hours", not "mom's birthday").
+QUOTED_RE = re.compile(
+    r'"([^"]*)"|(?<!\w)\'([^\']+)\'(?!\w)|\u201c([^\u201d]*)\u201d|\u2018([^\u2019]*)\u2019'
+)
 # "every" left in the title once the repetition was read: a repetition not understood.
 UNREAD_EVERY_RE = _compile(r"\bevery!?\s+[^\s,;]+")
-FREQUENCY_OF_UNIT = {
-    "hour": "HOURLY",
-    "day": "DAILY",
-    "week": "WEEKLY",
-    "month": "MONTHLY",
-    "year": "YEARLY",
+# A unit of "every N <unit>": its RRULE frequency, and how many of that frequency it is.
+STEP_OF_UNIT = {
+    "hour": ("HOURLY", 1),
+    "day": ("DAILY", 1),
+    "week": ("WEEKLY", 1),
+    "fortnight": ("WEEKLY", 2),
+    "month": ("MONTHLY", 1),
+    "quarter": ("MONTHLY", 3),
+    "year": ("YEARLY", 1),
 }
 FREQUENCY_OF_WORD = {
     "hourly": "FREQ=HOURLY",
     "daily": "FREQ=DAILY",
     "weekly": "FREQ=WEEKLY",
+    "biweekly": "FREQ=WEEKLY;INTERVAL=2",
     "fortnightly": "FREQ=WEEKLY;INTERVAL=2",
     "monthly": "FREQ=MONTHLY",
+    "quarterly": "FREQ=MONTHLY;INTERVAL=3",
     "yearly": "FREQ=YEARLY",
     "annually": "FREQ=YEARLY",
 }
@@ -275,7 +327,7 @@ class _Parser:
         # Quoted words are kept in the title verbatim: they are hidden behind private-use
         # characters that no pattern matches.
         self.quoted: list[str] = []
-        self.rest = re.sub(r'"([^"]*)"', self._hide_quoted, body)
+        self.rest = QUOTED_RE.sub(self._hide_quoted, body)
 
     # -- the pipeline ------------------------------------------------------------------------
 
@@ -304,7 +356,7 @@ class _Parser:
         )
 
     def _hide_quoted(self, match: re.Match[str]) -> str:
-        self.quoted.append(match.group(1))
+        self.quoted.append(next(group for group in match.groups() if group is not None))
         return chr(0xE000 + len(self.quoted) - 1)
 
     def _cut(self, match: re.Match[str]) -> None:
@@ -570,6 +622,8 @@ class _Parser:
             hit.day = self.today + timedelta(days=7 - self.today.weekday())
         elif g["next_month"]:
             hit.day = self.today.replace(day=1) + relativedelta(months=1)
+        elif g["month_end"]:
+            hit.day = self.today + relativedelta(day=31)  # relativedelta stops at the last day
         elif g["weekend"]:
             saturday = WEEKDAY_NAMES.index("Saturday")
             if (g["weekend_mod"] or "").lower() == "next" or self.today.weekday() < saturday:
@@ -635,6 +689,13 @@ class _Parser:
         first, second = (int(n) for n in re.split(r"[/.]", text)[:2])
         month_first = self.tz.key.startswith(MONTH_FIRST_ZONES)
         day = _dateparser_day(text, self.local_now, "MDY" if month_first else "DMY")
+        if day is None and first <= 12 < second:  # "12/20" in Europe: only month/day is a date
+            day = _dateparser_day(text, self.local_now, "MDY")
+            if day:
+                self.ambiguities.append(
+                    f"'{text}' is no date as day/month; I read it as {_say_day(day)} (month/day)."
+                )
+            return day
         if day and first <= 12 and second <= 12 and first != second:
             order = "month/day" if month_first else "day/month"
             other = date(2000, day.day, day.month)  # the other reading, for its name only
@@ -737,23 +798,36 @@ def _rule_of(groups: dict[str, str], phrase: str) -> tuple[str, _TimeHit | None]
     if "last_day" in groups:
         return "FREQ=MONTHLY;BYMONTHDAY=-1", None
     if "month_day" in groups:
-        return f"FREQ=MONTHLY;BYMONTHDAY={int(groups['month_day'])}", None
+        return f"FREQ=MONTHLY;BYMONTHDAY={_day_of_month(groups['month_day'])}", None
+    part = PARTS_OF_DAY.get(groups.get("part", "").lower())
+    implied = _TimeHit(groups["part"], part) if part else None
     if "workdays" in groups:
-        return "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", None
+        return "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", implied
     if "weekends" in groups:
-        return "FREQ=WEEKLY;BYDAY=SA,SU", None
+        return "FREQ=WEEKLY;BYDAY=SA,SU", implied
     if "days" in groups:
         words = re.findall(_LISTED_DAY, groups["days"], re.IGNORECASE)
         codes = sorted({_weekday_code(w) for w in words}, key=WEEKDAY_CODES.index)
-        return f"FREQ=WEEKLY;BYDAY={','.join(codes)}", None
+        interval = 2 if "fortnight" in groups else _number(groups.get("n", "1"))
+        return _with_interval("FREQ=WEEKLY", interval) + f";BYDAY={','.join(codes)}", implied
     if "word" in groups:
-        return FREQUENCY_OF_WORD[groups["word"].lower()], None
+        return FREQUENCY_OF_WORD[groups["word"].lower().replace("-", "")], None
     unit = groups["unit"].lower()
     if unit in PARTS_OF_DAY:
         return "FREQ=DAILY", _TimeHit(phrase, PARTS_OF_DAY[unit])
-    interval = _number(groups["n"]) if "n" in groups else 1
-    rule = f"FREQ={FREQUENCY_OF_UNIT[unit]}"
-    return (rule + f";INTERVAL={interval}" if interval != 1 else rule), None
+    frequency, multiple = STEP_OF_UNIT[unit]
+    interval = multiple * (_number(groups["n"]) if "n" in groups else 1)
+    return _with_interval(f"FREQ={frequency}", interval), None
+
+
+def _with_interval(rule: str, interval: int) -> str:
+    return rule + f";INTERVAL={interval}" if interval != 1 else rule
+
+
+def _day_of_month(word: str) -> int:
+    """ "15th" -> 15, "first" -> 1, "last" -> -1 (BYMONTHDAY counts back from the end)."""
+    digits = re.match(r"\d+", word)
+    return int(digits.group(0)) if digits else ORDINALS[word.lower()]
 
 
 def _weekday_code(word: str) -> str:

@@ -165,11 +165,14 @@ class Recurrence:
 
 def first_due(rule: str, start: Due, tz: ZoneInfo, *, now: datetime) -> Due | None:
     """The first occurrence of `rule` at or after `start` that is not in the past: the due of a
-    new series given only as "every monday" (COUNT and UNTIL do not apply to the first one)."""
+    new series given only as "every monday" (COUNT and UNTIL do not apply to the first one).
+    INTERVAL spaces the occurrences after the first, not the first itself: "every other
+    tuesday" said on a Friday starts next Tuesday, not the one after."""
     just_before = start - (
         timedelta(microseconds=1) if isinstance(start, datetime) else timedelta(days=1)
     )
-    return next(_after_due(_schedule(parse_rule(rule)), start, just_before, tz, now), None)
+    parts = {key: value for key, value in parse_rule(rule).items() if key != "INTERVAL"}
+    return next(_after_due(_schedule(parts), start, just_before, tz, now), None)
 
 
 def parse_rule(text: object) -> dict[str, str]:
