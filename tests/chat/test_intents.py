@@ -147,6 +147,27 @@ from taskflow.chat.intents import (
         ("add buy milk to my list", AddTask("buy milk")),
         ("add #work to my list", AddTask("#work")),  # no task is called "my list"
         ("sort by priority", ListTasks({"sort": "priority", "order": "desc"})),
+        ("what's due next week", ListTasks({"due_within": "next_week"})),
+        ("show tasks due this month", ListTasks({"due_within": "month"})),
+        (
+            "what's overdue and high priority",
+            ListTasks({"priority": "high", "overdue": True, "status": "pending"}),
+        ),
+        # The when before the what.
+        (
+            "remind me tomorrow at 9am to call mom",
+            AddTask("call mom tomorrow at 9am", remind_at_due=True),
+        ),
+        (
+            "remind me in 30 minutes to check the oven",
+            AddTask("check the oven in 30 minutes", remind_at_due=True),
+        ),
+        (
+            "set a reminder for friday 5pm to pay rent",
+            AddTask("pay rent friday 5pm", remind_at_due=True),
+        ),
+        ("done with task 3", ActOnTask("complete_task", TaskRef(task_id=3))),
+        ("I've finished the report", ActOnTask("complete_task", TaskRef(words="report"))),
     ],
 )
 def test_phrase_means(message: str, intent: object) -> None:

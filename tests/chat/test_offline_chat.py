@@ -187,6 +187,36 @@ def test_tags_reminders_and_due_changed_by_name(client: FlaskClient, alice: Acco
     assert task()["tags"] == []
 
 
+def test_next_week_and_this_month_are_dates_in_the_users_zone(
+    client: FlaskClient, alice: Account
+) -> None:
+    """Berlin: next week is its Monday to Sunday, this month is today to its last day."""
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    next_monday = today + timedelta(days=7 - today.weekday())
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    next_week = say(client, alice, "what's due next week")
+    assert next_week["tool_calls"][0]["arguments"] == {
+        "due_from": next_monday.isoformat(),
+        "due_to": (next_monday + timedelta(days=6)).isoformat(),
+        "sort": "due",
+    }
+    assert next_week["response"] == "You have no tasks due next week."
+    create(client, alice, title="pay invoice", due=month_end.isoformat())
+    month = say(client, alice, "show tasks due this month")
+    assert month["tool_calls"][0]["arguments"]["due_to"] == month_end.isoformat()
+    assert "pay invoice" in month["response"]
+
+
+def test_the_when_before_the_what_adds_a_reminded_task(client: FlaskClient, alice: Account) -> None:
+    answer = say(client, alice, "remind me tomorrow at 9am to call mom")
+    (call,) = answer["tool_calls"]
+    assert (call["name"], call["arguments"]["title"]) == ("add_task", "call mom")
+    assert call["arguments"]["reminders"] == [{"before_minutes": 0}]
+    berlin = datetime.fromisoformat(call["arguments"]["due"]).astimezone(ZoneInfo("Europe/Berlin"))
+    tomorrow = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=1)
+    assert (berlin.date(), f"{berlin:%H:%M}") == (tomorrow, "09:00")
+
+
 def test_a_note_ends_with_one_full_stop(client: FlaskClient, alice: Account) -> None:
     answer = say(client, alice, "add team meeting every weekday at 10")
     assert answer["response"].endswith("I read it as 10:00, not 22:00."), answer["response"]

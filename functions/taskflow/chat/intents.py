@@ -147,6 +147,16 @@ _ADD_PATTERNS = [
     re.compile(r"^todo:\s*(?P<text>.+)$", re.I),
 ]
 _REMIND_ME = re.compile(r"^remind\s+me\s+to\s+(?P<text>.+)$", re.I)
+# The when before the what: "remind me tomorrow at 9 to call mom", "remind me in 30 minutes to
+# check the oven", "set a reminder for friday 5pm to pay rent".
+_WHEN_FIRST = (
+    r"(?P<when>(?:tomorrow|today|tonight|in|at|on|next|this|every|by|monday|tuesday|wednesday"
+    r"|thursday|friday|saturday|sunday|\d)\b.*?)\s+to\s+(?P<text>.+)$"
+)
+_REMIND_ME_WHEN_FIRST = [
+    re.compile(r"^remind\s+me\s+" + _WHEN_FIRST, re.I),
+    re.compile(r"^(?:set|add|create)\s+(?:a\s+)?reminder\s+(?:for\s+)?" + _WHEN_FIRST, re.I),
+]
 
 _REF = r"(?P<ref>.+?)"
 _ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -179,9 +189,10 @@ _ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "complete_task",
     ),
     (
-        re.compile(rf"^(?:i\s+(?:have\s+)?(?:finished|completed|done))\s+{_REF}$", re.I),
+        re.compile(rf"^(?:i(?:\s+have|'ve)?\s+(?:finished|completed|done))\s+{_REF}$", re.I),
         "complete_task",
     ),
+    (re.compile(rf"^(?:i'?m\s+|i\s+am\s+)?done\s+with\s+{_REF}$", re.I), "complete_task"),
     (re.compile(rf"^{_REF}\s+is\s+(?:done|complete[d]?|finished)$", re.I), "complete_task"),
     (re.compile(rf"^(?:delete|remove|cancel|drop|trash|erase)\s+{_REF}$", re.I), "delete_task"),
 ]
@@ -602,6 +613,8 @@ _FLAGS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
         re.compile(r"\b(?:this\s+week'?s?|for\s+the\s+week|within\s+(?:the|a)\s+week)\b", re.I),
         {"due_within": "week"},
     ),
+    (re.compile(r"\bnext\s+week'?s?\b", re.I), {"due_within": "next_week"}),
+    (re.compile(r"\b(?:this\s+month'?s?|for\s+the\s+month)\b", re.I), {"due_within": "month"}),
     (re.compile(r"\b(?:due\s+today|for\s+today|today'?s|today)\b", re.I), {"due_today": True}),
     (
         re.compile(r"\b(?:due\s+tomorrow|for\s+tomorrow|tomorrow'?s|tomorrow)\b", re.I),
@@ -711,6 +724,7 @@ _LIST_NOISE = frozenset(
         "stuff",
         "list",
         "for",
+        "and",  # "what's overdue and high priority"
         # "what's on my plate today?"
         "plate",
         "agenda",
@@ -819,6 +833,10 @@ def parse(message: str) -> Intent:
         return intent
     if intent := _parse_roman_urdu(text, message):
         return intent
+    for pattern in _REMIND_ME_WHEN_FIRST:  # before "set X to Y", which it also looks like
+        if match := pattern.match(text):
+            what, when = match.group("text").strip(), match.group("when").strip()
+            return AddTask(f"{what} {when}", remind_at_due=True)
     if intent := _parse_task_action(text):
         return intent
     if _LIST_START.match(text):

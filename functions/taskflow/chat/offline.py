@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from mcp.server.mcpserver.exceptions import ToolError
 
 from taskflow.chat import intents, phrases
@@ -303,14 +304,20 @@ class OfflineAssistant:
         return self._say("check", notes=notes)
 
     def _dated(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """list_tasks arguments with "this week" as dates, today to Sunday, and "tomorrow" as
-        that one day, in the user's zone."""
+        """list_tasks arguments with "this week" as dates (today to Sunday), "tomorrow" as that
+        one day, "next week" as its Monday to Sunday and "this month" as today to its last day,
+        in the user's zone."""
         within = filters.get("due_within")
-        if within not in ("week", "tomorrow"):
+        if within is None:
             return filters
         today = self._today()
-        first = today if within == "week" else today + timedelta(days=1)
-        last = today + timedelta(days=6 - today.weekday()) if within == "week" else first
+        sunday = today + timedelta(days=6 - today.weekday())
+        first, last = {
+            "week": (today, sunday),
+            "tomorrow": (today + timedelta(days=1), today + timedelta(days=1)),
+            "next_week": (sunday + timedelta(days=1), sunday + timedelta(days=7)),
+            "month": (today, today + relativedelta(day=31)),  # stops at the month's last day
+        }[within]
         rest = {key: value for key, value in filters.items() if key != "due_within"}
         return rest | {"due_from": first.isoformat(), "due_to": last.isoformat(), "sort": "due"}
 
@@ -519,6 +526,10 @@ def _list_name(filters: dict[str, Any], language: Language = "en") -> str:
         name += " due this week"
     if filters.get("due_within") == "tomorrow":
         name += " due tomorrow"
+    if filters.get("due_within") == "next_week":
+        name += " due next week"
+    if filters.get("due_within") == "month":
+        name += " due this month"
     if filters.get("no_date"):
         name += " without a due date"
     if tags := filters.get("tags"):
@@ -551,7 +562,11 @@ def _list_name_in_urdu(filters: dict[str, Any], language: Language) -> str:
         parts.append(" ".join(f"#{tag}" for tag in tags))
     if search := filters.get("search"):
         parts.append(f'"{search}"')
-    rest = {key: value for key, value in filters.items() if key in _ENGLISH_ONLY_FILTERS}
+    rest = {
+        key: value
+        for key, value in filters.items()
+        if key in _ENGLISH_ONLY_FILTERS or (key == "due_within" and value in ("next_week", "month"))
+    }
     if rest:
         parts.append("(" + _list_name(rest).replace("tasks", "").strip(" ,") + ")")
     return " ".join(parts)
