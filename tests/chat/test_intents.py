@@ -10,6 +10,7 @@ from taskflow.chat.intents import (
     Help,
     ListTasks,
     NotUnderstood,
+    ShowTask,
     TaskRef,
     Thanks,
     Undo,
@@ -167,6 +168,13 @@ from taskflow.chat.intents import (
             AddTask("pay rent friday 5pm", remind_at_due=True),
         ),
         ("done with task 3", ActOnTask("complete_task", TaskRef(task_id=3))),
+        # One task in full.
+        ("show task 3", ShowTask(TaskRef(task_id=3))),
+        ("what's task 12", ShowTask(TaskRef(task_id=12))),
+        ("tell me about the dentist", ShowTask(TaskRef(words="dentist"))),
+        ("show me the details of the report", ShowTask(TaskRef(words="report"))),
+        ("describe it", ShowTask(TaskRef(focus=True))),
+        ("show overdue", ListTasks({"overdue": True, "status": "pending"})),
         ("I've finished the report", ActOnTask("complete_task", TaskRef(words="report"))),
     ],
 )

@@ -217,6 +217,27 @@ def test_the_when_before_the_what_adds_a_reminded_task(client: FlaskClient, alic
     assert (berlin.date(), f"{berlin:%H:%M}") == (tomorrow, "09:00")
 
 
+def test_one_task_in_full(client: FlaskClient, alice: Account, bob: Account) -> None:
+    added = say(client, alice, "add dentist friday 3pm p1 #health remind me 1 hour before")
+    task_id = added["tool_calls"][0]["result"]["task_id"]
+    described = client.put(
+        f"{alice.tasks_url}/{task_id}",
+        json={"description": "bring the x-rays"},
+        headers=alice.headers,
+    )
+    assert described.status_code == 200, described.get_json()
+    shown = say(client, alice, f"show task {task_id}")["response"].split("\n")
+    assert shown[0].startswith(f"#{task_id} dentist · due Fri ")
+    assert shown[0].endswith(" · high priority · #health")
+    assert shown[1:] == ["bring the x-rays", "reminder 1 hour before"]
+    by_name = say(client, alice, "tell me about the dentist")["response"]
+    assert by_name.split("\n")[0] == shown[0]
+    # Another user's task is not shown, nor said to exist.
+    other = create(client, bob, title="bob's secret")
+    refused = say(client, alice, f"show task {other['id']}")["response"]
+    assert "secret" not in refused and f"task {other['id']} not found" in refused
+
+
 def test_a_note_ends_with_one_full_stop(client: FlaskClient, alice: Account) -> None:
     answer = say(client, alice, "add team meeting every weekday at 10")
     assert answer["response"].endswith("I read it as 10:00, not 22:00."), answer["response"]

@@ -65,6 +65,13 @@ class ChangeTask:
 
 
 @dataclass(frozen=True)
+class ShowTask:
+    """One task in full: "show task 3", "tell me about the dentist"."""
+
+    ref: TaskRef
+
+
+@dataclass(frozen=True)
 class Undo:
     """Reverse the assistant's last change in this conversation."""
 
@@ -84,7 +91,9 @@ class NotUnderstood:
     message: str
 
 
-Intent = AddTask | ListTasks | ActOnTask | ChangeTask | Undo | Help | Thanks | NotUnderstood
+Intent = (
+    AddTask | ListTasks | ShowTask | ActOnTask | ChangeTask | Undo | Help | Thanks | NotUnderstood
+)
 
 # --- references to a task ---------------------------------------------------------------------
 
@@ -319,6 +328,20 @@ _CHANGE = re.compile(
 _QUOTED = re.compile(
     r"""^(?:"(?P<d>[^"]+)"|'(?P<s>[^']+)'|\u201c(?P<q>[^\u201d]+)\u201d|\u2018(?P<t>[^\u2019]+)\u2019)$"""
 )
+# By its id after a listing verb ("show task 3": "show overdue" stays a listing), or by any
+# reference after words that only ever mean one task.
+_SHOW_TASK = [
+    re.compile(
+        r"^(?:show|open|view|display|what'?s|what\s+is)\s+(?:me\s+)?"
+        r"(?P<ref>(?:task|todo|item|number)\s*#?\d+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:(?:show\s+(?:me\s+)?)?(?:the\s+)?details\s+(?:of|for|on|about)|"
+        rf"tell\s+me\s+(?:more\s+)?about|describe)\s+{_REF}$",
+        re.I,
+    ),
+]
 _UNDO = re.compile(
     r"^(?:undo|undo\s+(?:that|it|this|the\s+last\s+(?:change|one|thing))|revert(?:\s+that)?|"
     r"take\s+(?:that|it)\s+back|undo\s+karo|wapas\s+karo|wapis\s+karo)$",
@@ -839,6 +862,9 @@ def parse(message: str) -> Intent:
             return AddTask(f"{what} {when}", remind_at_due=True)
     if intent := _parse_task_action(text):
         return intent
+    for pattern in _SHOW_TASK:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ShowTask(ref)
     if _LIST_START.match(text):
         filters = _list_filters(text)
         return ListTasks(filters) if filters is not None else NotUnderstood(message)

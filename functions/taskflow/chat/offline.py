@@ -107,6 +107,8 @@ class OfflineAssistant:
             case intents.ListTasks(filters=filters):
                 tasks = self._call(reply, "list_tasks", **self._dated(filters))
                 return self._describe_list(tasks, filters)
+            case intents.ShowTask(ref=ref):
+                return self._show(ref, reply)
             case intents.ActOnTask():
                 return self._act(intent, reply)
             case intents.ChangeTask():
@@ -122,6 +124,18 @@ class OfflineAssistant:
         result = self._call(reply, "add_task", title=parsed.title, **arguments)
         text = self._say("added", task=self._name(result), details=self._details(arguments))
         return text + self._ambiguities(parsed)
+
+    def _show(self, ref: intents.TaskRef, reply: Reply) -> str:
+        """The task's line as a listing shows it, then its notes and reminders."""
+        task_id = self._resolve(ref, "show_task", reply)
+        task = self._recent_task(task_id)
+        if task is None:
+            return self._say("failed", error=f"task {task_id} not found")
+        lines = [self._line(task)]
+        if task.get("description"):
+            lines.append(task["description"])
+        lines += self._reminder_words(task.get("reminders") or [])
+        return "\n".join(lines)
 
     def _act(self, intent: intents.ActOnTask, reply: Reply) -> str:
         task_id = self._resolve(intent.ref, intent.action, reply)
@@ -414,6 +428,17 @@ class OfflineAssistant:
             return ""
         return text + (" (overdue)" if overdue else "")
 
+    def _reminder_words(self, reminders: list[dict[str, Any]]) -> list[str]:
+        """ "reminder 1 hour before", "reminder Fri 4 Dec 09:00": one per reminder."""
+        words = []
+        for reminder in reminders:
+            if reminder.get("before_minutes") is not None:
+                words.append("reminder " + describe_offset(reminder["before_minutes"]))
+            elif reminder.get("at"):
+                at = datetime.fromisoformat(reminder["at"])
+                words.append(f"reminder {when.say_moment(at, self._tz, now=self._now())}")
+        return words
+
     def _today(self) -> date:
         return self._now().astimezone(self._tz).date()
 
@@ -442,12 +467,7 @@ class OfflineAssistant:
             parts.append(
                 describe_rule(recurrence["rule"], recurrence.get("mode"), self._due_day(task))
             )
-        for reminder in fields.get("reminders") or []:
-            if reminder.get("before_minutes") is not None:
-                parts.append("reminder " + describe_offset(reminder["before_minutes"]))
-            elif reminder.get("at"):
-                at = datetime.fromisoformat(reminder["at"])
-                parts.append(f"reminder {when.say_moment(at, self._tz, now=self._now())}")
+        parts += self._reminder_words(fields.get("reminders") or [])
         if not parts:
             return ""
         # In Urdu the English details would break the right-to-left sentence: a line of their own.

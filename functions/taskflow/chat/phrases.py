@@ -259,6 +259,7 @@ EXAMPLES: dict[Language, dict[str, str]] = {
         "stop_repeating": "stop repeating task {id}",
         "snooze_reminder": "snooze task {id}",
         "update_task": "change task {id}",
+        "show_task": "show task {id}",
     },
     "ur-Latn": {"complete_task": "task {id} ho gaya", "delete_task": "task {id} delete karo"},
     "ur": {"complete_task": "کام {id} ہو گیا", "delete_task": "کام {id} حذف کرو"},
