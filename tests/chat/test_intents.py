@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from taskflow.chat.intents import (
+    ActOnMany,
     ActOnTask,
     AddTask,
     ChangeTask,
@@ -168,6 +169,17 @@ from taskflow.chat.intents import (
             AddTask("pay rent friday 5pm", remind_at_due=True),
         ),
         ("done with task 3", ActOnTask("complete_task", TaskRef(task_id=3))),
+        # Every task a listing names.
+        ("delete all completed tasks", ActOnMany("delete_task", {"status": "completed"})),
+        ("clear completed", ActOnMany("delete_task", {"status": "completed"})),
+        ("complete all tasks due today", ActOnMany("complete_task", {"due_today": True})),
+        (
+            "mark all overdue tasks as done",
+            ActOnMany("complete_task", {"overdue": True, "status": "pending"}),
+        ),
+        ("delete all my tasks tagged work", ActOnMany("delete_task", {"tags": ["work"]})),
+        ("mark everything as done", ActOnMany("complete_task", {})),  # refused by the assistant
+        ("delete all", ActOnMany("delete_task", {})),
         # One task in full.
         ("show task 3", ShowTask(TaskRef(task_id=3))),
         ("what's task 12", ShowTask(TaskRef(task_id=12))),

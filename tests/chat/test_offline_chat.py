@@ -238,6 +238,35 @@ def test_one_task_in_full(client: FlaskClient, alice: Account, bob: Account) -> 
     assert "secret" not in refused and f"task {other['id']} not found" in refused
 
 
+def test_every_task_a_listing_names_at_once_and_undone_at_once(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    for title in ("old invoice", "old receipt", "keep me"):
+        create(client, alice, title=title)
+    create(client, bob, title="bob's done task")
+    bob_before = tasks_of(client, bob)
+    ids = {t["title"]: t["id"] for t in tasks_of(client, alice)}
+    completed = say(client, alice, "complete all tasks tagged nothing")
+    assert completed["response"] == "You have no pending tasks tagged #nothing."
+    for title in ("old invoice", "old receipt"):
+        say(client, alice, f"complete task {ids[title]}")
+
+    cleared = say(client, alice, "clear completed")
+    assert cleared["response"].startswith("Deleted 2 tasks: ")
+    assert 'Say "undo" to bring them back.' in cleared["response"]
+    assert titles(tasks_of(client, alice)) == ["keep me"]
+    assert tasks_of(client, bob) == bob_before  # another user's tasks are never in the list
+
+    undone = say(client, alice, "undo", cleared["conversation_id"])
+    assert undone["response"].count("Brought back task #") == 2, undone["response"]
+    assert titles(tasks_of(client, alice)) == ["keep me", "old invoice", "old receipt"]
+
+    everything = say(client, alice, "mark everything as done")
+    assert everything["response"].startswith("Say which tasks")
+    assert everything["tool_calls"] == []
+    assert not any(t["completed"] for t in tasks_of(client, alice) if t["title"] == "keep me")
+
+
 def test_a_note_ends_with_one_full_stop(client: FlaskClient, alice: Account) -> None:
     answer = say(client, alice, "add team meeting every weekday at 10")
     assert answer["response"].endswith("I read it as 10:00, not 22:00."), answer["response"]

@@ -46,6 +46,14 @@ class ActOnTask:
 
 
 @dataclass(frozen=True)
+class ActOnMany:
+    """One action on every task a listing names: "delete all completed tasks"."""
+
+    action: str  # complete_task or delete_task
+    filters: dict[str, Any] = field(default_factory=dict)  # list_tasks arguments
+
+
+@dataclass(frozen=True)
 class ChangeTask:
     ref: TaskRef
     text: str = ""  # new quick-add text, or the literal new title when `literal`
@@ -92,7 +100,16 @@ class NotUnderstood:
 
 
 Intent = (
-    AddTask | ListTasks | ShowTask | ActOnTask | ChangeTask | Undo | Help | Thanks | NotUnderstood
+    AddTask
+    | ListTasks
+    | ShowTask
+    | ActOnTask
+    | ActOnMany
+    | ChangeTask
+    | Undo
+    | Help
+    | Thanks
+    | NotUnderstood
 )
 
 # --- references to a task ---------------------------------------------------------------------
@@ -204,6 +221,39 @@ _ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^(?:i'?m\s+|i\s+am\s+)?done\s+with\s+{_REF}$", re.I), "complete_task"),
     (re.compile(rf"^{_REF}\s+is\s+(?:done|complete[d]?|finished)$", re.I), "complete_task"),
     (re.compile(rf"^(?:delete|remove|cancel|drop|trash|erase)\s+{_REF}$", re.I), "delete_task"),
+]
+# "delete all completed tasks", "clear completed", "complete all tasks due today", "mark all
+# overdue tasks as done": the words after "all" are a listing request (_list_filters).
+_MANY: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"^(?:delete|remove|clear|erase|trash)\s+(?:all|every)\b\s*(?:of\s+)?(?P<what>.*)$",
+            re.I,
+        ),
+        "delete_task",
+    ),
+    (
+        re.compile(
+            r"^clear\s+(?P<what>(?:the\s+)?(?:completed|done|finished)(?:\s+tasks)?)$", re.I
+        ),
+        "delete_task",
+    ),
+    (
+        re.compile(
+            r"^(?:complete|finish|check\s+off|tick\s+off)\s+(?:all|every(?:thing)?)\s*(?:of\s+)?"
+            r"(?P<what>.*)$",
+            re.I,
+        ),
+        "complete_task",
+    ),
+    (
+        re.compile(
+            r"^mark\s+(?:all|every(?:thing)?)\s*(?:of\s+)?(?P<what>.*?)\s*as\s+"
+            r"(?:done|complete[d]?|finished)$",
+            re.I,
+        ),
+        "complete_task",
+    ),
 ]
 _SNOOZE = re.compile(
     rf"^snooze\s+(?:the\s+reminder\s+(?:for|of|on)\s+)?{_REF}"
@@ -946,6 +996,10 @@ def _parse_task_field(text: str) -> Intent | None:
 def _parse_task_action(text: str) -> Intent | None:
     if intent := _parse_task_field(text):
         return intent
+    for pattern, action in _MANY:
+        if match := pattern.match(text):
+            filters = _list_filters(f"show {match.group('what')}")
+            return ActOnMany(action, filters) if filters is not None else None
     if match := _BARE_SNOOZE.match(text) or _SNOOZE.match(text):
         ref = parse_ref(match.group("ref")) if "ref" in match.groupdict() else TaskRef(focus=True)
         if ref is None:

@@ -21,7 +21,7 @@ from taskflow.chat import intents, phrases
 from taskflow.chat.conversations import ChatMessage
 from taskflow.chat.phrases import Language
 from taskflow.chat.reply import Reply
-from taskflow.chat.tools import ChangeNotConfirmed, TaskTools
+from taskflow.chat.tools import LIST_LIMIT_MAX, ChangeNotConfirmed, TaskTools
 from taskflow.chat.words import describe_minutes, describe_offset, describe_rule
 from taskflow.domain import when
 from taskflow.domain.errors import DomainError
@@ -111,6 +111,8 @@ class OfflineAssistant:
                 return self._show(ref, reply)
             case intents.ActOnTask():
                 return self._act(intent, reply)
+            case intents.ActOnMany():
+                return self._act_on_many(intent, reply)
             case intents.ChangeTask():
                 return self._change(intent, reply)
             case intents.Undo():
@@ -147,6 +149,22 @@ class OfflineAssistant:
         if intent.action == "complete_task":
             return text + self._coming_next(task_id)
         return text + self._next_occurrence(result)
+
+    def _act_on_many(self, intent: intents.ActOnMany, reply: Reply) -> str:
+        """The action on each task the filters list (at most a page of them); refused without a
+        filter, so one message never completes or deletes every task. "undo" reverses all."""
+        if not {key for key in intent.filters if key not in ("sort", "order")}:
+            return self._say("many_needs_filter")
+        filters = dict(intent.filters)
+        if intent.action == "complete_task":
+            filters["status"] = "pending"
+        tasks = self._call(reply, "list_tasks", **self._dated(filters), limit=LIST_LIMIT_MAX)
+        if not tasks:
+            return self._say("list_empty", what=_list_name(filters, self._language))
+        done = [self._call(reply, intent.action, task_id=task["id"]) for task in tasks]
+        names = ", ".join(self._name(result) for result in done)
+        count = self._say("task_count", n=len(done), s="" if len(done) == 1 else "s")
+        return self._say(f"{intent.action}_many", count=count, tasks=names)
 
     def _coming_next(self, task_id: int) -> str:
         """After completing a repeating task: when the next one is due. spawn-recurrence makes

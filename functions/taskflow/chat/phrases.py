@@ -116,6 +116,25 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": "{task} delete kar diya.",
         "ur": "{task} حذف کر دیا۔",
     },
+    "complete_task_many": {
+        "en": "Marked {count} as complete: {tasks}.",
+        "ur-Latn": "{count} mukammal ho gaye: {tasks}.",
+        "ur": "{count} مکمل ہو گئے: {tasks}۔",
+    },
+    "delete_task_many": {
+        "en": 'Deleted {count}: {tasks}. Say "undo" to bring them back.',
+        "ur-Latn": '{count} delete kar diye: {tasks}. Wapas laane ke liye "undo" kahein.',
+        "ur": '{count} حذف کر دیے: {tasks}۔ واپس لانے کے لیے "واپس کرو" کہیں۔',
+    },
+    "task_count": {"en": "{n} task{s}", "ur-Latn": "{n} task{s}", "ur": "{n} کام"},
+    "many_needs_filter": {
+        "en": 'Say which tasks, for example "delete all completed tasks" or "complete all tasks '
+        'due today": I never act on every task at once.',
+        "ur-Latn": 'Batayein kaun se tasks, maslan "delete all completed tasks": main ek saath '
+        "saare tasks par amal nahin karta.",
+        "ur": 'بتائیں کون سے کام، مثلاً "delete all completed tasks"؛ میں ایک ساتھ سارے کاموں پر '
+        "عمل نہیں کرتا۔",
+    },
     "skip_occurrence": {
         "en": "Skipped this occurrence of {task}.",
         "ur-Latn": "{task} ki ye baari chhor di.",
