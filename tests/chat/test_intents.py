@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from taskflow.chat import phrases
 from taskflow.chat.intents import (
     ActOnMany,
     ActOnTask,
@@ -18,6 +21,7 @@ from taskflow.chat.intents import (
     language,
     parse,
 )
+from taskflow.chat.phrases import Language
 
 
 @pytest.mark.parametrize(
@@ -226,3 +230,11 @@ def test_phrase_outside_the_grammar_is_not_understood(message: str) -> None:
 )
 def test_the_answer_is_in_the_language_of_the_message(message: str, answer_in: str) -> None:
     assert language(message) == answer_in
+
+
+@pytest.mark.parametrize("language_code", ["en", "ur-Latn", "ur"])
+def test_every_example_the_help_gives_is_understood(language_code: Language) -> None:
+    examples = re.findall(r'"([^"]+)"', phrases.say(language_code, "help"))
+    assert len(examples) >= 5
+    for example in examples:
+        assert not isinstance(parse(example), NotUnderstood), example

@@ -26,6 +26,9 @@ _EN_EXAMPLES = (
     "\"change task 1 to 'Call mom tonight'\"",
     '"snooze task 2 for 30 minutes"',
     '"what\'s due this week?"',
+    '"remind me tomorrow at 9am to call mom"',
+    '"tag it with #work"',
+    '"clear completed"',
     '"delete it"',
     '"undo"',
 )
