@@ -184,6 +184,43 @@ from taskflow.chat.phrases import Language
         ("delete all my tasks tagged work", ActOnMany("delete_task", {"tags": ["work"]})),
         ("mark everything as done", ActOnMany("complete_task", {})),  # refused by the assistant
         ("delete all", ActOnMany("delete_task", {})),
+        ("complete task 3 and 4", ActOnMany("complete_task", task_ids=(3, 4))),
+        ("delete tasks 3, 4 and 7", ActOnMany("delete_task", task_ids=(3, 4, 7))),
+        # The title and the notes, named: taken as they are.
+        (
+            "change the title of task 2 to buy oat milk friday",
+            ChangeTask(TaskRef(task_id=2), text="buy oat milk friday", literal=True),
+        ),
+        (
+            "rename the dentist to orthodontist",
+            ChangeTask(TaskRef(words="dentist"), text="orthodontist", literal=True),
+        ),
+        (
+            "update task 3 description to bring forms",
+            ChangeTask(TaskRef(task_id=3), description="bring forms"),
+        ),
+        (
+            "set the notes of the dentist to 'bring forms'",
+            ChangeTask(TaskRef(words="dentist"), description="bring forms"),
+        ),
+        (
+            "add a note to task 3: bring insurance card",
+            ChangeTask(TaskRef(task_id=3), note="bring insurance card"),
+        ),
+        (
+            "remind me about task 3 in 10 minutes",
+            ChangeTask(TaskRef(task_id=3), reminder_in_minutes=10),
+        ),
+        (
+            "snooze the dentist reminder for 15 minutes",
+            ActOnTask("snooze_reminder", TaskRef(words="dentist"), {"minutes": 15}),
+        ),
+        ("uncheck task 2", ActOnTask("uncomplete_task", TaskRef(task_id=2))),
+        ("do I have anything due tomorrow?", ListTasks({"due_within": "tomorrow"})),
+        (
+            "what should I do next",
+            ListTasks({"status": "pending", "sort": "due", "order": "asc"}),
+        ),
         # One task in full.
         ("show task 3", ShowTask(TaskRef(task_id=3))),
         ("what's task 12", ShowTask(TaskRef(task_id=12))),

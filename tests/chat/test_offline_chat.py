@@ -267,6 +267,39 @@ def test_every_task_a_listing_names_at_once_and_undone_at_once(
     assert not any(t["completed"] for t in tasks_of(client, alice) if t["title"] == "keep me")
 
 
+def test_tasks_by_their_ids_at_once(client: FlaskClient, alice: Account, bob: Account) -> None:
+    mine = [create(client, alice, title=title)["id"] for title in ("one", "two")]
+    theirs = create(client, bob, title="bob's")["id"]
+    answer = say(client, alice, f"complete tasks {mine[0]}, {mine[1]} and {theirs}")
+    assert answer["response"].startswith(f'Marked 2 tasks as complete: task #{mine[0]} "one"')
+    assert answer["response"].endswith(f"That did not work: task {theirs} not found")
+    assert all(t["completed"] for t in tasks_of(client, alice))
+    assert not any(t["completed"] for t in tasks_of(client, bob))
+
+
+def test_notes_title_and_a_reminder_in_a_while(client: FlaskClient, alice: Account) -> None:
+    task_id = create(client, alice, title="dentist", due="2030-01-07T15:00:00+01:00")["id"]
+
+    def task() -> dict[str, Any]:
+        (found,) = [t for t in tasks_of(client, alice) if t["id"] == task_id]
+        return found
+
+    say(client, alice, "set the notes of the dentist to bring forms")
+    noted = say(client, alice, "add a note to the dentist: insurance card too")
+    assert task()["description"] == "bring forms\ninsurance card too"
+    assert 'notes "bring forms / insurance card too"' in noted["response"]
+    say(client, alice, "rename the dentist to orthodontist friday")
+    assert (task()["title"], task()["due_at"]) == (
+        "orthodontist friday",
+        "2030-01-07T14:00:00+00:00",
+    )
+    before = datetime.now(UTC)
+    say(client, alice, f"remind me about task {task_id} in 10 minutes")
+    (reminder,) = task()["reminders"]
+    at = datetime.fromisoformat(reminder["at"])
+    assert before + timedelta(minutes=9) < at < datetime.now(UTC) + timedelta(minutes=11)
+
+
 def test_a_note_ends_with_one_full_stop(client: FlaskClient, alice: Account) -> None:
     answer = say(client, alice, "add team meeting every weekday at 10")
     assert answer["response"].endswith("I read it as 10:00, not 22:00."), answer["response"]

@@ -51,6 +51,7 @@ class ActOnMany:
 
     action: str  # complete_task or delete_task
     filters: dict[str, Any] = field(default_factory=dict)  # list_tasks arguments
+    task_ids: tuple[int, ...] = ()  # "delete tasks 3 and 4": these, instead of a listing
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class ChangeTask:
     tags_removed: tuple[str, ...] = ()
     untag_all: bool = False
     clear_reminders: bool = False  # "remove the reminders from the dentist"
+    # "remind me about task 3 in 10 minutes": one more reminder at now + this many minutes
+    reminder_in_minutes: int | None = None
+    description: str | None = None  # "set the notes of task 3 to ...": the new description
+    note: str | None = None  # "add a note to task 3: ...": a line added to the description
     clear_due: bool = False  # "remove the due date from the dentist"
 
 
@@ -205,7 +210,10 @@ _ACTION_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "uncomplete_task",
     ),
-    (re.compile(rf"^(?:uncomplete|reopen|undo|unmark)\s+{_REF}$", re.I), "uncomplete_task"),
+    (
+        re.compile(rf"^(?:uncomplete|reopen|undo|unmark|uncheck|untick)\s+{_REF}$", re.I),
+        "uncomplete_task",
+    ),
     (
         re.compile(rf"^(?:mark|set)\s+{_REF}\s+(?:as\s+)?(?:complete[d]?|done|finished)$", re.I),
         "complete_task",
@@ -256,7 +264,7 @@ _MANY: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 _SNOOZE = re.compile(
-    rf"^snooze\s+(?:the\s+reminder\s+(?:for|of|on)\s+)?{_REF}"
+    rf"^snooze\s+(?:the\s+reminder\s+(?:for|of|on)\s+)?{_REF}(?:'s)?(?:\s+reminders?)?"
     r"(?:\s+(?:for|by)\s+(?P<amount>\d+)\s*(?P<unit>m|mins?|minutes?|h|hrs?|hours?))?$",
     re.I,
 )
@@ -278,6 +286,12 @@ _ADD_REMINDER = [
     re.compile(rf"^(?:set|add|create)\s+(?:a\s+)?reminder\s+(?:for|on|to)\s+{_REF}{_BEFORE}", re.I),
 ]
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
+# "remind me about task 3 in 10 minutes", "remind me of it in an hour"
+_REMIND_IN = re.compile(
+    rf"^remind\s+me\s+(?:about|of)\s+{_REF}\s+in\s+(?P<amount>\d+|an?|one)\s*"
+    r"(?P<unit>m|mins?|minutes?|h|hrs?|hours?|days?)$",
+    re.I,
+)
 _SHIFT = re.compile(
     rf"^(?P<verb>push|postpone|delay|defer|move|shift|bring\s+forward|pull\s+forward)\s+{_REF}"
     # "push it back a day" and "push it back by a day" both say later; "forward" needs "by".
@@ -358,6 +372,12 @@ _UNTAG_ALL = [
 _THE_LIST = re.compile(r"^(?:my|the|your)\s+(?:list|tasks|todos?|to-do\s+list)$", re.I)
 
 
+def _unquoted(text: str) -> str:
+    text = text.strip()
+    quoted = _QUOTED.match(text)
+    return next(group for group in quoted.groups() if group) if quoted else text
+
+
 def _tag_words(text: str) -> tuple[str, ...]:
     return tuple(
         word.lstrip("#").lower() for word in re.split(r"\s*(?:,|\band\b|&|\s)\s*", text) if word
@@ -367,6 +387,35 @@ def _tag_words(text: str) -> tuple[str, ...]:
 _RESCHEDULE = re.compile(
     rf"^(?:move|reschedule|postpone|push|defer|delay)\s+{_REF}\s+(?:to|until|till|for)\s+"
     r"(?P<when>.+)$",
+    re.I,
+)
+# The title or the notes, named: the words after "to" are taken as they are (no dates read).
+_RENAME = [
+    re.compile(
+        rf"^(?:change|set|update|edit)\s+(?:the\s+)?(?:title|name)\s+(?:of|for|on)\s+{_REF}\s+"
+        r"to\s+(?P<text>.+)$",
+        re.I,
+    ),
+    re.compile(rf"^rename\s+{_REF}\s+(?:to|as|into)\s+(?P<text>.+)$", re.I),
+]
+_NOTES = r"(?:description|notes?|details)"
+_SET_NOTES = [
+    re.compile(
+        rf"^(?:change|set|update|edit)\s+(?:the\s+)?{_NOTES}\s+(?:of|for|on)\s+{_REF}\s+"
+        r"to\s+(?P<text>.+)$",
+        re.I,
+    ),
+    re.compile(
+        rf"^(?:change|set|update|edit)\s+{_REF}(?:'s)?\s+{_NOTES}\s+to\s+(?P<text>.+)$", re.I
+    ),
+]
+_ADD_NOTE = re.compile(
+    rf"^(?:add|put|write)\s+(?:a\s+|the\s+)?{_NOTES}\s+(?:to|on|for)\s+{_REF}\s*:\s*(?P<text>.+)$",
+    re.I,
+)
+_MANY_IDS = re.compile(
+    r"^(?P<verb>complete|finish|delete|remove)\s+(?:tasks?\s+)?"
+    r"(?P<ids>#?\d+(?:\s*(?:,|and|&)\s*#?\d+)+)$",
     re.I,
 )
 _CHANGE = re.compile(
@@ -609,6 +658,12 @@ def _in_english_dates(text: str) -> str:
     return text
 
 
+# "what should I do next": the open tasks, soonest due first.
+_NEXT = re.compile(
+    r"^(?:what\s+should\s+i\s+do(?:\s+next|\s+now|\s+first)?|what'?s\s+next|"
+    r"what(?:'s|\s+is)\s+(?:my\s+)?next\s+(?:task|thing|todo))$",
+    re.I,
+)
 _HELP = re.compile(r"^(?:help|what can you do|how does this work|commands|\?|مدد)$", re.I)
 # A greeting or a thank-you is answered as such, not with "Sorry, I didn't understand".
 _GREETING = re.compile(
@@ -798,6 +853,8 @@ _LIST_NOISE = frozenset(
         "list",
         "for",
         "and",  # "what's overdue and high priority"
+        "anything",  # "do I have anything due tomorrow?"
+        "something",
         # "what's on my plate today?"
         "plate",
         "agenda",
@@ -900,6 +957,8 @@ def parse(message: str) -> Intent:
         return Thanks()
     if _UNDO.match(text) or _UR_UNDO.match(text):
         return Undo()
+    if _NEXT.match(text):
+        return ListTasks({"status": "pending", "sort": "due", "order": "asc"})
     if _BARE_DONE.match(text) or _UR_BARE_DONE.match(text):
         return ActOnTask("complete_task", TaskRef(focus=True))
     if _URDU_SCRIPT.search(text) and (intent := _parse_urdu(text, message)):
@@ -975,6 +1034,20 @@ def _parse_task_field(text: str) -> Intent | None:
     for pattern in _SET_DUE:
         if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
             return ChangeTask(ref, due_text=match.group("when"))
+    for pattern in _RENAME:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ChangeTask(ref, text=_unquoted(match.group("text")), literal=True)
+    for pattern in _SET_NOTES:
+        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
+            return ChangeTask(ref, description=_unquoted(match.group("text")))
+    if (match := _ADD_NOTE.match(text)) and (ref := parse_ref(match.group("ref"))):
+        return ChangeTask(ref, note=_unquoted(match.group("text")))
+    if (match := _REMIND_IN.match(text)) and (ref := parse_ref(match.group("ref"))):
+        amount = match.group("amount").lower()
+        minutes = (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[
+            match.group("unit")[0].lower()
+        ]
+        return ChangeTask(ref, reminder_in_minutes=minutes)
     if (match := _CLEAR_DUE.match(text)) and (ref := parse_ref(match.group("ref"))):
         return ChangeTask(ref, clear_due=True)
     for pattern in _CLEAR_REMINDERS:
@@ -996,6 +1069,14 @@ def _parse_task_field(text: str) -> Intent | None:
 def _parse_task_action(text: str) -> Intent | None:
     if intent := _parse_task_field(text):
         return intent
+    if match := _MANY_IDS.match(text):
+        action = (
+            "complete_task"
+            if match.group("verb").lower() in ("complete", "finish")
+            else ("delete_task")
+        )
+        ids = tuple(dict.fromkeys(int(n) for n in re.findall(r"\d+", match.group("ids"))))
+        return ActOnMany(action, task_ids=ids)
     for pattern, action in _MANY:
         if match := pattern.match(text):
             filters = _list_filters(f"show {match.group('what')}")
@@ -1040,10 +1121,8 @@ def _parse_task_action(text: str) -> Intent | None:
         ref = parse_ref(match.group("ref"))
         new_text = match.group("text").strip()
         if ref is not None and new_text:
-            quoted = _QUOTED.match(new_text)
-            if quoted:
-                literal = next(group for group in quoted.groups() if group)
-                return ChangeTask(ref, text=literal, literal=True)
+            if _QUOTED.match(new_text):
+                return ChangeTask(ref, text=_unquoted(new_text), literal=True)
             return ChangeTask(ref, text=new_text)
     for pattern, action in _ACTION_PATTERNS:
         if match := pattern.match(text):

@@ -153,18 +153,32 @@ class OfflineAssistant:
     def _act_on_many(self, intent: intents.ActOnMany, reply: Reply) -> str:
         """The action on each task the filters list (at most a page of them); refused without a
         filter, so one message never completes or deletes every task. "undo" reverses all."""
-        if not {key for key in intent.filters if key not in ("sort", "order")}:
-            return self._say("many_needs_filter")
-        filters = dict(intent.filters)
-        if intent.action == "complete_task":
-            filters["status"] = "pending"
-        tasks = self._call(reply, "list_tasks", **self._dated(filters), limit=LIST_LIMIT_MAX)
-        if not tasks:
-            return self._say("list_empty", what=_list_name(filters, self._language))
-        done = [self._call(reply, intent.action, task_id=task["id"]) for task in tasks]
-        names = ", ".join(self._name(result) for result in done)
-        count = self._say("task_count", n=len(done), s="" if len(done) == 1 else "s")
-        return self._say(f"{intent.action}_many", count=count, tasks=names)
+        if intent.task_ids:
+            ids = list(intent.task_ids)  # each one checked by the tool: only the user's own
+        else:
+            if not {key for key in intent.filters if key not in ("sort", "order")}:
+                return self._say("many_needs_filter")
+            filters = dict(intent.filters)
+            if intent.action == "complete_task":
+                filters["status"] = "pending"
+            tasks = self._call(reply, "list_tasks", **self._dated(filters), limit=LIST_LIMIT_MAX)
+            if not tasks:
+                return self._say("list_empty", what=_list_name(filters, self._language))
+            ids = [task["id"] for task in tasks]
+        done, refused = [], []
+        for task_id in ids:  # one refused ("task 7 not found") stops none of the others
+            try:
+                done.append(self._call(reply, intent.action, task_id=task_id))
+            except ToolError as error:
+                refused.append(str(error))
+        text = ""
+        if done:
+            names = ", ".join(self._name(result) for result in done)
+            count = self._say("task_count", n=len(done), s="" if len(done) == 1 else "s")
+            text = self._say(f"{intent.action}_many", count=count, tasks=names)
+        if refused:
+            text += (" " if text else "") + self._say("failed", error="; ".join(refused))
+        return text
 
     def _coming_next(self, task_id: int) -> str:
         """After completing a repeating task: when the next one is due. spawn-recurrence makes
@@ -205,14 +219,18 @@ class OfflineAssistant:
             changes["tags"] = self._retagged(task_id, intent)
         if intent.clear_reminders:
             changes["reminders"] = []
+        if intent.description is not None:
+            changes["description"] = intent.description
+        if intent.note is not None:
+            notes_now = ((self._recent_task(task_id) or {}).get("description") or "").rstrip()
+            changes["description"] = f"{notes_now}\n{intent.note}" if notes_now else intent.note
+        if intent.reminder_in_minutes is not None:
+            at = self._now() + timedelta(minutes=intent.reminder_in_minutes)
+            changes["reminders"] = [*self._kept_reminders(task_id), {"at": at.isoformat()}]
         if intent.clear_due:
             changes["due"] = ""  # update_task's way to clear a due
         if intent.reminder_minutes is not None:
-            task = self._recent_task(task_id) or {}
-            kept = [
-                {"at": r["at"]} if r.get("at") else {"before_minutes": r["before_minutes"]}
-                for r in task.get("reminders") or []
-            ]
+            kept = self._kept_reminders(task_id)
             changes["reminders"] = [*kept, {"before_minutes": intent.reminder_minutes}]
         if intent.shift_minutes is not None:
             task = self._recent_task(task_id) or {}
@@ -244,6 +262,13 @@ class OfflineAssistant:
         if "due" in changes:
             text += self._series_after_move(task_id)
         return text + notes
+
+    def _kept_reminders(self, task_id: int) -> list[dict[str, Any]]:
+        """The task's reminders as update_task takes them, to add one beside them."""
+        return [
+            {"at": r["at"]} if r.get("at") else {"before_minutes": r["before_minutes"]}
+            for r in (self._recent_task(task_id) or {}).get("reminders") or []
+        ]
 
     def _retagged(self, task_id: int, intent: intents.ChangeTask) -> list[str]:
         """The task's tags with the ones named added or taken away (all of them: untag)."""
@@ -475,6 +500,9 @@ class OfflineAssistant:
         if fields.get("priority") not in (None, "none"):
             parts.append(f"{fields['priority']} priority")
         parts += [f"#{tag}" for tag in fields.get("tags") or []]
+        if notes := fields.get("description"):
+            shown = notes if len(notes) <= 60 else notes[:59].rstrip() + "…"
+            parts.append(f'notes "{shown}"'.replace("\n", " / "))
         # Emptied by a change: said, or the reply would name nothing that changed.
         parts += [
             f"no {name}" for name in ("due date", "tags", "reminders") if _emptied(fields, name)
