@@ -530,7 +530,8 @@ async function quickAdd(event) {
       state.pendingAdds.push(text);
       renderTasks();
     } else if (answer.ambiguities && answer.ambiguities.length) {
-      toast(`Added "${answer.title}". Please check: ${answer.ambiguities.join("; ")}`);
+      const notes = answer.ambiguities.map((note) => note.replace(/\.$/, "")).join("; ");
+      toast(`Added "${answer.title}". Please check: ${notes}.`);
     }
   } catch (error) {
     failed("add", error);

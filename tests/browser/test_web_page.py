@@ -682,6 +682,14 @@ def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object
         timeout=LIVE_TIMEOUT_MS,
     )
     _shot(phone, "25-phone-activity.png")
+    # What quick add was unsure of is said once, each note after the other, one full stop.
+    phone.locator("#quick-add").fill("call the bank 03/04 at 5")  # type: ignore[attr-defined]
+    phone.locator("#quick-add").press("Enter")  # type: ignore[attr-defined]
+    unsure = phone.locator(".toast", has_text='Added "call the bank". Please check: ')  # type: ignore[attr-defined]
+    expect(unsure).to_contain_text(
+        "to be sure; 'at 5' has no am/pm; I read it as 17:00, not 05:00.", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(unsure).not_to_contain_text(".;")
 
 
 def test_a_reminder_toast_stays_until_dismissed(product: str, browser: object) -> None:

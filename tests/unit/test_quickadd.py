@@ -158,6 +158,10 @@ PLAIN_PHRASES = [
         "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
     ),
     ("book flights by end of month", "book flights", "2026-11-30", None),
+    ("call mom this evening", "call mom", "2026-11-24 18:00", None),
+    ("stretch in the morning", "stretch", "2026-11-25 09:00", None),  # 09:00 today is gone
+    ("pay bill in a fortnight", "pay bill", "2026-12-08", None),
+    ("run tomorrow morning at 7:30", "run", "2026-11-25 07:30", None),  # the part decides
     ("close the books end of the month", "close the books", "2026-11-30", None),
 ]
 
@@ -284,6 +288,13 @@ def test_month_day_order_in_america() -> None:
     result = parse("meeting 03/04", tz=NEW_YORK, now=NOW.astimezone(NEW_YORK))
     assert due_of(result, NEW_YORK) == "2027-03-04"
     assert "(month/day), not 3 April" in result.ambiguities[0]
+
+
+def test_a_time_with_minutes_but_no_am_pm_is_read_as_a_bare_hour_is() -> None:
+    result = parse("meeting at 3:30")
+    assert due_of(result) == "2026-11-24 15:30"
+    assert result.ambiguities == ["'at 3:30' has no am/pm; I read it as 15:30, not 03:30."]
+    assert due_of(parse("meeting at 03:30")) == "2026-11-25 03:30"  # a leading zero is 24-hour
 
 
 def test_a_month_first_date_in_europe_is_read_and_said() -> None:

@@ -76,10 +76,12 @@ _TIME = (
 )
 _DATE = (
     r"(?:(?:on|by|due|starting|from)\s+)?(?:"
-    r"(?P<today>today)|(?P<tonight>tonight)|(?P<after_tomorrow>(?:the\s+)?day\s+after\s+tomorrow)"
+    r"(?P<today>today)|(?P<tonight>tonight)"
+    r"|this\s+(?P<this_part>morning|afternoon|evening)|in\s+the\s+(?P<in_part>morning|afternoon|evening)"
+    r"|(?P<after_tomorrow>(?:the\s+)?day\s+after\s+tomorrow)"
     r"|(?P<tomorrow>tomorrow|tmrw|tmr)|(?P<yesterday>yesterday)"
     r"|in\s+(?P<in_n>" + _NUMBER + r")\s+(?P<in_unit>minutes?|mins?|hours?|hrs?|days?|weeks?"
-    r"|months?|years?)"
+    r"|fortnights?|months?|years?)"
     r"|(?P<next_week>next\s+week)|(?P<next_month>next\s+month)"
     r"|(?P<month_end>(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?month)"
     r"|(?P<weekend>(?:(?P<weekend_mod>this|the|next)\s+)?weekend)"
@@ -610,6 +612,11 @@ class _Parser:
             hit.day = self.today
         elif g["tonight"]:
             hit.day, hit.default_time = self.today, PARTS_OF_DAY["night"]
+        elif g["this_part"] or g["in_part"]:
+            hit.day = self.today
+            hit.default_time = PARTS_OF_DAY[(g["this_part"] or g["in_part"]).lower()]
+            if g["in_part"]:  # "in the morning" said in the evening: tomorrow's
+                hit.roll = relativedelta(days=1)
         elif g["tomorrow"]:
             hit.day = self.today + timedelta(days=1)
         elif g["after_tomorrow"]:
@@ -657,7 +664,11 @@ class _Parser:
         if unit.startswith(("m", "h")) and not unit.startswith("mo"):
             minutes = n * 60 if unit.startswith("h") else n
             return _DateHit(phrase, moment=self.now + timedelta(minutes=minutes))
-        step = {"d": relativedelta(days=n), "w": relativedelta(weeks=n)}.get(unit[0])
+        step = {
+            "d": relativedelta(days=n),
+            "w": relativedelta(weeks=n),
+            "f": relativedelta(weeks=2 * n),
+        }.get(unit[0])
         if step is None:
             step = relativedelta(months=n) if unit.startswith("mo") else relativedelta(years=n)
         return _DateHit(phrase, day=self.today + step, default_time=part)
@@ -729,7 +740,14 @@ class _Parser:
         if g.get("named"):
             return (time(0) if g["named"].lower() == "midnight" else time(12)), None
         if g.get("h24"):
-            return time(int(g["h24"]), int(g["m24"])), None
+            hour = int(g["h24"])
+            if len(g["h24"]) == 1 and 1 <= hour <= 7:  # "at 3:30": as "at 3", and said
+                chosen, other = time(hour + 12, int(g["m24"])), time(hour, int(g["m24"]))
+                return chosen, (
+                    f"'{match.group(0).strip()}' has no am/pm; I read it as {chosen:%H:%M}, "
+                    f"not {other:%H:%M}."
+                )
+            return time(hour, int(g["m24"])), None
         if g.get("h"):
             hour = int(g["h"]) % 12 + (12 if g["ap"].lower() == "p" else 0)
             if int(g["h"]) > 12:  # "17pm": the am/pm is noise
