@@ -10,6 +10,7 @@ assistant says so instead of guessing (see specs/chat.md, "Offline grammar").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,6 +414,12 @@ _ADD_NOTE = re.compile(
     rf"^(?:add|put|write)\s+(?:a\s+|the\s+)?{_NOTES}\s+(?:to|on|for)\s+{_REF}\s*:\s*(?P<text>.+)$",
     re.I,
 )
+_MANY_ID_ACTIONS = {
+    "complete": "complete_task",
+    "finish": "complete_task",
+    "delete": "delete_task",
+    "remove": "delete_task",
+}
 _MANY_IDS = re.compile(
     r"^(?P<verb>complete|finish|delete|remove)\s+(?:tasks?\s+)?"
     r"(?P<ids>#?\d+(?:\s*(?:,|and|&)\s*#?\d+)+)$",
@@ -1029,52 +1036,44 @@ def _parse_urdu(text: str, message: str) -> Intent | None:
     return None
 
 
+# Each named field's patterns, and the change a match asks for.
+_FIELD_CHANGES: list[tuple[list[re.Pattern[str]], Callable[[re.Match[str]], dict[str, Any]]]] = [
+    (_SET_DUE, lambda match: {"due_text": match.group("when")}),
+    (_RENAME, lambda match: {"text": _unquoted(match.group("text")), "literal": True}),
+    (_SET_NOTES, lambda match: {"description": _unquoted(match.group("text"))}),
+    ([_ADD_NOTE], lambda match: {"note": _unquoted(match.group("text"))}),
+    ([_REMIND_IN], lambda match: {"reminder_in_minutes": _minutes(match)}),
+    ([_CLEAR_DUE], lambda match: {"clear_due": True}),
+    (_CLEAR_REMINDERS, lambda match: {"clear_reminders": True}),
+    (_UNTAG_ALL, lambda match: {"untag_all": True}),
+    (_ADD_TAGS, lambda match: {"tags_added": _tag_words(match.group("tags"))}),
+    (_REMOVE_TAGS, lambda match: {"tags_removed": _tag_words(match.group("tags"))}),
+]
+
+
 def _parse_task_field(text: str) -> Intent | None:
-    """A change to one named field of a task: its due, its tags, its reminders."""
-    for pattern in _SET_DUE:
-        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
-            return ChangeTask(ref, due_text=match.group("when"))
-    for pattern in _RENAME:
-        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
-            return ChangeTask(ref, text=_unquoted(match.group("text")), literal=True)
-    for pattern in _SET_NOTES:
-        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
-            return ChangeTask(ref, description=_unquoted(match.group("text")))
-    if (match := _ADD_NOTE.match(text)) and (ref := parse_ref(match.group("ref"))):
-        return ChangeTask(ref, note=_unquoted(match.group("text")))
-    if (match := _REMIND_IN.match(text)) and (ref := parse_ref(match.group("ref"))):
-        amount = match.group("amount").lower()
-        minutes = (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[
-            match.group("unit")[0].lower()
-        ]
-        return ChangeTask(ref, reminder_in_minutes=minutes)
-    if (match := _CLEAR_DUE.match(text)) and (ref := parse_ref(match.group("ref"))):
-        return ChangeTask(ref, clear_due=True)
-    for pattern in _CLEAR_REMINDERS:
-        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
-            return ChangeTask(ref, clear_reminders=True)
-    for pattern in _UNTAG_ALL:
-        if (match := pattern.match(text)) and (ref := parse_ref(match.group("ref"))):
-            return ChangeTask(ref, untag_all=True)
-    for patterns, field_name in ((_ADD_TAGS, "tags_added"), (_REMOVE_TAGS, "tags_removed")):
+    """A change to one named field of a task: its due, title, notes, reminders or tags."""
+    for patterns, change in _FIELD_CHANGES:
         for pattern in patterns:
             match = pattern.match(text)
             if match is None or _THE_LIST.match(match.group("ref").strip()):
                 continue
             if ref := parse_ref(match.group("ref")):
-                return ChangeTask(ref, **{field_name: _tag_words(match.group("tags"))})
+                return ChangeTask(ref, **change(match))
     return None
+
+
+def _minutes(match: re.Match[str]) -> int:
+    """ "2 hours", "a day", "30 min" (groups amount and unit) in minutes."""
+    amount = match.group("amount").lower()
+    return (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[match.group("unit")[0].lower()]
 
 
 def _parse_task_action(text: str) -> Intent | None:
     if intent := _parse_task_field(text):
         return intent
     if match := _MANY_IDS.match(text):
-        action = (
-            "complete_task"
-            if match.group("verb").lower() in ("complete", "finish")
-            else ("delete_task")
-        )
+        action = _MANY_ID_ACTIONS[match.group("verb").lower()]
         ids = tuple(dict.fromkeys(int(n) for n in re.findall(r"\d+", match.group("ids"))))
         return ActOnMany(action, task_ids=ids)
     for pattern, action in _MANY:
@@ -1091,10 +1090,7 @@ def _parse_task_action(text: str) -> Intent | None:
         return ActOnTask("snooze_reminder", ref, {"minutes": minutes})
     if match := _SHIFT.match(text):
         ref = parse_ref(match.group("ref"))
-        amount = match.group("amount").lower()
-        minutes = (int(amount) if amount.isdigit() else 1) * _UNIT_MINUTES[
-            match.group("unit")[0].lower()
-        ]
+        minutes = _minutes(match)
         if match.group("earlier") or match.group("verb").lower().endswith("forward"):
             minutes = -minutes
         if ref is not None:
@@ -1102,11 +1098,8 @@ def _parse_task_action(text: str) -> Intent | None:
     for pattern in _ADD_REMINDER:
         if match := pattern.match(text):
             ref = parse_ref(match.group("ref")) if match.group("ref") else TaskRef(focus=True)
-            amount = match.group("amount").lower()
-            count = int(amount) if amount.isdigit() else 1
-            minutes = count * _UNIT_MINUTES[match.group("unit")[0].lower()]
             if ref is not None:
-                return ChangeTask(ref, reminder_minutes=minutes)
+                return ChangeTask(ref, reminder_minutes=_minutes(match))
     for pattern in _SET_PRIORITY:
         if match := pattern.match(text):
             ref = parse_ref(match.group("ref"))

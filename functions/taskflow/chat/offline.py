@@ -504,9 +504,7 @@ class OfflineAssistant:
             shown = notes if len(notes) <= 60 else notes[:59].rstrip() + "…"
             parts.append(f'notes "{shown}"'.replace("\n", " / "))
         # Emptied by a change: said, or the reply would name nothing that changed.
-        parts += [
-            f"no {name}" for name in ("due date", "tags", "reminders") if _emptied(fields, name)
-        ]
+        parts += [f"no {name}" for key, name in _EMPTIED if key in fields and not fields[key]]
         if recurrence := fields.get("recurrence"):
             due = fields.get("due")
             task = {} if not due else {"due_date": due} if len(due) == 10 else {"due_at": due}
@@ -520,9 +518,14 @@ class OfflineAssistant:
         return ("\n" if self._language == "ur" else " — ") + ", ".join(parts)
 
 
-def _emptied(fields: dict[str, Any], name: str) -> bool:
-    key = {"due date": "due"}.get(name, name)
-    return key in fields and not fields[key]
+_EMPTIED = (("due", "due date"), ("tags", "tags"), ("reminders", "reminders"))
+# How a listing's name says its dates (_dated turns each into due_from and due_to).
+_DUE_WITHIN_NAMES = {
+    "week": " due this week",
+    "tomorrow": " due tomorrow",
+    "next_week": " due next week",
+    "month": " due this month",
+}
 
 
 def _result(call: dict[str, Any]) -> dict[str, Any]:
@@ -588,14 +591,7 @@ def _list_name(filters: dict[str, Any], language: Language = "en") -> str:
     name = " ".join([*words, "tasks"])
     if filters.get("due_today"):
         name += " due today"
-    if filters.get("due_within") == "week":
-        name += " due this week"
-    if filters.get("due_within") == "tomorrow":
-        name += " due tomorrow"
-    if filters.get("due_within") == "next_week":
-        name += " due next week"
-    if filters.get("due_within") == "month":
-        name += " due this month"
+    name += _DUE_WITHIN_NAMES.get(filters.get("due_within", ""), "")
     if filters.get("no_date"):
         name += " without a due date"
     if tags := filters.get("tags"):
