@@ -275,6 +275,10 @@ def test_tasks_by_their_ids_at_once(client: FlaskClient, alice: Account, bob: Ac
     assert answer["response"].endswith(f"That did not work: task {theirs} not found")
     assert all(t["completed"] for t in tasks_of(client, alice))
     assert not any(t["completed"] for t in tasks_of(client, bob))
+    # A message names at most a page of ids: one message never becomes hundreds of commands.
+    flood = say(client, alice, "delete tasks " + ", ".join(str(n) for n in range(1, 400)))
+    assert flood["response"] == "I act on at most 100 tasks at once; name fewer."
+    assert flood["tool_calls"] == [] and len(tasks_of(client, alice)) == 2
 
 
 def test_notes_title_and_a_reminder_in_a_while(client: FlaskClient, alice: Account) -> None:

@@ -153,6 +153,8 @@ class OfflineAssistant:
     def _act_on_many(self, intent: intents.ActOnMany, reply: Reply) -> str:
         """The action on each task the filters list (at most a page of them); refused without a
         filter, so one message never completes or deletes every task. "undo" reverses all."""
+        if len(intent.task_ids) > LIST_LIMIT_MAX:  # one message, a bounded amount of work
+            return self._say("too_many", limit=LIST_LIMIT_MAX)
         if intent.task_ids:
             ids = list(intent.task_ids)  # each one checked by the tool: only the user's own
         else:

@@ -129,6 +129,11 @@ PHRASES: dict[str, dict[Language, str]] = {
         "ur-Latn": '{count} delete kar diye: {tasks}. Wapas laane ke liye "undo" kahein.',
         "ur": '{count} حذف کر دیے: {tasks}۔ واپس لانے کے لیے "واپس کرو" کہیں۔',
     },
+    "too_many": {
+        "en": "I act on at most {limit} tasks at once; name fewer.",
+        "ur-Latn": "Main ek saath zyada se zyada {limit} tasks par amal karta hoon; kam batayein.",
+        "ur": "میں ایک ساتھ زیادہ سے زیادہ {limit} کاموں پر عمل کرتا ہوں؛ کم بتائیں۔",
+    },
     "task_count": {"en": "{n} task{s}", "ur-Latn": "{n} task{s}", "ur": "{n} کام"},
     "many_needs_filter": {
         "en": 'Say which tasks, for example "delete all completed tasks" or "complete all tasks '
