@@ -1006,12 +1006,12 @@ def _parse_roman_urdu(text: str, message: str) -> Intent | None:
     if (match := _RU_ADD.match(text) or _RU_ADD_FIRST.match(text)) and match.group("text").strip():
         return AddTask(_in_english_dates(match.group("text").strip()))
     if match := _RU_SHOW.match(text):
-        words = []
-        for word in re.findall(r"[\w'#-]+", match.group("what").lower()):
-            if word in _RU_LIST_NOISE:
-                continue
-            words.append(_RU_LIST_WORDS.get(word, word))
-        filters = _list_filters(" ".join(["show", *filter(None, words)]))
+        english = [
+            _RU_LIST_WORDS.get(word, word)
+            for word in re.findall(r"[\w'#-]+", match.group("what").lower())
+            if word not in _RU_LIST_NOISE
+        ]
+        filters = _list_filters(" ".join(["show", *filter(None, english)]))
         return ListTasks(filters) if filters is not None else NotUnderstood(message)
     return None
 

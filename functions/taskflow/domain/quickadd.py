@@ -435,9 +435,10 @@ class _Parser:
             day = local_wall_clock(due_at, self.tz).date()
         elif due_date is not None:
             day = due_date
+        elif datetime.combine(self.today, at_time) > self.local_now:
+            day = self.today
         else:
-            day = self.today if datetime.combine(self.today, at_time) > self.local_now else None
-            day = day or self.today + timedelta(days=1)
+            day = self.today + timedelta(days=1)
         moment = from_wall_clock(datetime.combine(day, at_time), self.tz)
         if moment <= self.now:
             self.ambiguities.append(
@@ -648,7 +649,8 @@ class _Parser:
             try:
                 hit.day = date.fromisoformat(g["iso"])
             except ValueError:
-                return self._not_a_date(phrase)
+                self._not_a_date(phrase)
+                return None
         elif g["numeric"]:
             hit.day = self._numeric_day(g["numeric"])
         elif g["month_day"]:
@@ -657,7 +659,8 @@ class _Parser:
             hit.day = self._nth_day(int(g["nth"]))
             hit.roll = relativedelta(months=1)
         if hit.day is None:
-            return self._not_a_date(phrase)
+            self._not_a_date(phrase)
+            return None
         return hit
 
     def _in_hit(self, phrase: str, n: int, unit: str, part: time | None) -> _DateHit:

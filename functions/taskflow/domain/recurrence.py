@@ -155,7 +155,9 @@ class Recurrence:
         if self.mode is RecurrenceMode.FROM_COMPLETION and completed_at is not None:
             candidates = _after_completion(schedule, due, tz, completed_at)
         else:
-            anchor = self.anchor if _same_kind(self.anchor, due) else due
+            anchor = (
+                self.anchor if self.anchor is not None and _same_kind(self.anchor, due) else due
+            )
             candidates = _after_due(schedule, anchor, due, tz, now)
         candidate = next(candidates, None)
         if candidate is None or _beyond_until(candidate, until, tz):
@@ -288,8 +290,8 @@ def _beyond_until(candidate: Due, until: Due | None, tz: ZoneInfo) -> bool:
     return local_day > until
 
 
-def _same_kind(anchor: Due | None, due: Due) -> bool:
-    return anchor is not None and isinstance(anchor, datetime) == isinstance(due, datetime)
+def _same_kind(anchor: Due, due: Due) -> bool:
+    return isinstance(anchor, datetime) == isinstance(due, datetime)
 
 
 def _month_end_safe(parts: dict[str, str], start: datetime) -> dict[str, str]:
