@@ -281,6 +281,7 @@ function renderTasks() {
   if (state.renaming) return; // the editor re-renders when it closes
   $("view-name").textContent = VIEWS[state.view].name;
   $("task-count").textContent = `(${state.count})`;
+  $("clear-completed").hidden = state.view !== "completed" || state.tasks.length === 0;
   const items = [...state.pendingAdds.map(pendingItem), ...state.tasks.map(taskItem)];
   $("empty").hidden = items.length > 0;
   // Keep the keyboard where it was: a re-render must not drop focus from a task's title.
@@ -419,6 +420,28 @@ async function deleteTask(task) {
     toast(`Deleted ${named}`, "info", [["Undo", () => restoreTask(task), `Undo deleting ${named}`]], UNDO_SECONDS);
   } catch (error) {
     failed(`delete "${task.title}"`, error);
+  }
+  scheduleRefresh();
+}
+
+// The completed tasks on screen, deleted one by one as the Delete buttons would; one Undo
+// restores them all.
+async function clearCompleted() {
+  const deleted = [];
+  for (const task of state.tasks.filter((shown) => shown.completed)) {
+    try {
+      const answer = await state.api.deleteTask(task);
+      if (answer && answer.queued) goOffline();
+      dropFromList(task);
+      deleted.push(task);
+    } catch (error) {
+      failed(`delete "${task.title}"`, error);
+    }
+  }
+  if (deleted.length) {
+    const named = `${deleted.length} completed task${deleted.length === 1 ? "" : "s"}`;
+    const undo = () => Promise.all(deleted.map(restoreTask));
+    toast(`Deleted ${named}`, "info", [["Undo", undo, `Undo deleting ${named}`]], UNDO_SECONDS);
   }
   scheduleRefresh();
 }
@@ -940,6 +963,7 @@ function wire() {
   });
   $("new-conversation").addEventListener("click", newConversation);
   $("quick-add-form").addEventListener("submit", quickAdd);
+  $("clear-completed").addEventListener("click", clearCompleted);
   for (const id of ["priority-filter", "sort"]) {
     $(id).addEventListener("change", () => {
       showFilterSummary();

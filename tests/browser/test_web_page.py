@@ -692,6 +692,38 @@ def test_editing_undo_tags_and_activity_on_a_phone(product: str, browser: object
     expect(unsure).not_to_contain_text(".;")
 
 
+def test_clear_completed_and_one_undo_for_them_all(product: str, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, product)
+    _sign_up(page, f"ivy-{uuid.uuid4().hex[:8]}@example.org")
+    _wait_live(page)
+    session = _session(page)
+    for title in ("old invoice", "old receipt", "still to do"):
+        created = _api(product, session, "POST", "", json={"title": title})
+        assert created.status_code == 201, created.text
+        if title.startswith("old"):
+            done = _api(product, session, "PATCH", f"/{created.json()['id']}/complete")
+            assert done.status_code == 200, done.text
+    clear = page.get_by_role("button", name="Clear completed")  # type: ignore[attr-defined]
+    expect(clear).to_be_hidden()  # not in the open tasks
+    _view(page, "Completed")
+    expect(page.locator("#task-list .task")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    clear.click()
+    toast = page.locator(".toast", has_text="Deleted 2 completed tasks")  # type: ignore[attr-defined]
+    expect(toast).to_be_visible()
+    expect(page.locator("#task-list .task")).to_have_count(0)  # type: ignore[attr-defined]
+    expect(clear).to_be_hidden()
+    left = [
+        t["title"]
+        for t in _api(product, session, "GET", "", params={"status": "all"}).json()["items"]
+    ]
+    assert left == ["still to do"]
+    toast.get_by_role("button", name="Undo").click()
+    expect(page.locator("#task-list .task")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)  # type: ignore[attr-defined]
+    _shot(page, "26-clear-completed-undone.png")
+
+
 def test_a_reminder_toast_stays_until_dismissed(product: str, browser: object) -> None:
     from playwright.sync_api import expect
 
