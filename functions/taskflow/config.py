@@ -20,6 +20,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _rate_limit(name: str) -> RateLimit:
+    return RateLimit.parse(_env(name, RATE_LIMIT_DEFAULTS[name]))
+
+
 def secret_store_name() -> str:
     """The Dapr secret store a process beside a sidecar reads its secrets from (adapters/
     secrets.py, which settings depend on): `local-secrets` locally (dapr/components/local),
@@ -181,6 +185,14 @@ def _positive_seconds(name: str, text: str) -> float:
 # container whose chart entry names them (taskflow_dev.local.containers), e.g. to point the chat
 # at the tests' scripted OpenAI-compatible server.
 MODEL_SETTINGS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
+# Each limit's variable and its default, "requests/seconds" (specs/rate-limits.md).
+RATE_LIMIT_DEFAULTS = {
+    "TASKFLOW_RATE_LIMIT_API": "600/60",
+    "TASKFLOW_RATE_LIMIT_CHAT": "20/60",
+    "TASKFLOW_RATE_LIMIT_AUTH_EMAIL": "10/300",
+    "TASKFLOW_RATE_LIMIT_AUTH_CLIENT": "200/3600",
+    "TASKFLOW_RATE_LIMIT_MCP": "300/60",
+}
 
 # Each sender's shared key (adapters/sender_identity.py): its variable or secret name, and its
 # Settings field.
@@ -292,11 +304,11 @@ def load_settings() -> Settings:
         public_socket_url=_env("TASKFLOW_PUBLIC_SOCKET_URL", ""),
         dapr_http_port=_env("DAPR_HTTP_PORT", ""),
         dapr_state_store=_env("TASKFLOW_STATE_STORE", "statestore"),
-        api_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_API", "600/60")),
-        chat_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_CHAT", "20/60")),
-        auth_email_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_AUTH_EMAIL", "10/300")),
-        auth_client_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_AUTH_CLIENT", "200/3600")),
-        mcp_rate_limit=RateLimit.parse(_env("TASKFLOW_RATE_LIMIT_MCP", "300/60")),
+        api_rate_limit=_rate_limit("TASKFLOW_RATE_LIMIT_API"),
+        chat_rate_limit=_rate_limit("TASKFLOW_RATE_LIMIT_CHAT"),
+        auth_email_rate_limit=_rate_limit("TASKFLOW_RATE_LIMIT_AUTH_EMAIL"),
+        auth_client_rate_limit=_rate_limit("TASKFLOW_RATE_LIMIT_AUTH_CLIENT"),
+        mcp_rate_limit=_rate_limit("TASKFLOW_RATE_LIMIT_MCP"),
         trusted_proxies=parse_networks(_env("TASKFLOW_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         router_backing=_router_backing(_env("TASKFLOW_ROUTER_BACKING", "sqlite")),

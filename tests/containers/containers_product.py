@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from taskflow.config import REPO_ROOT
 from taskflow_dev.local.containers import HOST_FROM_CONTAINERS
-from taskflow_dev.local.launch import LaunchedRunner
+from taskflow_dev.local.launch import RATE_LIMITS_OUT_OF_REACH, LaunchedRunner
 from taskflow_dev.scripted_model import API_KEY, ScriptedModel
 
 PODMAN = str(REPO_ROOT / "scripts" / "podman.sh")
@@ -61,8 +61,12 @@ def product(
         "OPENAI_BASE_URL": f"http://{HOST_FROM_CONTAINERS}:{model.port}/v1",
         "OPENAI_MODEL": "scripted",
     }
+    # The isolation checks send more chat turns than one person's limit allows in a minute, as
+    # the reliability stack's do; the limiter is tested in tests/reliability/test_rate_limits.py.
     runner = LaunchedRunner(
-        tmp_path_factory.mktemp("containers"), env=chat_model, arguments=["--containers"]
+        tmp_path_factory.mktemp("containers"),
+        env={**chat_model, **RATE_LIMITS_OUT_OF_REACH},
+        arguments=["--containers"],
     )
     try:
         runner.wait_ready(timeout=START_TIMEOUT_SECONDS)

@@ -106,3 +106,16 @@ def test_the_chat_model_settings_of_the_shell_reach_the_containers() -> None:
         assert by_name[name].env["OPENAI_MODEL"] == "gpt-4o-mini"  # the chart's
     router = next(spec for spec in plan.edge if spec.name == containers.ROUTER)
     assert "OPENAI_API_KEY" not in router.env and "OPENAI_BASE_URL" not in router.env
+
+
+def test_rate_limits_of_the_shell_reach_every_service_container() -> None:
+    """As under `just up`: how tests/containers runs the isolation checks with the limits out
+    of reach. Without them in the shell, no container sets one, so each takes the default."""
+    raised = {"TASKFLOW_RATE_LIMIT_CHAT": "1000/1", "TASKFLOW_RATE_LIMIT_MCP": "1000/1"}
+    plan = containers.make_plan(Ports(web=31490, mcp=31496), raised)
+    for spec in plan.services:
+        assert {key: spec.env.get(key) for key in raised} == raised, spec.name
+    plain = containers.make_plan(Ports(web=31490, mcp=31496), {})
+    assert not any(
+        key.startswith("TASKFLOW_RATE_LIMIT_") for spec in plain.services for key in spec.env
+    )

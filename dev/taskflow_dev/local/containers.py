@@ -21,7 +21,9 @@ podman 4.3 uses CNI here, whose bridge has no DNS without an extra plugin.
 
 The chat model's settings (config.MODEL_SETTINGS: OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL)
 set in this process's environment replace the chart's values, as they reach `just up`'s processes;
-a model server of the host is reached as http://host.containers.internal:<port>.
+a model server of the host is reached as http://host.containers.internal:<port>. So do the rate
+limits (config.RATE_LIMIT_DEFAULTS: TASKFLOW_RATE_LIMIT_CHAT and the others), which the chart
+leaves at their defaults: a test harness raises them out of reach as it does for `just up`.
 
 Secrets: DATABASE_URL points at the PostgreSQL container; any other key of the chart's Secret
 (JWT_SECRET, OPENAI_API_KEY, and any key added later, such as a delivery-signing key shared by
@@ -51,7 +53,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import yaml
-from taskflow.config import MODEL_SETTINGS, REPO_ROOT, SENDER_KEYS, Ports
+from taskflow.config import MODEL_SETTINGS, RATE_LIMIT_DEFAULTS, REPO_ROOT, SENDER_KEYS, Ports
 
 log = logging.getLogger("taskflow.containers")
 
@@ -236,9 +238,11 @@ def service_containers(
     secret_values: SecretValues,
     overrides: Mapping[str, str],
     model: Mapping[str, str],
+    limits: Mapping[str, str],
 ) -> list[ContainerSpec]:
     """One ContainerSpec per Knative Service of the chart. `model`: the chat model's settings
-    of this run (config.MODEL_SETTINGS), given to each container whose chart entry names them."""
+    of this run (config.MODEL_SETTINGS), given to each container whose chart entry names them;
+    `limits`: the rate limits set for this run (config.RATE_LIMIT_DEFAULTS), given to each."""
     maps = config_maps(manifests)
     knative = of_kind(manifests, "serving.knative.dev", "Service")
     names = [service["metadata"]["name"] for service in knative]
@@ -260,6 +264,7 @@ def service_containers(
         env |= {name: secret_values[name] for name in SENDER_KEYS}
         env = {key: address_here(value, names) for key, value in env.items()}
         env |= {key: value for key, value in model.items() if key in env}
+        env |= limits
         # What Knative sets in every revision's container, then this run's own settings.
         env |= {"PORT": str(container["ports"][0]["containerPort"]), "K_SERVICE": name}
         env |= overrides
@@ -365,6 +370,7 @@ def make_plan(ports: Ports, environ: Mapping[str, str]) -> Plan:
         secret_values,
         {"TASKFLOW_PUBLIC_SOCKET_URL": f"http://localhost:{ports.web}"},
         {key: environ[key] for key in MODEL_SETTINGS if key in environ},
+        {key: environ[key] for key in RATE_LIMIT_DEFAULTS if key in environ},
     )
     by_name = {spec.name: spec for spec in services}
     api = by_name["api"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from taskflow.config import REPO_ROOT, Ports
+from taskflow.config import RATE_LIMIT_DEFAULTS, REPO_ROOT, Ports
 
 READY_LINE = "Press Ctrl-C to stop."
 START_TIMEOUT_SECONDS = 120.0
@@ -29,10 +29,7 @@ _handed_out: set[int] = set()
 # Every per-user and per-client limit (config.load_settings) raised out of reach: for load that
 # is far beyond one person's pace, from one address, where the limiter's cost stays in every
 # request but it never refuses (tests/reliability/test_rate_limits.py covers the limiter).
-RATE_LIMITS_OUT_OF_REACH = {
-    f"TASKFLOW_RATE_LIMIT_{scope}": "1000000000/1"
-    for scope in ("API", "CHAT", "AUTH_EMAIL", "AUTH_CLIENT", "MCP")
-}
+RATE_LIMITS_OUT_OF_REACH = dict.fromkeys(RATE_LIMIT_DEFAULTS, "1000000000/1")
 # Settings a developer's shell may hold that would point the launched product elsewhere.
 INHERITED_SETTINGS = ("BROKER_URL", "CREATE_TASK_URL", "BROADCAST_URL", "DATABASE_URL")
 
